@@ -1,0 +1,1 @@
+"""owui-lint: the engine, CLI, configuration and reporters."""

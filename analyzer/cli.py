@@ -1,0 +1,297 @@
+"""The `owui-lint` command line: options in, a reporter and an exit code out. No analysis."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import IO
+
+import click
+
+from analyzer.api import default_jobs, lint_sources
+from analyzer.config import ConfigError, Settings, load_settings
+from analyzer.engine import FileResult
+from analyzer.findings import Finding
+from analyzer.model import split_lines
+from analyzer.registry import all_rules, enabled_rules, rule_by_code, validate_selectors
+from analyzer.reporters import FORMATS, RunReport, TextOptions, render_text
+from analyzer.reporters.base import Notification, tool_version
+from analyzer.sources import Problem, Source, discover
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+CHECK_EPILOG = """\b
+Examples:
+  owui-lint check plugins/                    lint every action module under plugins/
+  owui-lint check export_chat.py --show-source
+  owui-lint check . --select OWA3 --ignore OWA302
+  owui-lint check . --format sarif -o owui-lint.sarif   (upload to code scanning)
+  owui-lint check . --format github           (annotations in GitHub Actions)
+  cat action.py | owui-lint check - --stdin-filename action.py
+
+\b
+Exit status: 0 no findings, 1 findings (or a file that could not be read),
+2 usage, configuration or internal error. --exit-zero turns 1 into 0.
+"""
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Run `owui-lint COMMAND --help` for a command's options and examples.",
+)
+@click.version_option(tool_version(), prog_name="owui-lint")
+def main() -> None:
+    """Static analyzer and security linter for Open WebUI action functions.
+
+    Reads action modules without importing or running them, and reports broken
+    scaffolds, invalid Valves, privileged operations without a role check,
+    risky operations without a confirmation, and malformed events and files.
+    """
+
+
+def _warn(message: str) -> None:
+    click.echo(f"owui-lint: {message}", err=True)
+
+
+def _want_colour(choice: str, stream: IO[str]) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()
+
+
+class _Progress:
+    """A one-line counter on stderr for long runs on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = enabled and total >= 50
+
+    def __call__(self, result: FileResult) -> None:
+        self.done += 1
+        if self.enabled and (self.done % 10 == 0 or self.done == self.total):
+            sys.stderr.write(f"\r\x1b[2Kowui-lint: {self.done}/{self.total} files")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+@main.command(epilog=CHECK_EPILOG)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--select", multiple=True, help="Rules or prefixes to enable (replaces config).")
+@click.option("--ignore", multiple=True, help="Rules or prefixes to disable.")
+@click.option("--extend-select", multiple=True, help="Rules or prefixes to enable in addition.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A pyproject.toml (or TOML file with [tool.owui-lint]); default: the nearest one.",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Parallel processes (default: CPU count)."
+)
+@click.option("--statistics", is_flag=True, help="Show a count per rule.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary or progress.")
+@click.option("--show-source", is_flag=True, help="Show the offending source line.")
+@click.option("--stdin-filename", help="The file name to report for `-` (standard input).")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour text output (auto: on a terminal unless NO_COLOR is set).",
+)
+def check(
+    paths: tuple[str, ...],
+    output_format: str,
+    output: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    config_file: Path | None,
+    exit_zero: bool,
+    jobs: int | None,
+    statistics: bool,
+    quiet: bool,
+    show_source: bool,
+    stdin_filename: str | None,
+    color: str,
+) -> None:
+    """Lint Open WebUI action modules (files or directories; default: `.`)."""
+    cwd = Path.cwd()
+    try:
+        settings = load_settings(config_file, cwd).with_cli(select or None, ignore, extend_select)
+        validate_selectors(settings)
+    except ConfigError as error:
+        _warn(f"error: {error}")
+        sys.exit(EXIT_ERROR)
+
+    sources, problems = _collect(list(paths) or ["."], settings, cwd, stdin_filename)
+    usage = [p for p in problems if p.usage]
+    if usage:
+        for p in usage:
+            _warn(f"error: {p.display}: {p.reason}")
+        sys.exit(EXIT_ERROR)
+    for p in problems:
+        _warn(f"warning: {p.display}: {p.reason}")
+
+    progress = _Progress(len(sources), sys.stderr.isatty() and not quiet)
+    results = list(lint_sources(sources, settings, jobs or default_jobs(), progress))
+    progress.close()
+
+    report, internal_error = _report(results, settings, cwd)
+    for p in problems:
+        report.notifications.append(Notification(p.display, p.reason, "warning"))
+
+    if output_format == "text":
+        stream = sys.stdout if output is None else None
+        text_options = TextOptions(
+            colour=stream is not None and _want_colour(color, stream),
+            show_source=show_source,
+            statistics=statistics,
+            quiet=quiet,
+            source_lines=_reader(sources),
+        )
+        rendered = render_text(report, text_options)
+    else:
+        rendered = FORMATS[output_format](report)
+    _write(rendered, output)
+
+    if internal_error:
+        sys.exit(EXIT_ERROR)
+    failed = bool(report.findings) or any(r.status == "unreadable" for r in results) or problems
+    sys.exit(EXIT_FINDINGS if failed and not exit_zero else EXIT_CLEAN)
+
+
+def _collect(
+    paths: list[str], settings: Settings, cwd: Path, stdin_filename: str | None
+) -> tuple[list[Source], list[Problem]]:
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    files = [p for p in paths if p != "-"]
+    if "-" in paths:
+        data = sys.stdin.buffer.read()
+        sources.append(Source(stdin_filename or "<stdin>", data=data, explicit=True))
+    if files:
+        found, problems = discover(files, settings, cwd)
+        sources += found
+    return sources, problems
+
+
+def _report(results: list[FileResult], settings: Settings, cwd: Path) -> tuple[RunReport, bool]:
+    findings: list[Finding] = []
+    notifications: list[Notification] = []
+    internal_error = False
+    actions = skipped = 0
+    for result in results:
+        findings += result.findings
+        for line in result.errors:
+            _warn(f"error: {line}" if result.internal_error else f"warning: {line}")
+        internal_error |= result.internal_error
+        if result.status == "action":
+            actions += 1
+        elif result.status == "skipped":
+            skipped += 1
+        elif result.status == "error":
+            notifications += [Notification(f.path, f.message) for f in result.findings]
+        else:
+            notifications.append(Notification(result.path, "; ".join(result.errors)))
+    findings.sort(key=Finding.sort_key)
+    rules = enabled_rules(settings)
+    fired = {f.rule for f in findings} - {r.code for r in rules}
+    rules += [r for r in all_rules() if r.code in fired]
+    report = RunReport(
+        findings=findings,
+        rules=sorted(rules, key=lambda r: r.code),
+        files=len(results),
+        actions=actions,
+        skipped=skipped,
+        notifications=notifications,
+        root=cwd.resolve().as_posix(),
+    )
+    return report, internal_error
+
+
+def _reader(sources: list[Source]) -> Callable[[str], list[str]]:
+    by_display = {s.display: s for s in sources}
+
+    @cache
+    def read(display: str) -> list[str]:
+        source = by_display.get(display)
+        if source is None:
+            return []
+        try:
+            data = (
+                source.data if source.data is not None else Path(source.fs_path or "").read_bytes()
+            )
+        except OSError:
+            return []
+        return split_lines(data.decode("utf-8", errors="replace"))
+
+    return read
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        _warn(f"error: cannot write {output}: {error.strerror or error}")
+        sys.exit(EXIT_ERROR)
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List every rule: id, name, level, family and what it flags."""
+    for rule in all_rules():
+        flag = " S" if rule.security else "  "
+        click.echo(
+            f"{rule.code}  {rule.name:<36} {rule.level.value:<7}{flag}  "
+            f"{rule.family():<14} {rule.summary}"
+        )
+
+
+@main.command(
+    epilog="\b\nExamples:\n  owui-lint explain OWA301\n  owui-lint explain hardcoded-secret"
+)
+@click.argument("rule")
+def explain(rule: str) -> None:
+    """Print a rule's full documentation (by id or name)."""
+    found = rule_by_code(rule)
+    if found is None:
+        _warn(f"error: unknown rule {rule!r} (see `owui-lint rules`)")
+        sys.exit(EXIT_ERROR)
+    facts = [found.level.value, found.family(), f"confidence {found.confidence.value}"]
+    if found.security:
+        facts.append("security")
+    facts += [f"CWE-{n}" for n in found.cwe]
+    click.echo(f"# {found.code} {found.name} ({', '.join(facts)})\n")
+    click.echo(found.summary + "\n")
+    click.echo(found.docs())
+    if found.options:
+        click.echo("\n## Options")
+        for key, text in found.options.items():
+            click.echo(f"- `{key}`: {text}")

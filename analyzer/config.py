@@ -1,0 +1,155 @@
+"""`[tool.owui-lint]` in pyproject.toml, validated with pydantic.
+
+Errors become a `ConfigError` with one line naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+
+class ConfigError(Exception):
+    """A configuration or selection problem: exit 2 with this one-line message."""
+
+
+def _check_selectors(value: list[str]) -> list[str]:
+    for item in value:
+        if not item or not item.isalnum() or not item.upper().startswith("OWA"):
+            raise ValueError(f"{item!r} is not a rule id or prefix such as 'OWA301' or 'OWA3'")
+    return [item.upper() for item in value]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class PrivilegedOptions(_Strict):
+    """Extra privileged operations, by qualified name (`mypkg.admin.nuke`)."""
+
+    extra: tuple[str, ...] = ()
+
+
+class Settings(_Strict):
+    select: tuple[str, ...] = ("OWA",)
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = Field(default=(), alias="extend-select")
+    exclude: tuple[str, ...] = ()
+    per_file_ignores: dict[str, tuple[str, ...]] = Field(default={}, alias="per-file-ignores")
+    privileged: PrivilegedOptions = PrivilegedOptions()
+    # Where relative globs are anchored: the directory of the config file, or the cwd.
+    root: str = Field(default=".", exclude=True)
+
+    @field_validator("select", "ignore", "extend_select", mode="after")
+    @classmethod
+    def _selectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_selectors(list(value)))
+
+    @field_validator("per_file_ignores", mode="after")
+    @classmethod
+    def _pfi(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        return {k: tuple(_check_selectors(list(v))) for k, v in value.items()}
+
+    def with_cli(
+        self,
+        select: Sequence[str] | None,
+        ignore: Sequence[str],
+        extend_select: Sequence[str],
+    ) -> Settings:
+        """CLI `--select` replaces the configured list; `--ignore`/`--extend-select` add."""
+        data = self.model_dump(by_alias=False)
+        data["root"] = self.root
+        if select is not None:
+            data["select"] = tuple(split_csv(select))
+        data["ignore"] = (*self.ignore, *split_csv(ignore))
+        data["extend_select"] = (*self.extend_select, *split_csv(extend_select))
+        try:
+            return Settings.model_validate(data)
+        except ValidationError as error:
+            raise ConfigError(_describe(error, "command line")) from None
+
+    def is_excluded(self, path: str) -> bool:
+        return any(_glob_match(path, pattern) for pattern in self.exclude)
+
+    def ignored_for(self, path: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for pattern, codes in self.per_file_ignores.items():
+            if _glob_match(path, pattern):
+                out += codes
+        return tuple(out)
+
+
+def split_csv(values: Iterable[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    """Match a POSIX relative path against a glob, anywhere in the tree for bare names."""
+    posix = PurePosixPath(path)
+    if fnmatch.fnmatch(str(posix), pattern) or posix.match(pattern):
+        return True
+    if "/" not in pattern.rstrip("/"):
+        return any(fnmatch.fnmatch(part, pattern.rstrip("/")) for part in posix.parts)
+    return fnmatch.fnmatch(str(posix), pattern.rstrip("/") + "/*")
+
+
+def _describe(error: ValidationError, where: str) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown key '{loc}'"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{where}: '{loc}': {msg}"
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a [tool.owui-lint] table, from `start` upwards."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                text = candidate.read_text(encoding="utf-8")
+                data = tomllib.loads(text)
+            except (OSError, UnicodeDecodeError):
+                continue
+            except tomllib.TOMLDecodeError:
+                if "owui-lint" in text:
+                    return candidate  # ours, but broken: load_settings reports it
+                continue
+            if "owui-lint" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_settings(explicit: Path | None = None, cwd: Path | None = None) -> Settings:
+    """Settings from `--config FILE`, else the nearest pyproject.toml, else defaults."""
+    cwd = cwd or Path.cwd()
+    path = explicit if explicit is not None else find_pyproject(cwd)
+    if path is None:
+        return Settings(root=str(cwd))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    section = data.get("tool", {}).get("owui-lint", {}) if path.name == "pyproject.toml" else data
+    if path.name != "pyproject.toml" and "tool" in data:
+        section = data["tool"].get("owui-lint", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.owui-lint] must be a table")
+    try:
+        return Settings.model_validate({**section, "root": str(path.parent.resolve())})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, f"{path} [tool.owui-lint]")) from None

@@ -1,0 +1,1 @@
+"""Flow analyses shared by the rules: control-flow graphs, guards, taint."""

@@ -1,0 +1,594 @@
+"""The semantic model of one action module, built once per file and shared by every rule.
+
+It answers the questions most rules ask: where is `class Action` and its `action` method,
+which names the module binds, what a name or call resolves to through imports and aliases,
+which functions of the module `action` reaches and through which calls. Everything is
+computed lazily, so a rule that needs little costs little.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import (
+    CodeRange,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedName,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+    ScopeProvider,
+)
+from libcst.metadata.scope_provider import GlobalScope, Scope
+
+from analyzer.findings import Location
+
+# §3 of the action contract: the only names Open WebUI passes to `action` (matched by name).
+INJECTED_PARAMS: frozenset[str] = frozenset(
+    {
+        "body",
+        "__model__",
+        "__id__",
+        "__event_emitter__",
+        "__event_call__",
+        "__request__",
+        "__user__",
+    }
+)
+# Injected names that are never None when declared (the flow rules rely on it).
+NEVER_NONE_PARAMS: frozenset[str] = frozenset(
+    {"__user__", "__event_emitter__", "__event_call__", "__request__", "__model__", "__id__"}
+)
+# Reserved names other plugin types receive but actions never do.
+NEVER_INJECTED_PARAMS: frozenset[str] = frozenset(
+    {
+        "__metadata__",
+        "__files__",
+        "__messages__",
+        "__chat_id__",
+        "__session_id__",
+        "__message_id__",
+        "__oauth_token__",
+        "__task__",
+        "__tools__",
+    }
+)
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Split like Python's tokenizer does (only CRLF, CR and LF end a line)."""
+    return _LINE_BREAK.split(text)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    text: str
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return split_lines(self.text)
+
+
+@dataclass
+class FunctionInfo:
+    """A function or method of the module, with the class it belongs to (if any)."""
+
+    qualname: str
+    node: cst.FunctionDef
+    class_name: str | None
+    parent: FunctionInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+    @property
+    def is_async(self) -> bool:
+        return self.node.asynchronous is not None
+
+    def param_names(self) -> list[str]:
+        p = self.node.params
+        return [x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)]
+
+
+CallKind = Literal["call", "offload", "reference"]
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """`caller` reaches `callee` at `node`: a direct call, an offload or a passed reference."""
+
+    caller: str
+    callee: str
+    node: cst.CSTNode
+    kind: CallKind
+
+
+@dataclass
+class Reach:
+    """How `action` reaches a function: the chain of call sites from `action` to it."""
+
+    function: FunctionInfo
+    path: tuple[CallSite, ...] = field(default_factory=tuple)
+
+
+# Callables that run a function or coroutine they are handed (reachability follows them).
+OFFLOADERS: frozenset[str] = frozenset(
+    {
+        "asyncio.to_thread",
+        "asyncio.create_task",
+        "asyncio.ensure_future",
+        "asyncio.gather",
+        "asyncio.wait_for",
+        "asyncio.shield",
+        "functools.partial",
+        "threading.Thread",
+    }
+)
+OFFLOAD_METHODS: frozenset[str] = frozenset({"run_in_executor", "submit", "create_task", "map"})
+
+
+class ActionModule:
+    """Facts about one parsed module. Construct with `ActionModule(source, cst_module)`."""
+
+    def __init__(self, source: SourceFile, module: cst.Module) -> None:
+        self.source = source
+        self.module = module
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+
+    # --- metadata ---------------------------------------------------------------------
+
+    @cached_property
+    def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        return self.wrapper.resolve(PositionProvider)
+
+    @cached_property
+    def _parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
+        return self.wrapper.resolve(ParentNodeProvider)
+
+    @cached_property
+    def _scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
+        return self.wrapper.resolve(ScopeProvider)
+
+    @cached_property
+    def _qualnames(self) -> Mapping[cst.CSTNode, Any]:
+        return self.wrapper.resolve(QualifiedNameProvider)
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        return self._positions[node]
+
+    def location(self, node: cst.CSTNode) -> Location:
+        """1-based line and column, exclusive end column (LibCST columns are 0-based)."""
+        r = self._positions[node]
+        return Location(r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+
+    def line_location(self, line: int) -> Location:
+        """The whole of source line `line` (1-based)."""
+        text = self.source.lines[line - 1] if 0 < line <= len(self.source.lines) else ""
+        return Location(line, 1, line, len(text) + 1)
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self._parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        current = self._parents.get(node)
+        while current is not None:
+            yield current
+            current = self._parents.get(current)
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The statement holding `node`: a simple statement line or a compound statement."""
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return node
+        for parent in self.ancestors(node):
+            if isinstance(parent, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                return parent
+        return node
+
+    def statement_location(self, node: cst.CSTNode) -> Location:
+        """The first line of the statement holding `node` (where expression findings go)."""
+        stmt = self.statement_of(node)
+        if isinstance(stmt, cst.BaseCompoundStatement):
+            line = self.position(node).start.line
+        else:
+            line = self.position(stmt).start.line
+        text = self.source.lines[line - 1]
+        indent = len(text) - len(text.lstrip())
+        return Location(line, indent + 1, line, len(text.rstrip()) + 1)
+
+    def scope(self, node: cst.CSTNode) -> Scope | None:
+        return self._scopes.get(node)
+
+    def qualified_names(self, node: cst.CSTNode) -> set[QualifiedName]:
+        value = self._qualnames.get(node)
+        if value is None:
+            return set()
+        if callable(value):
+            value = value()
+        return set(value)
+
+    def resolve_name(self, node: cst.CSTNode) -> set[str]:
+        """Dotted names `node` may refer to, imports and aliases resolved.
+
+        `from pydantic import BaseModel as BM; BM` gives {"pydantic.BaseModel"}; a local
+        name gives its own dotted name; anything else (calls, subscripts) gives nothing.
+        """
+        names = {q.name for q in self.qualified_names(node)}
+        if not names:
+            dotted = dotted_name(node)
+            if dotted:
+                names = {dotted}
+        return names
+
+    def imported_name(self, node: cst.CSTNode) -> set[str]:
+        """Like `resolve_name` but only names that come from an import."""
+        return {
+            q.name
+            for q in self.qualified_names(node)
+            if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN)
+        }
+
+    def call_names(self, call: cst.Call) -> set[str]:
+        return self.resolve_name(call.func)
+
+    # --- module-level bindings -----------------------------------------------------------
+
+    @cached_property
+    def global_scope(self) -> GlobalScope | None:
+        scope = self._scopes.get(self.module)
+        return scope if isinstance(scope, GlobalScope) else None
+
+    @cached_property
+    def bindings(self) -> dict[str, list[cst.CSTNode]]:
+        """Every module-level binding by name: classes, defs, imports, assignments, loops."""
+        out: dict[str, list[cst.CSTNode]] = {}
+        if self.global_scope is None:
+            return out
+        for assignment in self.global_scope.assignments:
+            node = getattr(assignment, "node", None)
+            if isinstance(node, cst.CSTNode):
+                out.setdefault(assignment.name, []).append(node)
+        for nodes in out.values():
+            nodes.sort(key=lambda n: (self.position(n).start.line, self.position(n).start.column))
+        return out
+
+    @cached_property
+    def is_action_module(self) -> bool:
+        return "Action" in self.bindings
+
+    @cached_property
+    def classes(self) -> dict[str, cst.ClassDef]:
+        """Classes defined at module level (also inside module-level if/try blocks)."""
+        out: dict[str, cst.ClassDef] = {}
+        for name, nodes in self.bindings.items():
+            for node in nodes:
+                if isinstance(node, cst.ClassDef):
+                    out[name] = node
+        return out
+
+    @cached_property
+    def action_class(self) -> cst.ClassDef | None:
+        """The class `Action` is bound to: `class Action` or `Action = SomeClass`."""
+        nodes = self.bindings.get("Action", [])
+        if not nodes:
+            return None
+        last = nodes[-1]
+        if isinstance(last, cst.ClassDef):
+            return last
+        value = assigned_value(last, self)
+        if isinstance(value, cst.Name) and value.value in self.classes:
+            return self.classes[value.value]
+        return None
+
+    def class_methods(self, cls: cst.ClassDef) -> dict[str, cst.FunctionDef]:
+        out: dict[str, cst.FunctionDef] = {}
+        for stmt in cls.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                out[stmt.name.value] = stmt
+        return out
+
+    def nested_class(self, cls: cst.ClassDef, name: str) -> cst.ClassDef | None:
+        found = None
+        for stmt in cls.body.body:
+            if isinstance(stmt, cst.ClassDef) and stmt.name.value == name:
+                found = stmt
+        return found
+
+    @cached_property
+    def valves_class(self) -> cst.ClassDef | None:
+        return self.nested_class(self.action_class, "Valves") if self.action_class else None
+
+    @cached_property
+    def user_valves_class(self) -> cst.ClassDef | None:
+        cls = self.action_class
+        return self.nested_class(cls, "UserValves") if cls else None
+
+    # --- functions and the call graph ------------------------------------------------------
+
+    @cached_property
+    def functions(self) -> dict[str, FunctionInfo]:
+        """Module functions (`f`), methods (`Class.m`) and nested functions (`f.inner`)."""
+        out: dict[str, FunctionInfo] = {}
+
+        def add(
+            node: cst.FunctionDef, qual: str, cls: str | None, parent: FunctionInfo | None
+        ) -> None:
+            info = FunctionInfo(qual, node, cls, parent)
+            out[qual] = info
+            for inner in iter_nested_defs(node.body):
+                add(inner, f"{qual}.{inner.name.value}", None, info)
+
+        for name, nodes in self.bindings.items():
+            for node in nodes:
+                if isinstance(node, cst.FunctionDef):
+                    add(node, name, None, None)
+        for cname, cls in self.classes.items():
+            for mname, fn in self.class_methods(cls).items():
+                add(fn, f"{cname}.{mname}", cname, None)
+        return out
+
+    @cached_property
+    def function_of_node(self) -> dict[cst.FunctionDef, FunctionInfo]:
+        return {info.node: info for info in self.functions.values()}
+
+    def enclosing_function(self, node: cst.CSTNode) -> FunctionInfo | None:
+        for parent in self.ancestors(node):
+            if isinstance(parent, cst.FunctionDef):
+                return self.function_of_node.get(parent)
+        return None
+
+    @cached_property
+    def action_method(self) -> FunctionInfo | None:
+        cls = self.action_class
+        if cls is None:
+            return None
+        return self.functions.get(f"{cls.name.value}.action")
+
+    @cached_property
+    def attribute_classes(self) -> dict[tuple[str, str], str]:
+        """`self.attr = SomeClass(...)` in class C: (C, attr) -> SomeClass."""
+        out: dict[tuple[str, str], str] = {}
+        for info in self.functions.values():
+            if info.class_name is None:
+                continue
+            for assign in iter_assignments(info.node.body):
+                target, value = assign
+                if (
+                    m.matches(target, m.Attribute(value=m.Name("self"), attr=m.Name()))
+                    and isinstance(value, cst.Call)
+                    and isinstance(value.func, cst.Name)
+                    and value.func.value in self.classes
+                ):
+                    attr = cst.ensure_type(target, cst.Attribute).attr.value
+                    out[(info.class_name, attr)] = value.func.value
+        return out
+
+    def resolve_callable(self, expr: cst.BaseExpression, within: FunctionInfo) -> str | None:
+        """The qualname of the module function that `expr` (a callee or reference) denotes."""
+        if isinstance(expr, cst.Name):
+            name = expr.value
+            scope: FunctionInfo | None = within
+            while scope is not None:
+                nested = f"{scope.qualname}.{name}"
+                if nested in self.functions:
+                    return nested
+                scope = scope.parent
+            if name in self.functions:
+                return name
+            if name in self.classes and f"{name}.__init__" in self.functions:
+                return f"{name}.__init__"
+            return None
+        if isinstance(expr, cst.Attribute):
+            attr = expr.attr.value
+            base = expr.value
+            owner = within
+            while owner.parent is not None:
+                owner = owner.parent
+            if isinstance(base, cst.Name) and base.value in ("self", "cls"):
+                cls = owner.class_name
+                return self._method_in_class(cls, attr) if cls else None
+            if isinstance(base, cst.Name) and base.value in self.classes:
+                return self._method_in_class(base.value, attr)
+            if (
+                isinstance(base, cst.Attribute)
+                and isinstance(base.value, cst.Name)
+                and base.value.value == "self"
+                and owner.class_name
+            ):
+                target = self.attribute_classes.get((owner.class_name, base.attr.value))
+                return self._method_in_class(target, attr) if target else None
+            if isinstance(base, cst.Name):
+                target = self._local_instance_class(within, base.value)
+                return self._method_in_class(target, attr) if target else None
+        return None
+
+    def _method_in_class(self, cls: str, method: str) -> str | None:
+        seen: set[str] = set()
+        queue = [cls]
+        while queue:
+            current = queue.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            qual = f"{current}.{method}"
+            if qual in self.functions:
+                return qual
+            node = self.classes.get(current)
+            if node is not None:
+                queue += [b.value.value for b in node.bases if isinstance(b.value, cst.Name)]
+        return None
+
+    def _local_instance_class(self, within: FunctionInfo, var: str) -> str | None:
+        for target, value in iter_assignments(within.node.body):
+            if (
+                isinstance(target, cst.Name)
+                and target.value == var
+                and isinstance(value, cst.Call)
+                and isinstance(value.func, cst.Name)
+                and value.func.value in self.classes
+            ):
+                return value.func.value
+        return None
+
+    @cached_property
+    def call_sites(self) -> dict[str, list[CallSite]]:
+        """For each function, the module functions it calls, offloads or hands on."""
+        out: dict[str, list[CallSite]] = {}
+        for qual, info in self.functions.items():
+            collector = _CallCollector(self, info)
+            info.node.body.visit(collector)
+            for deco in info.node.decorators:
+                deco.visit(collector)
+            out[qual] = sorted(collector.sites, key=lambda s: self._order(s.node))
+        return out
+
+    def _order(self, node: cst.CSTNode) -> tuple[int, int]:
+        start = self.position(node).start
+        return (start.line, start.column)
+
+    @cached_property
+    def callers(self) -> dict[str, list[CallSite]]:
+        out: dict[str, list[CallSite]] = {}
+        for sites in self.call_sites.values():
+            for site in sites:
+                out.setdefault(site.callee, []).append(site)
+        return out
+
+    @cached_property
+    def reachable(self) -> dict[str, Reach]:
+        """Functions reachable from `action`, each with the first (shortest) path to it."""
+        start = self.action_method
+        if start is None:
+            return {}
+        out: dict[str, Reach] = {start.qualname: Reach(start)}
+        queue: deque[str] = deque([start.qualname])
+        while queue:
+            current = queue.popleft()
+            for site in self.call_sites.get(current, []):
+                if site.callee not in out and site.callee in self.functions:
+                    out[site.callee] = Reach(
+                        self.functions[site.callee], (*out[current].path, site)
+                    )
+                    queue.append(site.callee)
+        return out
+
+    def describe_path(self, path: Sequence[CallSite]) -> str:
+        """`line 41 reaches it through self._purge` style text for messages."""
+        if not path:
+            return ""
+        first = path[0]
+        chain = " → ".join(site.callee for site in path)
+        return f"line {self.position(first.node).start.line} reaches it through {chain}"
+
+
+class _CallCollector(cst.CSTVisitor):
+    """Collects call sites of one function, not descending into nested defs or classes."""
+
+    def __init__(self, model: ActionModule, info: FunctionInfo) -> None:
+        super().__init__()
+        self.model = model
+        self.info = info
+        self.sites: list[CallSite] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = self.model.resolve_callable(node.func, self.info)
+        if callee is not None:
+            self.sites.append(CallSite(self.info.qualname, callee, node, "call"))
+        if self._is_offloader(node):
+            for arg in node.args:
+                target = self.model.resolve_callable(arg.value, self.info)
+                if target is not None:
+                    self.sites.append(CallSite(self.info.qualname, target, node, "offload"))
+
+    def _is_offloader(self, node: cst.Call) -> bool:
+        if self.model.imported_name(node.func) & OFFLOADERS:
+            return True
+        return isinstance(node.func, cst.Attribute) and node.func.attr.value in OFFLOAD_METHODS
+
+
+def iter_nested_defs(body: cst.BaseSuite) -> Iterator[cst.FunctionDef]:
+    """Function definitions directly nested in a function body (inside if/try/with too)."""
+    for stmt in getattr(body, "body", ()):
+        if isinstance(stmt, cst.FunctionDef):
+            yield stmt
+        elif isinstance(stmt, cst.BaseCompoundStatement) and not isinstance(stmt, cst.ClassDef):
+            for child in stmt.children:
+                if isinstance(child, cst.BaseSuite):
+                    yield from iter_nested_defs(child)
+                elif isinstance(child, (cst.Else, cst.ExceptHandler, cst.Finally)):
+                    yield from iter_nested_defs(child.body)
+
+
+def iter_assignments(
+    body: cst.CSTNode,
+) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression]]:
+    """(target, value) of every plain or annotated assignment under `body`."""
+    for node in _walk(body):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                yield target.target, node.value
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            yield node.target, node.value
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under `node` (pre-order), iteratively: deep trees do not overflow."""
+    return _walk(node)
+
+
+def dotted_name(node: cst.CSTNode) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    current: cst.CSTNode = node
+    while isinstance(current, cst.Attribute):
+        parts.append(current.attr.value)
+        current = current.value
+    if isinstance(current, cst.Name):
+        parts.append(current.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def assigned_value(binding: cst.CSTNode, model: ActionModule) -> cst.BaseExpression | None:
+    """For a binding node (the Name target of an assignment), the value assigned to it."""
+    for parent in model.ancestors(binding):
+        if isinstance(parent, cst.Assign):
+            return parent.value
+        if isinstance(parent, cst.AnnAssign):
+            return parent.value
+        if isinstance(parent, cst.BaseStatement):
+            return None
+    return None
+
+
+def string_value(node: cst.CSTNode | None) -> str | None:
+    """The value of a plain (non-f) string literal or implicit concatenation, else None."""
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None

@@ -1,0 +1,48 @@
+"""What every reporter receives: the run's findings, counts and rule metadata."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from analyzer.findings import Finding
+from analyzer.rule import LintRule
+
+TOOL_NAME = "owui-lint"
+# The distribution's package page: the tool's home for SARIF consumers.
+INFORMATION_URI = "https://pypi.org/project/owui-lint/"
+
+
+def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(TOOL_NAME)
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0"
+
+
+@dataclass
+class Notification:
+    """A file that could not be analysed (parse failure, unreadable): not a finding."""
+
+    path: str
+    message: str
+    level: str = "error"
+
+
+@dataclass
+class RunReport:
+    findings: list[Finding]
+    rules: list[type[LintRule]]
+    files: int = 0
+    actions: int = 0
+    skipped: int = 0
+    notifications: list[Notification] = field(default_factory=list)
+    version: str = field(default_factory=tool_version)
+    # The directory relative paths are anchored at (SARIF's %SRCROOT%), absolute POSIX.
+    root: str = "/"
+
+    def by_rule(self) -> dict[str, int]:
+        counts = Counter(f.rule for f in self.findings)
+        return {rule: counts[rule] for rule in sorted(counts)}

@@ -1,0 +1,143 @@
+"""What can be linted: files found under the given paths, or standard input.
+
+Each source has a display path (POSIX, relative to the current directory when inside it)
+and either a file-system path to read or bytes already read. The engine never knows the
+difference.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from analyzer.config import Settings
+
+# Folders nobody wants linted (Ruff's defaults, trimmed to what occurs in Python repos).
+ALWAYS_EXCLUDED = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "node_modules",
+        "site-packages",
+        "build",
+        "dist",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    display: str
+    fs_path: str | None = None
+    data: bytes | None = None
+    explicit: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A path that could not be linted, for a one-line message on stderr."""
+
+    display: str
+    reason: str
+    usage: bool = False  # a missing command-line path is a usage error (exit 2)
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """POSIX path relative to `cwd` when inside it, absolute otherwise."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(cwd).as_posix() or "."
+    except ValueError:
+        return absolute.as_posix()
+
+
+def _relative_to_root(path: Path, settings: Settings) -> str:
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path(settings.root).resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def discover(
+    paths: list[str], settings: Settings, cwd: Path | None = None
+) -> tuple[list[Source], list[Problem]]:
+    """Expand command-line paths into sources, sorted, each file once."""
+    cwd = cwd or Path.cwd()
+    found: dict[str, Source] = {}
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            problems.append(Problem(raw, "no such file or directory", usage=True))
+            continue
+        except OSError as error:
+            problems.append(Problem(raw, error.strerror or str(error)))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            _walk(path, settings, cwd, found, problems)
+        elif stat.S_ISREG(info.st_mode):
+            display = display_path(path, cwd)
+            found.setdefault(display, Source(display, str(path), explicit=True))
+        else:
+            problems.append(Problem(raw, "not a regular file (FIFO, socket or device); skipped"))
+    return [found[key] for key in sorted(found)], problems
+
+
+def _walk(
+    top: Path,
+    settings: Settings,
+    cwd: Path,
+    found: dict[str, Source],
+    problems: list[Problem],
+) -> None:
+    def on_error(error: OSError) -> None:
+        name = error.filename if isinstance(error.filename, str) else str(top)
+        problems.append(Problem(display_path(Path(name), cwd), error.strerror or str(error)))
+
+    # followlinks=False: a symlinked directory is not entered, so link loops cannot recur.
+    for folder, dirs, files in os.walk(top, onerror=on_error, followlinks=False):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in ALWAYS_EXCLUDED
+            and not d.endswith(".egg-info")
+            and not settings.is_excluded(_relative_to_root(here / d, settings))
+        )
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            path = here / name
+            if settings.is_excluded(_relative_to_root(path, settings)):
+                continue
+            try:
+                info = path.stat()
+            except OSError as error:
+                problems.append(Problem(display_path(path, cwd), error.strerror or str(error)))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            display = display_path(path, cwd)
+            found.setdefault(display, Source(display, str(path)))
+
+
+def read_source(source: Source) -> bytes:
+    if source.data is not None:
+        return source.data
+    assert source.fs_path is not None
+    with open(source.fs_path, "rb") as handle:
+        return handle.read()
