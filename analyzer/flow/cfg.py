@@ -1,0 +1,525 @@
+"""The control-flow graph of one function, built from its LibCST tree.
+
+One node per small statement; compound statements become header / test nodes plus their
+bodies. Conditions of `if` / `elif` / `while` / `assert` are split at `and` / `or` (and
+`not (a and b)` is split too, its edges swapped), so each test node holds one atomic
+expression and guard-like facts can be attached to the exact edge where they hold.
+
+Edges:
+- "normal": fall-through, jumps (`return` to `exit`, `break`, `continue`, loop back-edges);
+- "true" / "false": out of a test or assert node (`condition` is its atomic test), and out
+  of `for` headers (true: one more iteration, false: the iterator is exhausted) and `case`
+  nodes (true: the pattern matched) where `condition` is None;
+- "exception": from every node inside a `try` body to the handlers (or to the `finally`),
+  and from `raise` statements. An exception edge carries the IN state of its source node,
+  because the statement may fail before it has any effect (see `dataflow.solve`).
+
+Known over-approximations (sound for "must" analyses, slightly imprecise):
+- a `finally` body is built once; its end flows to every continuation that entered it
+  (fall-through, `return`, re-raise, `break`, `continue`);
+- an exception is assumed to reach every handler of the innermost `try` and, unless one
+  handler is a catch-all (`except:`, `except Exception`, `except BaseException`), the
+  enclosing ones as well;
+- `with` blocks are assumed not to swallow exceptions.
+Statements outside any `try` get no exception edges: an exception simply ends the function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from analyzer.model import ActionModule, FunctionInfo
+
+EdgeKind = Literal["normal", "true", "false", "exception"]
+NodeKind = Literal[
+    "entry",
+    "exit",
+    "raise",
+    "stmt",
+    "test",
+    "assert",
+    "for",
+    "with",
+    "except",
+    "match",
+    "case",
+    "join",
+]
+
+
+@dataclass(eq=False)
+class Node:
+    """A CFG node (identity-hashed).
+
+    `stmt` is the small statement (or a nested `def` / `class`), the atomic test expression
+    of a test / assert node, the iterable of a `for`, the `WithItem` of a `with`, the
+    `ExceptHandler` of an `except`, the subject of a `match`, the `MatchCase` of a `case`;
+    None for entry / exit / raise / join. `owner` is the statement the node comes from
+    (the `SimpleStatementLine`, or the compound statement whose header it is).
+    """
+
+    id: int
+    kind: NodeKind
+    stmt: cst.CSTNode | None
+    owner: cst.CSTNode | None = None
+    succs: list[Edge] = field(default_factory=list)
+    preds: list[Edge] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.kind})"
+
+
+@dataclass(frozen=True, eq=False)
+class Edge:
+    src: Node
+    dst: Node
+    kind: EdgeKind
+    # The atomic test on "true"/"false" edges out of test and assert nodes; else None.
+    condition: cst.BaseExpression | None = None
+
+    def __repr__(self) -> str:
+        return f"Edge({self.src.id}->{self.dst.id}, {self.kind})"
+
+
+# A dangling edge waiting for its destination: (source, kind, condition).
+_Pending = tuple[Node, EdgeKind, cst.BaseExpression | None]
+_Frontier = list[_Pending]
+
+
+class CFG:
+    """The control-flow graph of `function` (its body only; nested defs are one node)."""
+
+    def __init__(self, function: cst.FunctionDef) -> None:
+        self.function = function
+        self.nodes: list[Node] = []
+        self.entry: Node = self._make("entry", None, None)
+        # Created by the builder once the body is done, so ids stay in source order.
+        self.exit: Node
+        self.raise_exit: Node
+        self._by_stmt: dict[cst.CSTNode, Node] = {}
+
+    def _make(self, kind: NodeKind, stmt: cst.CSTNode | None, owner: cst.CSTNode | None) -> Node:
+        node = Node(len(self.nodes), kind, stmt, owner)
+        self.nodes.append(node)
+        return node
+
+    def node_of(self, node: cst.CSTNode, model: ActionModule) -> Node | None:
+        """The CFG node whose `stmt` contains `node` (walks ancestors); None when `node`
+        is not in this function's body or sits in a nested function."""
+        current: cst.CSTNode | None = node
+        while current is not None:
+            if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+                # Inside a nested def/class (or this function's own header): not ours.
+                return None
+            found = self._by_stmt.get(current)
+            if found is not None:
+                return found
+            current = model.parent(current)
+        return None
+
+    def returns(self) -> list[Node]:
+        """Nodes whose normal completion ends the function: the `return` statements and
+        the last nodes of paths that fall off the end (the predecessors of `exit`).
+        Test `isinstance(node.stmt, cst.Return)` to tell them apart; through a `finally`
+        the predecessor is the last node of the `finally` body."""
+        out: list[Node] = []
+        for edge in self.exit.preds:
+            if edge.src not in out:
+                out.append(edge.src)
+        return out
+
+    def reachable_nodes(self) -> list[Node]:
+        """Nodes reachable from `entry` along any edge (ignoring conditions)."""
+        seen = {self.entry}
+        stack = [self.entry]
+        while stack:
+            for edge in stack.pop().succs:
+                if edge.dst not in seen:
+                    seen.add(edge.dst)
+                    stack.append(edge.dst)
+        return [n for n in self.nodes if n in seen]
+
+    def edges(self) -> Iterator[Edge]:
+        for node in self.nodes:
+            yield from node.succs
+
+
+@dataclass
+class _Loop:
+    header: Node | None = None  # `continue` target
+    breaks: _Frontier = field(default_factory=list)
+
+
+@dataclass
+class _Try:
+    has_handlers: bool
+    catch_all: bool
+    has_finally: bool
+    phase: Literal["body", "handlers", "finally"] = "body"
+    # Nodes whose exceptions go to the handlers / to the finally (resolved later).
+    to_handlers: _Frontier = field(default_factory=list)
+    to_finally: _Frontier = field(default_factory=list)
+    # Which continuations entered the finally ("return", "raise", "break", "continue").
+    continuations: set[str] = field(default_factory=set)
+
+
+_Frame = _Loop | _Try
+
+_CATCH_ALL = {"Exception", "BaseException"}
+
+
+def _is_catch_all(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+    if handler.type is None:
+        return True
+    names = (
+        [e.value for e in handler.type.elements]
+        if isinstance(handler.type, cst.Tuple)
+        else [handler.type]
+    )
+    for name in names:
+        dotted = name.attr.value if isinstance(name, cst.Attribute) else None
+        if isinstance(name, cst.Name):
+            dotted = name.value
+        if dotted in _CATCH_ALL:
+            return True
+    return False
+
+
+def _is_constant_true(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Name):
+        return expr.value == "True"
+    if isinstance(expr, cst.Integer):
+        return expr.evaluated_value != 0
+    return False
+
+
+def _irrefutable(pattern: cst.MatchPattern) -> bool:
+    """`case _:` and `case x:` always match (also `case (_ | y)` style or-patterns)."""
+    if isinstance(pattern, cst.MatchAs):
+        return pattern.pattern is None or _irrefutable(pattern.pattern)
+    if isinstance(pattern, cst.MatchOr):
+        return any(_irrefutable(p.pattern) for p in pattern.patterns)
+    return False
+
+
+class _Builder:
+    def __init__(self, function: cst.FunctionDef) -> None:
+        self.cfg = CFG(function)
+        self.frames: list[_Frame] = []
+        self.to_exit: _Frontier = []
+        self.to_raise: _Frontier = []
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def build(self) -> CFG:
+        front: _Frontier = [(self.cfg.entry, "normal", None)]
+        body = self.cfg.function.body
+        front = self._suite(body, front)
+        cfg = self.cfg
+        cfg.exit = cfg._make("exit", None, None)
+        cfg.raise_exit = cfg._make("raise", None, None)
+        self._connect(front + self.to_exit, cfg.exit)
+        self._connect(self.to_raise, cfg.raise_exit)
+        return cfg
+
+    @staticmethod
+    def _connect(front: _Frontier, dst: Node) -> None:
+        for src, kind, cond in front:
+            edge = Edge(src, dst, kind, cond)
+            src.succs.append(edge)
+            dst.preds.append(edge)
+
+    def _node(
+        self,
+        kind: NodeKind,
+        stmt: cst.CSTNode | None,
+        owner: cst.CSTNode | None,
+        front: _Frontier,
+        *,
+        may_raise: bool = True,
+    ) -> Node:
+        node = self.cfg._make(kind, stmt, owner)
+        if stmt is not None:
+            self.cfg._by_stmt[stmt] = node
+        self._connect(front, node)
+        if may_raise:
+            self._route_exception([(node, "exception", None)], to_exit=False)
+        return node
+
+    def _route_exception(self, items: _Frontier, *, to_exit: bool) -> None:
+        """Send an exception leaving `items` to the handlers / finally that would see it.
+
+        Ordinary statements (`to_exit=False`) only get edges inside a `try`; a `raise`, a
+        failed `assert` or a re-raise at the end of a `finally` also reach `raise_exit`.
+        """
+        for frame in reversed(self.frames):
+            if not isinstance(frame, _Try):
+                continue
+            if frame.phase == "body" and frame.has_handlers:
+                frame.to_handlers += items
+                if frame.catch_all:
+                    return
+            if frame.phase in ("body", "handlers") and frame.has_finally:
+                frame.to_finally += items
+                frame.continuations.add("raise")
+                return
+        if to_exit:
+            self.to_raise += items
+
+    def _route_jump(self, items: _Frontier, jump: Literal["return", "break", "continue"]) -> None:
+        """`return` / `break` / `continue`, through any `finally` on the way."""
+        for frame in reversed(self.frames):
+            if isinstance(frame, _Try):
+                if frame.phase in ("body", "handlers") and frame.has_finally:
+                    frame.to_finally += items
+                    frame.continuations.add(jump)
+                    return
+            elif jump != "return":
+                if jump == "break":
+                    frame.breaks += items
+                elif frame.header is not None:
+                    self._connect(items, frame.header)
+                return
+        if jump == "return":
+            self.to_exit += items
+
+    # --- statements ---------------------------------------------------------------------
+
+    def _suite(self, suite: cst.BaseSuite, front: _Frontier) -> _Frontier:
+        if isinstance(suite, cst.SimpleStatementSuite):
+            return self._smalls(suite.body, suite, front)
+        return self._block(cst.ensure_type(suite, cst.IndentedBlock).body, front)
+
+    def _block(self, stmts: Sequence[cst.BaseStatement], front: _Frontier) -> _Frontier:
+        for stmt in stmts:
+            front = self._statement(stmt, front)
+        return front
+
+    def _smalls(
+        self,
+        smalls: Sequence[cst.BaseSmallStatement],
+        owner: cst.CSTNode,
+        front: _Frontier,
+    ) -> _Frontier:
+        for small in smalls:
+            front = self._small(small, owner, front)
+        return front
+
+    def _small(
+        self, small: cst.BaseSmallStatement, owner: cst.CSTNode, front: _Frontier
+    ) -> _Frontier:
+        if isinstance(small, cst.Assert):
+            return self._assert(small, owner, front)
+        node = self._node("stmt", small, owner, front, may_raise=not isinstance(small, cst.Raise))
+        out: _Frontier = [(node, "normal", None)]
+        if isinstance(small, cst.Return):
+            self._route_jump(out, "return")
+            return []
+        if isinstance(small, cst.Raise):
+            self._route_exception([(node, "exception", None)], to_exit=True)
+            return []
+        if isinstance(small, cst.Break):
+            self._route_jump(out, "break")
+            return []
+        if isinstance(small, cst.Continue):
+            self._route_jump(out, "continue")
+            return []
+        return out
+
+    def _assert(self, small: cst.Assert, owner: cst.CSTNode, front: _Frontier) -> _Frontier:
+        true, false = self._condition(small.test, owner, front, "assert")
+        self._route_exception(false, to_exit=True)
+        return true
+
+    def _statement(self, stmt: cst.BaseStatement, front: _Frontier) -> _Frontier:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            return self._smalls(stmt.body, stmt, front)
+        if isinstance(stmt, cst.If):
+            return self._if(stmt, front)
+        if isinstance(stmt, cst.While):
+            return self._while(stmt, front)
+        if isinstance(stmt, cst.For):
+            return self._for(stmt, front)
+        if isinstance(stmt, (cst.Try, cst.TryStar)):
+            return self._try(stmt, front)
+        if isinstance(stmt, cst.With):
+            return self._with(stmt, front)
+        if isinstance(stmt, cst.Match):
+            return self._match(stmt, front)
+        # Nested def / class: one binding statement (their bodies are separate graphs).
+        node = self._node("stmt", stmt, stmt, front)
+        return [(node, "normal", None)]
+
+    def _condition(
+        self,
+        expr: cst.BaseExpression,
+        owner: cst.CSTNode,
+        front: _Frontier,
+        kind: Literal["test", "assert"] = "test",
+    ) -> tuple[_Frontier, _Frontier]:
+        """Test nodes for `expr`, split at `and`/`or`: (true frontier, false frontier)."""
+        if isinstance(expr, cst.BooleanOperation):
+            left_t, left_f = self._condition(expr.left, owner, front, kind)
+            if isinstance(expr.operator, cst.And):
+                right_t, right_f = self._condition(expr.right, owner, left_t, kind)
+                return right_t, left_f + right_f
+            right_t, right_f = self._condition(expr.right, owner, left_f, kind)
+            return left_t + right_t, right_f
+        if (
+            isinstance(expr, cst.UnaryOperation)
+            and isinstance(expr.operator, cst.Not)
+            and isinstance(expr.expression, cst.BooleanOperation)
+        ):
+            inner_t, inner_f = self._condition(expr.expression, owner, front, kind)
+            return inner_f, inner_t
+        node = self._node(kind, expr, owner, front)
+        return [(node, "true", expr)], [(node, "false", expr)]
+
+    def _if(self, stmt: cst.If, front: _Frontier) -> _Frontier:
+        true, false = self._condition(stmt.test, stmt, front)
+        out = self._suite(stmt.body, true)
+        if isinstance(stmt.orelse, cst.If):
+            out += self._if(stmt.orelse, false)
+        elif isinstance(stmt.orelse, cst.Else):
+            out += self._suite(stmt.orelse.body, false)
+        else:
+            out += false
+        return out
+
+    def _while(self, stmt: cst.While, front: _Frontier) -> _Frontier:
+        loop = _Loop()
+        first = len(self.cfg.nodes)
+        if _is_constant_true(stmt.test):
+            node = self._node("test", stmt.test, stmt, front)
+            true: _Frontier = [(node, "true", stmt.test)]
+            false: _Frontier = []
+        else:
+            true, false = self._condition(stmt.test, stmt, front)
+        loop.header = self.cfg.nodes[first]
+        self.frames.append(loop)
+        body_end = self._suite(stmt.body, true)
+        self.frames.pop()
+        self._connect(body_end, loop.header)
+        out = self._suite(stmt.orelse.body, false) if stmt.orelse else false
+        return out + loop.breaks
+
+    def _for(self, stmt: cst.For, front: _Frontier) -> _Frontier:
+        header = self._node("for", stmt.iter, stmt, front)
+        self.cfg._by_stmt[stmt.target] = header
+        loop = _Loop(header)
+        self.frames.append(loop)
+        body_end = self._suite(stmt.body, [(header, "true", None)])
+        self.frames.pop()
+        self._connect(body_end, header)
+        false: _Frontier = [(header, "false", None)]
+        out = self._suite(stmt.orelse.body, false) if stmt.orelse else false
+        return out + loop.breaks
+
+    def _with(self, stmt: cst.With, front: _Frontier) -> _Frontier:
+        for item in stmt.items:
+            node = self._node("with", item, stmt, front)
+            front = [(node, "normal", None)]
+        return self._suite(stmt.body, front)
+
+    def _try(self, stmt: cst.Try | cst.TryStar, front: _Frontier) -> _Frontier:
+        handlers: Sequence[cst.ExceptHandler | cst.ExceptStarHandler] = stmt.handlers
+        frame = _Try(
+            has_handlers=bool(handlers),
+            catch_all=any(_is_catch_all(h) for h in handlers),
+            has_finally=stmt.finalbody is not None,
+        )
+        self.frames.append(frame)
+        out = self._suite(stmt.body, front)
+        frame.phase = "handlers"
+        if stmt.orelse is not None:
+            out = self._suite(stmt.orelse.body, out)
+        for handler in handlers:
+            node = self._node("except", handler, handler, frame.to_handlers, may_raise=False)
+            out += self._suite(handler.body, [(node, "normal", None)])
+        frame.phase = "finally"
+        if stmt.finalbody is not None:
+            join = self._node("join", None, stmt.finalbody, out + frame.to_finally, may_raise=False)
+            end = self._suite(stmt.finalbody.body, [(join, "normal", None)])
+            # Built once: the end of the finally flows to every continuation that entered.
+            self.frames.pop()
+            jumps: tuple[Literal["return", "break", "continue"], ...] = (
+                "return",
+                "break",
+                "continue",
+            )
+            for jump in jumps:
+                if jump in frame.continuations:
+                    self._route_jump(list(end), jump)
+            if "raise" in frame.continuations:
+                self._route_exception(list(end), to_exit=True)
+            # Fall-through after the try only when something completed normally.
+            return end if out else []
+        self.frames.pop()
+        return out
+
+    def _match(self, stmt: cst.Match, front: _Frontier) -> _Frontier:
+        subject = self._node("match", stmt.subject, stmt, front)
+        nxt: _Frontier = [(subject, "normal", None)]
+        out: _Frontier = []
+        for case in stmt.cases:
+            node = self._node("case", case, case, nxt, may_raise=False)
+            body_front: _Frontier = [(node, "true", None)]
+            nxt = [] if _irrefutable(case.pattern) else [(node, "false", None)]
+            if case.guard is not None:
+                body_front, guard_false = self._condition(case.guard, case, body_front)
+                nxt += guard_false
+            out += self._suite(case.body, body_front)
+        return out + nxt
+
+
+def build_cfg(function: cst.FunctionDef) -> CFG:
+    """The control-flow graph of `function`'s body."""
+    return _Builder(function).build()
+
+
+_CACHE_KEY = "_flow_cfg_cache"
+
+
+def cfg_for(model: ActionModule, info: FunctionInfo) -> CFG:
+    """`build_cfg(info.node)`, built once per model whoever asks."""
+    cache: dict[cst.FunctionDef, CFG] = model.__dict__.setdefault(_CACHE_KEY, {})
+    cfg = cache.get(info.node)
+    if cfg is None:
+        cfg = cache[info.node] = build_cfg(info.node)
+    return cfg
+
+
+def describe_node(node: Node, model: ActionModule | None = None) -> str:
+    """A one-line label: `12 test L41 role != "admin"` (for debug output and tests)."""
+    label = f"{node.id} {node.kind}"
+    target = node.stmt if node.stmt is not None else node.owner
+    if model is not None and target is not None:
+        with contextlib.suppress(KeyError):
+            label += f" L{model.position(target).start.line}"
+    if node.stmt is not None:
+        label += " " + node_text(node.stmt)
+    return label
+
+
+def node_text(stmt: cst.CSTNode, limit: int = 60) -> str:
+    """The first line of `stmt`'s source (headers only for compound statements)."""
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        keyword = "class" if isinstance(stmt, cst.ClassDef) else "def"
+        return f"{keyword} {stmt.name.value}"
+    if isinstance(stmt, cst.ExceptHandler | cst.ExceptStarHandler):
+        text = "except"
+        if stmt.type is not None:
+            text += " " + cst.Module([]).code_for_node(stmt.type)
+        return text
+    if isinstance(stmt, cst.MatchCase):
+        return "case " + cst.Module([]).code_for_node(stmt.pattern).strip()
+    code = cst.Module([]).code_for_node(stmt).strip()
+    # Small statements and with-items print their separator (`a = 1;`, `x() as y,`).
+    first = code.splitlines()[0].rstrip(";,").rstrip() if code else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
