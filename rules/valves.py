@@ -1,0 +1,1636 @@
+"""OWA2: Valves and UserValves (action contract §2).
+
+Open WebUI builds `Action.Valves(**stored)` on every click (only when the instance already
+has a `valves` attribute), shows both classes' JSON schemas as settings forms, saves them
+with `model_dump(exclude_unset=True)` and hands `UserValves(**stored)` to `action` as
+`__user__["valves"]`, a pydantic object. The rules here check that contract statically:
+names are resolved the way Python resolves them (import aliases, conditional imports,
+module-level base classes), and where a fact cannot be known (a base class imported from
+another package, a `Field(**kwargs)`), they stay silent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+
+from analyzer.findings import Confidence, Level
+from analyzer.model import ActionModule, FunctionInfo, assigned_value, string_value, walk
+from analyzer.rule import Invalid, LintRule, Valid
+
+# --- what a Valves base class is ------------------------------------------------------------
+
+# pydantic 2 models. `BaseSettings` subclasses `pydantic.BaseModel`, so it is a valid Valves
+# base (it also reads environment variables, which is harmless here).
+PYDANTIC_MODEL_BASES: frozenset[str] = frozenset(
+    {
+        "pydantic.BaseModel",
+        "pydantic.main.BaseModel",
+        "pydantic_settings.BaseSettings",
+        "pydantic_settings.main.BaseSettings",
+    }
+)
+# pydantic 1 models (the `pydantic.v1` shim): `Valves(**stored)` works, but saving the
+# settings calls `model_dump()`, which a v1 model does not have.
+PYDANTIC_V1_BASES: frozenset[str] = frozenset(
+    {"pydantic.v1.BaseModel", "pydantic.v1.main.BaseModel", "pydantic.v1.BaseSettings"}
+)
+# Bases that are certainly not a pydantic model, with how to name them in a message.
+NOT_MODEL_BASES: dict[str, str] = {
+    "builtins.object": "a plain class",
+    "builtins.dict": "a `dict` subclass",
+    "typing.Dict": "a `dict` subclass",
+    "typing.TypedDict": "a `TypedDict`",
+    "typing_extensions.TypedDict": "a `TypedDict`",
+    "typing.NamedTuple": "a `NamedTuple`",
+    "typing_extensions.NamedTuple": "a `NamedTuple`",
+    "collections.UserDict": "a `UserDict` subclass",
+    "collections.OrderedDict": "a `dict` subclass",
+    "collections.defaultdict": "a `dict` subclass",
+    "types.SimpleNamespace": "a `SimpleNamespace` subclass",
+    "enum.Enum": "an `Enum`",
+    "enum.IntEnum": "an `Enum`",
+    "enum.StrEnum": "an `Enum`",
+    "typing.Generic": "a plain class",
+    "typing.Protocol": "a `Protocol`",
+    "abc.ABC": "a plain class",
+}
+DATACLASS_DECORATORS: frozenset[str] = frozenset(
+    {"dataclasses.dataclass", "attr.s", "attr.define", "attrs.define", "attr.dataclass"}
+)
+FIELD_FUNCTIONS: frozenset[str] = frozenset(
+    {"pydantic.Field", "pydantic.fields.Field", "pydantic.v1.Field", "pydantic.v1.fields.Field"}
+)
+SECRET_STR_TYPES: frozenset[str] = frozenset({"pydantic.SecretStr", "pydantic.types.SecretStr"})
+CLASSVAR_NAMES: frozenset[str] = frozenset({"typing.ClassVar", "typing_extensions.ClassVar"})
+ANNOTATED_NAMES: frozenset[str] = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
+OPTIONAL_NAMES: frozenset[str] = frozenset({"typing.Optional", "typing_extensions.Optional"})
+UNION_NAMES: frozenset[str] = frozenset({"typing.Union", "typing_extensions.Union"})
+GETENV_NAMES: frozenset[str] = frozenset({"os.getenv", "os.environ.get"})
+
+ModelKindName = Literal["pydantic", "v1", "other", "unknown"]
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What a class is, as far as Open WebUI's `Valves(**stored)` is concerned."""
+
+    kind: ModelKindName
+    what: str = ""  # for "other": "a plain class", "a dataclass", ...
+
+
+_PYDANTIC = ModelKind("pydantic")
+_V1 = ModelKind("v1", "a pydantic v1 model")
+_UNKNOWN = ModelKind("unknown")
+
+
+def _combine(kinds: Sequence[ModelKind]) -> ModelKind:
+    """Several candidate bases (or conditional bindings): one pydantic base is enough."""
+    for wanted in ("pydantic", "unknown", "v1"):
+        for kind in kinds:
+            if kind.kind == wanted:
+                return kind
+    return kinds[0] if kinds else _UNKNOWN
+
+
+def classify_class(
+    model: ActionModule, cls: cst.ClassDef, seen: frozenset[str] = frozenset()
+) -> ModelKind:
+    """Whether `cls` is a pydantic model, following module-level base classes."""
+    positional = [base for base in cls.bases if base.keyword is None]
+    if not positional:
+        if any(base.keyword is not None for base in cls.bases):
+            return _UNKNOWN  # `metaclass=...` alone: we cannot tell what it builds
+        for deco in cls.decorators:
+            target = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
+            if model.resolve_name(target) & DATACLASS_DECORATORS:
+                return ModelKind("other", "a dataclass")
+        return ModelKind("other", "a plain class")
+    return _combine(
+        [classify_base(model, base.value, seen | {cls.name.value}) for base in positional]
+    )
+
+
+def classify_base(
+    model: ActionModule, expr: cst.BaseExpression, seen: frozenset[str] = frozenset()
+) -> ModelKind:
+    """What a base-class expression denotes (`BaseModel`, `pd.BaseModel`, `_Base`, `dict`)."""
+    if isinstance(expr, cst.Subscript):  # Generic[T], Dict[str, str]
+        expr = expr.value
+    names = model.resolve_name(expr)
+    if not names:
+        return _UNKNOWN
+    return _combine([_classify_name(model, name, seen) for name in sorted(names)])
+
+
+def _classify_name(model: ActionModule, name: str, seen: frozenset[str]) -> ModelKind:
+    if name in PYDANTIC_MODEL_BASES:
+        return _PYDANTIC
+    if name in PYDANTIC_V1_BASES:
+        return _V1
+    if name in NOT_MODEL_BASES:
+        return ModelKind("other", NOT_MODEL_BASES[name])
+    if name.startswith("builtins."):
+        return ModelKind("other", f"a `{name.removeprefix('builtins.')}` subclass")
+    local = _local_class(model, name)
+    if local is not None:
+        if local.name.value in seen:
+            return _UNKNOWN
+        return classify_class(model, local, seen)
+    if "." not in name and name in model.bindings and name not in seen:
+        # `Base = pydantic.BaseModel` at module level: follow the alias once per name.
+        kinds = []
+        for node in model.bindings[name]:
+            value = assigned_value(node, model)
+            kinds.append(classify_base(model, value, seen | {name}) if value else _UNKNOWN)
+        return _combine(kinds)
+    return _UNKNOWN  # imported from elsewhere, or computed: prefer silence to a guess
+
+
+def _local_class(model: ActionModule, name: str) -> cst.ClassDef | None:
+    """The module's class for a local qualified name (`_Base`, `Action.Base`)."""
+    head, *rest = name.split(".")
+    cls = model.classes.get(head)
+    for part in rest:
+        if cls is None:
+            return None
+        cls = model.nested_class(cls, part)
+    return cls
+
+
+def valves_classes(model: ActionModule) -> list[tuple[str, cst.ClassDef]]:
+    """`("Valves", node)` and `("UserValves", node)` nested in `Action`, when defined."""
+    out: list[tuple[str, cst.ClassDef]] = []
+    if model.valves_class is not None:
+        out.append(("Valves", model.valves_class))
+    if model.user_valves_class is not None:
+        out.append(("UserValves", model.user_valves_class))
+    return out
+
+
+# --- the fields of a Valves class --------------------------------------------------------------
+
+
+@dataclass
+class ValveField:
+    """One field of `Valves`/`UserValves` (possibly declared in a module-level base)."""
+
+    owner: str  # "Valves" or "UserValves"
+    name: str
+    node: cst.AnnAssign | cst.Assign  # where findings about the field are reported
+    annotation: cst.BaseExpression | None
+    value: cst.BaseExpression | None
+    declared_in: str  # the class whose body holds it
+    field_calls: list[cst.Call] = field(default_factory=list)  # pydantic `Field(...)` calls
+
+    @property
+    def label(self) -> str:
+        return f"`{self.owner}.{self.name}`"
+
+
+def is_field_call(model: ActionModule, node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Call) and bool(model.resolve_name(node.func) & FIELD_FUNCTIONS)
+
+
+def unwrap_annotated(
+    model: ActionModule, annotation: cst.BaseExpression
+) -> tuple[cst.BaseExpression, list[cst.BaseExpression]]:
+    """`Annotated[T, m1, m2]` gives (T, [m1, m2]); any other annotation gives (it, [])."""
+    if (
+        isinstance(annotation, cst.Subscript)
+        and model.resolve_name(annotation.value) & ANNOTATED_NAMES
+    ):
+        items = [s.slice.value for s in annotation.slice if isinstance(s.slice, cst.Index)]
+        if items:
+            return items[0], items[1:]
+    return annotation, []
+
+
+def _is_classvar(model: ActionModule, annotation: cst.BaseExpression) -> bool:
+    text = string_value(annotation)
+    if text is not None:
+        return text.strip().startswith(("ClassVar", "typing.ClassVar"))
+    target = annotation.value if isinstance(annotation, cst.Subscript) else annotation
+    return bool(model.resolve_name(target) & CLASSVAR_NAMES)
+
+
+def _own_fields(model: ActionModule, owner: str, cls: cst.ClassDef) -> Iterator[ValveField]:
+    for stmt in cls.body.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                name = small.target.value
+                annotation: cst.BaseExpression | None = small.annotation.annotation
+                value = small.value
+                node: cst.AnnAssign | cst.Assign = small
+            elif (
+                isinstance(small, cst.Assign)
+                and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+            ):
+                name = small.targets[0].target.value
+                annotation, value, node = None, small.value, small
+            else:
+                continue
+            # Private attributes and class variables are not fields; `model_config` is config.
+            if name.startswith("_") or name == "model_config":
+                continue
+            if annotation is not None and _is_classvar(model, annotation):
+                continue
+            calls: list[cst.Call] = []
+            if annotation is not None:
+                _, metadata = unwrap_annotated(model, annotation)
+                calls += [
+                    m for m in metadata if isinstance(m, cst.Call) and is_field_call(model, m)
+                ]
+            if isinstance(value, cst.Call) and is_field_call(model, value):
+                calls.append(value)
+            yield ValveField(owner, name, node, annotation, value, cls.name.value, calls)
+
+
+def valve_fields(model: ActionModule, owner: str, cls: cst.ClassDef) -> list[ValveField]:
+    """The fields of `cls`, then those it inherits from module-level bases (not overridden)."""
+    out: list[ValveField] = []
+    names: set[str] = set()
+    queue = [cls]
+    visited: set[str] = set()
+    while queue:
+        current = queue.pop(0)
+        if current.name.value in visited:
+            continue
+        visited.add(current.name.value)
+        for f in _own_fields(model, owner, current):
+            if f.name not in names:
+                names.add(f.name)
+                out.append(f)
+        for base in current.bases:
+            if base.keyword is None:
+                for name in model.resolve_name(base.value):
+                    local = _local_class(model, name)
+                    if local is not None and local is not cls:
+                        queue.append(local)
+    return out
+
+
+# --- defaults -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldDefault:
+    """A field's default: `required`, or present (`expr` is the literal default when known)."""
+
+    required: bool
+    expr: cst.BaseExpression | None = None
+
+
+def _is_ellipsis(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Ellipsis)
+
+
+def _field_call_default(call: cst.Call) -> FieldDefault | None:
+    """The default a `Field(...)` call gives; None when it cannot be told (`**kwargs`)."""
+    if any(arg.star for arg in call.args):
+        return None
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if positional:
+        value = positional[0].value
+        return FieldDefault(True) if _is_ellipsis(value) else FieldDefault(False, value)
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "default":
+            return FieldDefault(True) if _is_ellipsis(arg.value) else FieldDefault(False, arg.value)
+        if arg.keyword is not None and arg.keyword.value == "default_factory":
+            return FieldDefault(False)
+    return FieldDefault(True)
+
+
+def field_default(model: ActionModule, f: ValveField) -> FieldDefault | None:
+    """How pydantic 2 sees the field's default; None when unknowable."""
+    if f.value is None:
+        # `Annotated[str, Field(default="x")]` has a default; bare `x: str` does not.
+        for call in f.field_calls:
+            found = _field_call_default(call)
+            if found is None or not found.required:
+                return found
+        return FieldDefault(True)
+    if is_field_call(model, f.value):
+        return _field_call_default(cst.ensure_type(f.value, cst.Call))
+    if _is_ellipsis(f.value):
+        return FieldDefault(True)  # `x: int = ...` is pydantic's spelling of "required"
+    return FieldDefault(False, f.value)
+
+
+# --- types ------------------------------------------------------------------------------------
+
+_STRING_ANNOTATION = re.compile(
+    r"^\s*(?:str|SecretStr|(?:typing\.)?Optional\[\s*(?:str|SecretStr)\s*\]"
+    r"|(?:str|SecretStr)\s*\|\s*None|None\s*\|\s*(?:str|SecretStr))\s*$"
+)
+
+
+def is_string_typed(model: ActionModule, annotation: cst.BaseExpression) -> bool:
+    """`str`, `Optional[str]`, `str | None`, `SecretStr`, `Annotated[str, ...]`."""
+    text = string_value(annotation)
+    if text is not None:
+        return bool(_STRING_ANNOTATION.match(text))
+    inner, _ = unwrap_annotated(model, annotation)
+    members = _union_members(model, inner)
+    if members is None:
+        return False
+    non_none = [m for m in members if not (isinstance(m, cst.Name) and m.value == "None")]
+    return bool(non_none) and all(_is_plain_string_type(model, m) for m in non_none)
+
+
+def _union_members(
+    model: ActionModule, node: cst.BaseExpression
+) -> list[cst.BaseExpression] | None:
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        left = _union_members(model, node.left)
+        right = _union_members(model, node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, cst.Subscript):
+        names = model.resolve_name(node.value)
+        if names & (OPTIONAL_NAMES | UNION_NAMES):
+            return [s.slice.value for s in node.slice if isinstance(s.slice, cst.Index)]
+        return None
+    return [node]
+
+
+def _is_plain_string_type(model: ActionModule, node: cst.BaseExpression) -> bool:
+    names = model.resolve_name(node)
+    return bool(names & ({"builtins.str", "str"} | SECRET_STR_TYPES))
+
+
+def _annotation_is_optional(model: ActionModule, annotation: cst.BaseExpression) -> bool:
+    text = string_value(annotation)
+    if text is not None:
+        return "Optional[" in text or "None" in text
+    inner, _ = unwrap_annotated(model, annotation)
+    members = _union_members(model, inner) or []
+    return any(isinstance(m, cst.Name) and m.value == "None" for m in members)
+
+
+def _suggested_default(model: ActionModule, annotation: cst.BaseExpression | None) -> str:
+    """A sensible literal default for a field's type, for messages."""
+    if annotation is None:
+        return '""'
+    if _annotation_is_optional(model, annotation):
+        return "None"
+    inner, _ = unwrap_annotated(model, annotation)
+    base = inner.value if isinstance(inner, cst.Subscript) else inner
+    names = model.resolve_name(base)
+    table = {
+        "builtins.str": '""',
+        "builtins.int": "0",
+        "builtins.float": "0.0",
+        "builtins.bool": "False",
+    }
+    for name, value in table.items():
+        if name in names:
+            return value
+    if names & SECRET_STR_TYPES:
+        return 'SecretStr("")'
+    if names & {"builtins.list", "typing.List"}:
+        return "list"  # a factory
+    if names & {"builtins.dict", "typing.Dict"}:
+        return "dict"
+    return '""' if is_string_typed(model, annotation) else "..."
+
+
+# --- secret-named fields ----------------------------------------------------------------------
+
+_TOKEN_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# Single tokens that name a secret (`token` singular only: `max_tokens` is a count).
+SECRET_TOKENS: frozenset[str] = frozenset(
+    {
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "credential",
+        "credentials",
+        "bearer",
+        "apikey",
+        "secretkey",
+        "accesskey",
+        "privatekey",
+    }
+)
+# `key` is a secret only after one of these (`api_key`, `secret_key`, ...), not `sort_key`.
+KEY_QUALIFIERS: frozenset[str] = frozenset({"api", "secret", "access", "private"})
+# A trailing token that says the field *describes* a secret instead of holding it:
+# `api_key_header = "X-API-Key"`, `token_url`, `api_key_env = "OPENAI_API_KEY"`.
+DESCRIPTOR_TOKENS: frozenset[str] = frozenset(
+    {
+        "url",
+        "uri",
+        "endpoint",
+        "header",
+        "env",
+        "var",
+        "name",
+        "type",
+        "path",
+        "file",
+        "field",
+        "param",
+        "prefix",
+        "hint",
+        "label",
+        "placeholder",
+        "length",
+        "limit",
+        "count",
+        "ttl",
+        "expiry",
+        "expires",
+    }
+)
+
+
+def name_tokens(name: str) -> list[str]:
+    """`OPENAI_API_KEY` → [openai, api, key]; `openaiApiKey` → [openai, api, key]."""
+    return [t.lower() for part in name.split("_") for t in _TOKEN_SPLIT.findall(part)]
+
+
+def is_secret_name(name: str) -> bool:
+    tokens = name_tokens(name)
+    if not tokens or tokens[-1] in DESCRIPTOR_TOKENS:
+        return False
+    if any(t in SECRET_TOKENS for t in tokens):
+        return True
+    return any(
+        t == "key" and i > 0 and tokens[i - 1] in KEY_QUALIFIERS for i, t in enumerate(tokens)
+    )
+
+
+# Known credential prefixes: safe to show in a message (they identify the issuer, not the key).
+KNOWN_PREFIXES: tuple[str, ...] = (
+    "sk-ant-",
+    "sk-proj-",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "github_pat_",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "hf_",
+    "gsk_",
+    "pplx-",
+    "r8_",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "sk-",
+)
+_JWT = re.compile(r"^eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_PLACEHOLDER = re.compile(
+    r"your|xxx|\*\*\*|\.\.\.|…|change[-_ ]?me|example|placeholder|dummy|replace|insert|"
+    r"enter[-_ ]|todo|fixme|here$|^<.*>$|^\{.*\}$|^\$\{.*\}$|^\[.*\]$|"
+    r"^my[-_ ]?.*key$|^my[-_ ]?(?:api|secret|token|password)",
+)
+_PLACEHOLDER_WORDS: frozenset[str] = frozenset(
+    {
+        "none",
+        "null",
+        "nil",
+        "test",
+        "secret",
+        "password",
+        "token",
+        "key",
+        "apikey",
+        "api_key",
+        "api-key",
+        "default",
+        "string",
+        "sk-",
+        "na",
+        "n/a",
+    }
+)
+ENTROPY_THRESHOLD = 3.5  # bits per character; random API keys score 4.5-6
+ENTROPY_MIN_LENGTH = 16
+
+
+def shannon_entropy(text: str) -> float:
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    total = len(text)
+    return -sum(c / total * math.log2(c / total) for c in counts.values())
+
+
+@dataclass(frozen=True)
+class SecretVerdict:
+    confidence: Confidence
+    placeholder: bool
+    description: str  # masked: length, known prefix or shape, never the value
+
+
+def known_prefix(value: str) -> str | None:
+    for prefix in KNOWN_PREFIXES:
+        if value.startswith(prefix) and len(value) >= len(prefix) + 12:
+            return prefix
+    return None
+
+
+def classify_secret(value: str) -> SecretVerdict:
+    """How real a hardcoded secret looks, with a description that never shows the value."""
+    stripped = value.strip()
+    lowered = stripped.lower()
+    length = f"a {len(stripped)}-character value"
+    compact = re.sub(r"[-_.\s]", "", lowered)
+    if (
+        _PLACEHOLDER.search(lowered)
+        or lowered in _PLACEHOLDER_WORDS
+        or (compact and len(set(compact)) == 1)
+    ):
+        return SecretVerdict(Confidence.LOW, True, f"{length} that looks like a placeholder")
+    prefix = known_prefix(stripped)
+    if prefix is not None:
+        return SecretVerdict(Confidence.HIGH, False, f"{length} starting `{prefix}`")
+    if _JWT.match(stripped):
+        return SecretVerdict(
+            Confidence.HIGH, False, f"a JWT-shaped {len(stripped)}-character value"
+        )
+    if _UUID.match(stripped):
+        return SecretVerdict(Confidence.HIGH, False, "a UUID-shaped value")
+    classes = sum(bool(re.search(pattern, stripped)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    if (
+        len(stripped) >= ENTROPY_MIN_LENGTH
+        and " " not in stripped
+        and classes >= 2
+        and shannon_entropy(stripped) >= ENTROPY_THRESHOLD
+    ):
+        return SecretVerdict(Confidence.HIGH, False, f"{length} that looks randomly generated")
+    return SecretVerdict(Confidence.MEDIUM, False, length)
+
+
+def secret_fields(model: ActionModule) -> Iterator[tuple[ValveField, ModelKind]]:
+    """Secret-named, string-typed fields of `Valves`/`UserValves` (any base class)."""
+    seen: set[int] = set()
+    for owner, cls in valves_classes(model):
+        kind = classify_class(model, cls)
+        for f in valve_fields(model, owner, cls):
+            if id(f.node) in seen or not is_secret_name(f.name):
+                continue
+            if f.annotation is not None:
+                if not is_string_typed(model, f.annotation):
+                    continue
+            elif string_value(f.value) is None and not is_field_call(model, f.value):
+                continue  # unannotated: only a plain string default says "string"
+            seen.add(id(f.node))
+            yield f, kind
+
+
+def literal_secret(model: ActionModule, expr: cst.BaseExpression | None) -> str | None:
+    """The string a default holds literally: `"x"`, `SecretStr("x")`, `os.getenv("K", "x")`."""
+    if expr is None:
+        return None
+    text = string_value(expr)
+    if text is not None:
+        return text
+    if isinstance(expr, cst.Call):
+        names = model.resolve_name(expr.func)
+        args = [a for a in expr.args if a.keyword is None and not a.star]
+        if names & SECRET_STR_TYPES and args:
+            return string_value(args[0].value)
+        if names & GETENV_NAMES and len(args) >= 2:
+            return string_value(args[1].value)  # the fallback is in the source
+        for arg in expr.args:
+            if names & GETENV_NAMES and arg.keyword is not None and arg.keyword.value == "default":
+                return string_value(arg.value)
+    return None
+
+
+MaskState = Literal["masked", "unmasked", "unknown"]
+
+
+def _dict_items(
+    model: ActionModule, node: cst.BaseExpression | None, depth: int = 0
+) -> dict[str, cst.BaseExpression] | None:
+    """A literal dict (or `dict(k=v)`, or a module constant holding one) as {key: value}."""
+    if node is None or depth > 3:
+        return None
+    if isinstance(node, cst.Name) and node.value in model.bindings:
+        bound = model.bindings[node.value]
+        value = assigned_value(bound[-1], model) if len(bound) == 1 else None
+        return _dict_items(model, value, depth + 1)
+    if isinstance(node, cst.Dict):
+        out: dict[str, cst.BaseExpression] = {}
+        for element in node.elements:
+            if not isinstance(element, cst.DictElement):
+                return None  # `**spread`: cannot tell
+            key = string_value(element.key)
+            if key is None:
+                return None
+            out[key] = element.value
+        return out
+    if (
+        isinstance(node, cst.Call)
+        and model.resolve_name(node.func) & {"builtins.dict", "dict"}
+        and all(a.keyword is not None and not a.star for a in node.args)
+    ):
+        return {cst.ensure_type(a.keyword, cst.Name).value: a.value for a in node.args}
+    return None
+
+
+def mask_state(model: ActionModule, f: ValveField) -> tuple[MaskState, str]:
+    """Whether the field's `Field(...)` asks Open WebUI for a password input.
+
+    Returns the state and, when unmasked, a hint about a near-miss spelling.
+    """
+    hint = ""
+    for call in f.field_calls:
+        if any(arg.star == "**" for arg in call.args):
+            return "unknown", ""
+        for arg in call.args:
+            if arg.keyword is None:
+                continue
+            key = arg.keyword.value
+            if key == "json_schema_extra":
+                extra = _dict_items(model, arg.value)
+                if extra is None:
+                    return "unknown", ""
+                widget = _dict_items(model, extra.get("input"))
+                if "input" in extra and widget is None:
+                    return "unknown", ""
+                if widget is not None and string_value(widget.get("type")) == "password":
+                    return "masked", ""
+                if string_value(extra.get("type")) == "password" or string_value(
+                    extra.get("format")
+                ) in ("password",):
+                    hint = (
+                        ' (`json_schema_extra={"type": "password"}` is not what Open WebUI '
+                        'reads: the widget type must sit under `"input"`)'
+                    )
+            elif key in ("extra", "input", "format", "type", "widget", "ui"):
+                hint = f" (`Field({key}=...)` is not read by Open WebUI)"
+    return "unmasked", hint
+
+
+# --- OWA201 ------------------------------------------------------------------------------------
+
+
+class ValvesNotBaseModel(LintRule):
+    """
+    ## What it does
+    Reports an `Action.Valves` or `Action.UserValves` class that does not subclass
+    `pydantic.BaseModel`: a plain class, a dataclass, a `TypedDict`, a `dict` subclass or a
+    pydantic v1 model (`pydantic.v1.BaseModel`).
+
+    Base classes are resolved the way Python resolves them: import aliases
+    (`from pydantic import BaseModel as BM`, `import pydantic as pd`), conditional imports
+    (`try: from pydantic import BaseModel` / `except ImportError: ...`: one pydantic branch is
+    enough) and module-level base classes that themselves subclass `BaseModel`.
+    `pydantic_settings.BaseSettings` is a `BaseModel` subclass and is accepted. A base imported
+    from another package (`from mylib import SettingsBase`) cannot be seen from this module, so
+    the rule stays silent there rather than guess.
+
+    ## Why is this bad?
+    Open WebUI builds `Valves(**stored)` on every click, renders the class's JSON schema as
+    the settings form and saves it with `model_dump(exclude_unset=True)`. A class that is not
+    a pydantic model has no schema, rejects or ignores the stored keyword arguments and cannot
+    be dumped: the settings page breaks, saving fails, and the action errors once an admin
+    has stored a value. A pydantic v1 model builds, but has no `model_dump()`, so saving
+    its settings fails.
+
+    ## Example
+    ```python
+    from dataclasses import dataclass
+
+    class Action:
+        @dataclass
+        class Valves:
+            api_base: str = "https://api.openai.com/v1"
+    ```
+
+    ## Use instead
+    ```python
+    from pydantic import BaseModel, Field
+
+    class Action:
+        class Valves(BaseModel):
+            api_base: str = Field(default="https://api.openai.com/v1")
+    ```
+    """
+
+    code = "OWA201"
+    name = "valves-not-basemodel"
+    level = Level.ERROR
+    summary = "`Valves` / `UserValves` does not subclass `pydantic.BaseModel`."
+
+    def check(self) -> None:
+        for owner, cls in valves_classes(self.module):
+            kind = classify_class(self.module, cls)
+            if kind.kind == "v1":
+                self.report(
+                    cls.name,
+                    f"`{owner}` subclasses the pydantic v1 `BaseModel` (`pydantic.v1`): Open "
+                    f"WebUI saves the settings with `model_dump()`, which v1 models lack, so "
+                    f"saving them fails; subclass `pydantic.BaseModel` "
+                    f"(`from pydantic import BaseModel`)",
+                )
+            elif kind.kind == "other":
+                self.report(
+                    cls.name,
+                    f"`{owner}` is {kind.what}, not a `pydantic.BaseModel`: Open WebUI builds "
+                    f"it with `{owner}(**stored)`, renders its JSON schema as the settings form "
+                    f"and saves it with `model_dump()`, none of which work; declare "
+                    f"`class {owner}(BaseModel):` with `from pydantic import BaseModel`",
+                )
+
+    VALID = [
+        Valid(
+            '''
+            """
+            title: DALL-E Image
+            description: Generate an image from the clicked reply
+            """
+            import pydantic as pd
+            from pydantic import Field as F
+
+
+            class Action:
+                class Valves(pd.BaseModel):
+                    priority: int = F(default=0)
+                    api_base: str = F(default="https://api.openai.com/v1")
+
+                class UserValves(pd.BaseModel):
+                    size: str = F(default="1024x1024", description="Image size")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None, __event_emitter__=None):
+                    return body
+            '''
+        ),
+        Valid(
+            """
+            try:
+                from pydantic import BaseModel as BM
+            except ImportError:  # very old Open WebUI images
+                from pydantic.v1 import BaseModel as BM
+
+
+            class _Settings(BM):
+                timeout: int = 30
+
+
+            class Action:
+                class Valves(_Settings):
+                    model: str = "gpt-4o-mini"
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from mylib.settings import SettingsBase
+            from pydantic_settings import BaseSettings
+
+
+            class Action:
+                class Valves(SettingsBase):  # imported: cannot be checked here
+                    endpoint: str = "http://localhost:8000"
+
+                class UserValves(BaseSettings):
+                    language: str = "en"
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from typing import Generic, TypeVar
+
+            import pydantic
+
+            T = TypeVar("T")
+            Model = pydantic.BaseModel
+
+
+            class Action:
+                class Valves(Model, Generic[T]):
+                    max_chars: int = 4000
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None):
+                    text = body["messages"][-1]["content"][: self.valves.max_chars]
+                    await __event_emitter__({"type": "message", "data": {"content": text}})
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            '''
+            """
+            title: Summarize Chat
+            description: Summarize the conversation with a second model
+            """
+            from dataclasses import dataclass
+
+            import aiohttp
+
+
+            class Action:
+                @dataclass
+                class Valves:
+                    api_base: str = "https://api.openai.com/v1"
+                    model: str = "gpt-4o-mini"
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    async with aiohttp.ClientSession() as session:
+                        async with session.post(f"{self.valves.api_base}/chat/completions") as r:
+                            summary = (await r.json())["choices"][0]["message"]["content"]
+                    return {"messages": [{"id": body["id"], "content": summary}]}
+            ''',
+            lines=(12,),
+            message="is a dataclass",
+        ),
+        Invalid(
+            """
+            from typing import TypedDict
+
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = 0
+
+                class UserValves(TypedDict):
+                    target_language: str
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """,
+            lines=(10,),
+            message="`TypedDict`",
+        ),
+        Invalid(
+            """
+            class Action:
+                class Valves:
+                    webhook_url = "https://hooks.slack.com/services/T000/B000/XXXX"
+
+                class UserValves(dict):
+                    pass
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> None:
+                    return None
+            """,
+            lines=(2, 5),
+        ),
+        Invalid(
+            """
+            from pydantic.v1 import BaseModel, Field
+
+
+            class Base(BaseModel):
+                timeout: int = 30
+
+
+            class Action:
+                class Valves(Base):
+                    priority: int = Field(default=0)
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(9,),
+            message="pydantic v1",
+        ),
+    ]
+
+
+# --- OWA202 ------------------------------------------------------------------------------------
+
+
+class ValvesFieldRequired(LintRule):
+    """
+    ## What it does
+    Reports a field of `Valves` or `UserValves` that pydantic 2 treats as required: a bare
+    annotation (`x: str`), `Field(...)`, `Field(description=...)` without `default` or
+    `default_factory`, `x: int = ...`, and `Optional[str]` without `= None` (in pydantic 2
+    `Optional` only allows `None`; it does not make the field optional).
+
+    `Field(default=...)`, `Field(default_factory=...)`, a positional default `Field("x")`,
+    `Annotated[str, Field(default="x")]` and `Annotated[str, Field(...)] = "x"` all give a
+    default. `ClassVar` annotations and private `_x` attributes are not fields. Fields
+    inherited from a module-level base class are checked where they are declared. The rule
+    only looks at classes that are certainly pydantic 2 models (see OWA201) and stays silent
+    on a `Field(**options)` it cannot read.
+
+    ## Why is this bad?
+    Open WebUI builds the settings with no arguments when nothing is stored yet:
+    `self.valves = self.Valves()` in `__init__` raises at load, which deactivates the
+    function, and `Valves(**stored or {})` raises on every click. A required `UserValves`
+    field makes `UserValves(**stored)` fail for every user who has not saved it, and
+    `__user__["valves"]` is then missing.
+
+    ## Example
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            api_key: str = Field(..., description="OpenAI API key")
+            model: Optional[str]
+    ```
+
+    ## Use instead
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            api_key: str = Field(default="", description="OpenAI API key")
+            model: Optional[str] = None
+    ```
+    """
+
+    code = "OWA202"
+    name = "valves-field-required"
+    level = Level.ERROR
+    summary = "A `Valves` / `UserValves` field without a default: `Valves()` raises."
+
+    def check(self) -> None:
+        seen: set[int] = set()
+        for owner, cls in valves_classes(self.module):
+            if classify_class(self.module, cls).kind != "pydantic":
+                continue
+            for f in valve_fields(self.module, owner, cls):
+                if f.annotation is None or id(f.node) in seen:
+                    continue  # unannotated names are not pydantic fields
+                default = field_default(self.module, f)
+                if default is None or not default.required:
+                    continue
+                seen.add(id(f.node))
+                self.report(f.node, self._message(f))
+
+    def _message(self, f: ValveField) -> str:
+        assert f.annotation is not None
+        suggestion = _suggested_default(self.module, f.annotation)
+        if suggestion in ("list", "dict"):
+            fix = f"`Field(default_factory={suggestion}, …)`"
+        elif suggestion == "...":
+            fix = "`Field(default=…)` with a value of its type"
+        elif f.field_calls:
+            fix = f"`Field(default={suggestion}, …)`"
+        else:
+            annotation = self.module.module.code_for_node(f.annotation)
+            fix = f"`{f.name}: {annotation} = {suggestion}`"
+        where = "" if f.declared_in == f.owner else f" (declared in `{f.declared_in}`)"
+        optional = ""
+        if _annotation_is_optional(self.module, f.annotation) and f.value is None:
+            optional = " (`Optional` alone does not give a default in pydantic 2)"
+        if f.owner == "UserValves":
+            effect = (
+                "so `UserValves(**stored)` raises for every user who has not saved it and "
+                '`__user__["valves"]` is missing'
+            )
+        else:
+            effect = "so `Valves()` raises when Open WebUI loads the function"
+        return (
+            f"{f.label}{where} has no default{optional}, {effect}; give it a default such as {fix}"
+        )
+
+    VALID = [
+        Valid(
+            '''
+            """
+            title: Translate Reply
+            description: Translate the clicked reply with DeepL
+            """
+            from typing import Annotated, ClassVar, Optional
+
+            from pydantic import BaseModel
+            from pydantic import Field as F
+
+
+            class Action:
+                class Valves(BaseModel):
+                    SUPPORTED: ClassVar[tuple[str, ...]] = ("DE", "FR", "ES")
+                    _session = None
+                    deepl_api_key: str = F(default="", json_schema_extra={"input": {"type": "password"}})
+                    endpoint: str = F("https://api-free.deepl.com/v2/translate")
+                    glossary_id: Optional[str] = None
+                    formality: Annotated[str, F(description="more or less")] = "default"
+                    split_sentences: Annotated[str, F(default="1")]
+                    extra_headers: dict = F(default_factory=dict)
+
+                class UserValves(BaseModel):
+                    target_lang: str = F(default="EN-US", description="Target language")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None, __event_emitter__=None):
+                    return body
+            '''
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class _Common(BaseModel):
+                api_base: str
+                timeout: int = 30
+
+
+            class Action:
+                class Valves(_Common):
+                    api_base: str = Field(default="https://api.openai.com/v1")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from dataclasses import dataclass
+
+            from mylib import SettingsBase
+            from pydantic import Field
+
+            FIELD_OPTIONS = {"description": "Model used for the summary"}
+
+
+            class Action:
+                class Valves(SettingsBase):  # unknown base: not ours to judge
+                    api_key: str
+
+                @dataclass
+                class UserValves:  # OWA201's finding, not this rule's
+                    language: str
+
+                def __init__(self):
+                    self.valves = self.Valves(api_key="")
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            import pydantic as pd
+
+
+            class Action:
+                class Valves(pd.BaseModel):
+                    model_config = pd.ConfigDict(extra="ignore")
+                    priority: int = pd.Field(0, description="Button order")
+                    voice = "alloy"  # unannotated: not a pydantic field at all
+                    instructions: str = pd.Field(
+                        default=(
+                            "Read the text aloud in a calm voice. "
+                            "Keep names as they are."
+                        ),
+                    )
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None) -> None:
+                    await __event_emitter__({"type": "status", "data": {"description": "ok", "done": True}})
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            '''
+            """
+            title: Image Generator
+            description: Turn the clicked reply into an image with Stability AI
+            """
+            import base64
+
+            import httpx
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    stability_api_key: str = Field(..., description="Stability AI key")
+                    engine: str = Field(description="Engine id, e.g. stable-diffusion-xl-1024-v1-0")
+                    steps: int = Field(default=30)
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    prompt = body["messages"][-1]["content"]
+                    async with httpx.AsyncClient() as client:
+                        r = await client.post(
+                            f"https://api.stability.ai/v1/generation/{self.valves.engine}/text-to-image",
+                            headers={"Authorization": f"Bearer {self.valves.stability_api_key}"},
+                            json={"text_prompts": [{"text": prompt}], "steps": self.valves.steps},
+                        )
+                    image = r.json()["artifacts"][0]["base64"]
+                    base64.b64decode(image)
+                    return {"messages": [{"id": body["id"], "content": "![image](data:image/png;base64," + image + ")"}]}
+            ''',
+            lines=(13, 14),
+            message="has no default",
+        ),
+        Invalid(
+            """
+            from typing import Optional
+
+            from pydantic import BaseModel as BM
+
+
+            class Action:
+                class Valves(BM):
+                    notion_token: Optional[str]
+                    database_id: str = ""
+
+                class UserValves(BM):
+                    page_title: str
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """,
+            lines=(8, 12),
+        ),
+        Invalid(
+            """
+            from typing import Annotated
+
+            import pydantic as pd
+            from pydantic import Field as F
+
+
+            class _ExportBase(pd.BaseModel):
+                output_dir: str
+
+
+            class Action:
+                class Valves(_ExportBase):
+                    fmt: Annotated[str, F(description="md or html")]
+                    max_messages: int = ...
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(8, 13, 14),
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    api_base: str = Field(default="https://api.openai.com/v1")
+                    models: list[str] = Field(
+                        description="Models the summary may use",
+                    )
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(7,),
+            message="default_factory=list",
+        ),
+    ]
+
+
+# --- OWA203 ------------------------------------------------------------------------------------
+
+SetsValves = Literal["yes", "no", "unknown", "elsewhere"]
+
+
+def _class_chain(model: ActionModule, cls: cst.ClassDef) -> list[cst.ClassDef] | None:
+    """`cls` and its module-level bases; None when a base is imported or computed."""
+    out: list[cst.ClassDef] = []
+    queue = [cls]
+    while queue:
+        current = queue.pop(0)
+        if any(current is c for c in out):
+            continue
+        out.append(current)
+        for base in current.bases:
+            if base.keyword is not None:
+                continue
+            names = model.resolve_name(base.value)
+            if names == {"builtins.object"}:
+                continue
+            locals_ = [c for c in (_local_class(model, n) for n in names) if c is not None]
+            if not locals_:
+                return None
+            queue += locals_
+    return out
+
+
+def _class_body_binds(cls: cst.ClassDef, attr: str) -> bool:
+    """The class body defines `attr` (assignment, def, property) or a `__getattr__`."""
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in (
+            attr,
+            "__getattr__",
+            "__getattribute__",
+        ):
+            return True
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign) and any(
+                    isinstance(t.target, cst.Name) and t.target.value == attr for t in small.targets
+                ):
+                    return True
+                if (
+                    isinstance(small, cst.AnnAssign)
+                    and small.value is not None
+                    and isinstance(small.target, cst.Name)
+                    and small.target.value == attr
+                ):
+                    return True
+        elif (
+            isinstance(stmt, cst.BaseCompoundStatement)
+            and not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))
+            # Conditional class bodies (`if ...: valves = ...`): assume it may be bound.
+            and any(isinstance(n, cst.Name) and n.value == attr for n in walk(stmt))
+        ):
+            return True
+    return False
+
+
+def _assigns_self_attr(info: FunctionInfo, attr: str) -> Literal["yes", "no", "unknown"]:
+    """Whether the method assigns `self.<attr>` (or `setattr(self, "<attr>", ...)`)."""
+    params = info.param_names()
+    receivers = {"self"} | ({params[0]} if params else set())
+    verdict: Literal["yes", "no", "unknown"] = "no"
+    for node in walk(info.node.body):
+        targets: list[cst.BaseExpression] = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+            targets = [node.target]
+        for target in targets:
+            for sub in walk(target):
+                if (
+                    isinstance(sub, cst.Attribute)
+                    and sub.attr.value == attr
+                    and isinstance(sub.value, cst.Name)
+                    and sub.value.value in receivers
+                ):
+                    return "yes"
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Name)
+            and node.func.value == "setattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[0].value, cst.Name)
+            and node.args[0].value.value in receivers
+        ):
+            name = string_value(node.args[1].value)
+            if name == attr:
+                return "yes"
+            if name is None:
+                verdict = "unknown"
+        if (
+            isinstance(node, cst.Attribute)
+            and node.attr.value == "__dict__"
+            and isinstance(node.value, cst.Name)
+            and node.value.value in receivers
+        ):
+            verdict = "unknown"
+    return verdict
+
+
+def sets_valves(model: ActionModule) -> tuple[SetsValves, str]:
+    """Whether `Action` instances have `valves` before Open WebUI's per-call check."""
+    cls = model.action_class
+    if cls is None:
+        return "unknown", ""
+    chain = _class_chain(model, cls)
+    if chain is None:
+        return "unknown", ""  # an imported base may set it
+    if any(_class_body_binds(c, "valves") for c in chain):
+        return "yes", ""
+    names = {c.name.value for c in chain}
+    starts = [f"{c.name.value}.{m}" for c in chain for m in ("__init__", "__new__")]
+    queue = [q for q in starts if q in model.functions]
+    reached: set[str] = set()
+    unknown = False
+    while queue:
+        current = queue.pop(0)
+        if current in reached:
+            continue
+        reached.add(current)
+        verdict = _assigns_self_attr(model.functions[current], "valves")
+        if verdict == "yes":
+            return "yes", ""
+        unknown = unknown or verdict == "unknown"
+        queue += [site.callee for site in model.call_sites.get(current, [])]
+    if unknown:
+        return "unknown", ""
+    for qual, info in model.functions.items():
+        if qual in reached or info.class_name not in names:
+            continue
+        if _assigns_self_attr(info, "valves") != "no":
+            return "elsewhere", qual
+    return "no", ""
+
+
+class ValvesNotInitialized(LintRule):
+    """
+    ## What it does
+    Reports `Action.Valves` when nothing gives the instance a `valves` attribute before
+    Open WebUI's per-call check: no `self.valves = ...` in `__init__` (or a method it calls,
+    or a module-level base class's `__init__`), no class attribute `valves = Valves()`, no
+    `valves` property. Reported on the `class Valves` line.
+
+    When `self.valves` is assigned only later (for example inside `action`), the message
+    names that method. An `Action` with a base class imported from another module, or a
+    `setattr(self, name, ...)` with a computed name in `__init__`, keeps the rule silent.
+
+    ## Why is this bad?
+    On every click Open WebUI runs
+    `if hasattr(inst, "valves") and hasattr(inst, "Valves"): inst.valves = Valves(**stored)`.
+    Without a `valves` attribute the stored admin settings are never applied, and
+    `self.valves.x` raises `AttributeError`. Assigning `self.valves = self.Valves()` inside
+    `action` is no better: it overwrites the stored values with the defaults.
+
+    ## Example
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            model: str = "gpt-4o-mini"
+
+        async def action(self, body: dict) -> dict:
+            model = self.valves.model
+    ```
+
+    ## Use instead
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            model: str = "gpt-4o-mini"
+
+        def __init__(self):
+            self.valves = self.Valves()
+    ```
+    """
+
+    code = "OWA203"
+    name = "valves-not-initialized"
+    level = Level.ERROR
+    summary = "`Valves` is defined but nothing sets `self.valves`."
+
+    def check(self) -> None:
+        cls = self.module.valves_class
+        if cls is None:
+            return
+        verdict, where = sets_valves(self.module)
+        if verdict == "no":
+            self.report(
+                cls.name,
+                "`Valves` is defined but nothing sets `self.valves`: Open WebUI applies the "
+                "stored admin settings only to an instance that already has `valves` "
+                '(`hasattr(inst, "valves")`), so they are ignored and `self.valves` raises '
+                "`AttributeError`; add `self.valves = self.Valves()` to `__init__`",
+            )
+        elif verdict == "elsewhere":
+            self.report(
+                cls.name,
+                f"`self.valves` is only assigned in `{where}`, not in `__init__`: Open WebUI "
+                "applies the stored admin settings only to an instance that already has "
+                "`valves` when the button is clicked, so they are ignored or overwritten "
+                "with the defaults; set `self.valves = self.Valves()` in `__init__` instead",
+                confidence=Confidence.MEDIUM,
+            )
+
+    VALID = [
+        Valid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    model: str = Field(default="gpt-4o-mini")
+
+                def __init__(self):
+                    self._setup()
+
+                def _setup(self):
+                    self.valves = self.Valves()
+                    self.cache = {}
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = 0
+
+                valves = Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from mylib.actions import BaseAction  # may set self.valves: not visible here
+            from pydantic import BaseModel
+
+
+            class _Base:
+                def __init__(self):
+                    self.valves = self.Valves()
+
+
+            class Exporter(_Base):
+                pass
+
+
+            class Action(Exporter):
+                class Valves(BaseModel):
+                    folder: str = "/tmp/exports"
+
+                async def action(self, body: dict) -> dict:
+                    return body
+
+
+            class Other(BaseAction):
+                class Valves(BaseModel):
+                    x: int = 0
+            """
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    endpoint: str = "http://localhost:5000/tts"
+
+                def __init__(self):
+                    self._valves = self.Valves()
+
+                @property
+                def valves(self):
+                    return self._valves
+
+                @valves.setter
+                def valves(self, value):
+                    self._valves = value
+
+                async def action(self, body: dict, __event_emitter__=None) -> None:
+                    await __event_emitter__({"type": "status", "data": {"description": self.valves.endpoint, "done": True}})
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            '''
+            """
+            title: Chat Summary
+            description: Summarize the chat with the configured model
+            """
+            import aiohttp
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    api_base: str = Field(default="https://api.openai.com/v1")
+                    model: str = Field(default="gpt-4o-mini")
+
+                def __init__(self):
+                    self.session = None
+
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    text = "\\n".join(m["content"] for m in body["messages"])
+                    async with aiohttp.ClientSession() as s:
+                        r = await s.post(
+                            f"{self.valves.api_base}/chat/completions",
+                            json={"model": self.valves.model, "messages": [{"role": "user", "content": text}]},
+                        )
+                        summary = (await r.json())["choices"][0]["message"]["content"]
+                    return {"messages": [{"id": body["id"], "content": summary}]}
+            ''',
+            lines=(10,),
+            message="add `self.valves = self.Valves()` to `__init__`",
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = 0
+                    webhook_url: str = ""
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    if not hasattr(self, "valves"):
+                        self.valves = self.Valves()
+                    return body
+            """,
+            lines=(5,),
+            message="only assigned in `Action.action`",
+        ),
+        Invalid(
+            """
+            import pydantic as pd
+
+
+            class Action:
+                valves: "Action.Valves"  # an annotation is not an attribute
+
+                class Valves(pd.BaseModel):
+                    language: str = "en"
+
+                class UserValves(pd.BaseModel):
+                    voice: str = "alloy"
+
+                def __init__(self):
+                    self.user_valves = self.UserValves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(7,),
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class _Exporter:
+                def __init__(self):
+                    self.folder = "/tmp"
+
+
+            class Action(_Exporter):
+                @staticmethod
+                def _defaults():
+                    return {}
+
+                class Valves(BaseModel):
+                    folder: str = "/tmp/exports"
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(14,),
+        ),
+    ]
