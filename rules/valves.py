@@ -1634,3 +1634,569 @@ class ValvesNotInitialized(LintRule):
             lines=(14,),
         ),
     ]
+
+
+# --- OWA204 ------------------------------------------------------------------------------------
+
+
+class HardcodedSecret(LintRule):
+    """
+    ## What it does
+    Reports a secret-named, string-typed field of `Valves` or `UserValves` whose default is a
+    non-empty string written in the source: `api_key: str = "sk-..."`,
+    `Field(default="...")`, `Field("...")`, `SecretStr("...")`, or the fallback of
+    `os.getenv("KEY", "...")`.
+
+    A field is secret-named when its name, split into snake_case and camelCase tokens,
+    contains `secret`, `password`, `passwd`, `pwd`, `credential(s)`, `bearer`, `token`
+    (singular: `max_tokens` is a count), `apikey`, or `key` right after `api`, `secret`,
+    `access` or `private` (`api_key`, `openaiApiKey`, `AWS_SECRET_ACCESS_KEY`). A last token
+    that *describes* the secret rather than holding it (`api_key_header`, `token_url`,
+    `api_key_env`, `password_hint`, ...) does not count. Only `str`, `Optional[str]`,
+    `SecretStr` (also in `Annotated`) or an unannotated string default count.
+
+    The value is never printed: messages give its length and, at most, a well-known issuer
+    prefix. Confidence is **high** for values that look real (a known prefix such as `sk-`,
+    `ghp_`, `github_pat_`, `xoxb-`, `AKIA`, `AIza`, `hf_`; a JWT or UUID shape; or at least
+    16 characters with Shannon entropy of 3.5 bits per character or more), **low** for
+    placeholders (`your-…`, `xxx`, `changeme`, `<…>`, `…here`, `example`, `my-…-key`, a
+    single repeated character), and **medium** for anything else (short human-chosen
+    passwords such as `admin123`).
+
+    ## Why is this bad?
+    The function's source is readable by every admin, exported with the function and often
+    shared on the community site; a key in it is leaked to all of them, and it stays in the
+    database after an admin sets another value (CWE-798). A placeholder is sent as a real
+    credential until someone replaces it, and hides that the setting is missing.
+
+    ## Example
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            openai_api_key: str = Field(default="sk-proj-...")
+    ```
+
+    ## Use instead
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            openai_api_key: str = Field(
+                default="", json_schema_extra={"input": {"type": "password"}}
+            )
+    ```
+    """
+
+    code = "OWA204"
+    name = "hardcoded-secret"
+    level = Level.ERROR
+    security = True
+    cwe = (798,)
+    summary = "A secret-named Valves field with a non-empty string default."
+
+    def check(self) -> None:
+        for f, _ in secret_fields(self.module):
+            default = field_default(self.module, f)
+            if default is None or default.required:
+                continue
+            value = literal_secret(self.module, default.expr)
+            if value is None or not value.strip():
+                continue
+            verdict = classify_secret(value)
+            where = "the Valves settings" if f.owner == "Valves" else "their user settings"
+            who = "the admin" if f.owner == "Valves" else "each user"
+            if verdict.placeholder:
+                message = (
+                    f"{f.label} defaults to {verdict.description}: it is sent as a real "
+                    f"credential until someone replaces it and hides that the setting is "
+                    f'missing; default to `""` and ask for the value when it is empty'
+                )
+            else:
+                message = (
+                    f"{f.label} has a hardcoded secret as its default ({verdict.description}): "
+                    f"anyone who can read the function's source (admins, exports, shared "
+                    f'copies) gets it; default to `""`, let {who} enter it in {where}, and '
+                    f"revoke this one"
+                )
+            self.report(f.node, message, confidence=verdict.confidence)
+
+    VALID = [
+        Valid(
+            '''
+            """
+            title: Summarize with OpenAI
+            description: Replace the clicked reply with a short summary
+            """
+            import os
+
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    openai_api_key: str = Field(
+                        default=os.getenv("OPENAI_API_KEY", ""),
+                        json_schema_extra={"input": {"type": "password"}},
+                    )
+                    api_key_header: str = Field(default="Authorization")
+                    token_url: str = Field(default="https://auth.example.com/oauth/token")
+                    max_tokens: int = Field(default=512)
+                    model: str = Field(default="gpt-4o-mini")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    if not self.valves.openai_api_key:
+                        await __event_emitter__({"type": "notification", "data": {"type": "error", "content": "Set the API key in the Valves"}})
+                        return body
+                    return body
+            '''
+        ),
+        Valid(
+            """
+            from typing import Optional
+
+            from pydantic import BaseModel, Field, SecretStr
+
+
+            class Action:
+                class Valves(BaseModel):
+                    replicate_api_token: Optional[SecretStr] = None
+                    password_min_length: int = 12
+                    secret_santa_mode: bool = False
+                    sort_key: str = "created_at"
+                    keyboard_shortcut: str = "ctrl+shift+e"
+
+                class UserValves(BaseModel):
+                    github_token: str = Field(default="", json_schema_extra={"input": {"type": "password"}})
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel, Field
+
+            TOKENS_PER_MINUTE = 90000
+
+
+            class Action:
+                class Valves(BaseModel):
+                    max_tokens: str = "4096"
+                    tokens: str = "cl100k_base"
+                    keywords: str = "summary, export"
+                    api_key_env: str = Field(default="OPENAI_API_KEY", description="Env var to read")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            import os
+
+            import pydantic as pd
+
+
+            class Action:
+                class Valves(pd.BaseModel):
+                    slack_bot_token: str = pd.Field(
+                        default_factory=lambda: os.environ.get("SLACK_BOT_TOKEN", ""),
+                        json_schema_extra={"input": {"type": "password"}},
+                    )
+                    db_password: str = pd.Field(
+                        "   ", json_schema_extra={"input": {"type": "password"}}
+                    )
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            '''
+            """
+            title: DALL-E 3 Image
+            description: Generate an image for the clicked reply
+            """
+            import aiohttp
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    OPENAI_API_KEY: str = Field(
+                        default="sk-proj-Q3v9Lr2mXk7Tz4Wb8Nc1Hd6Fj0Ps5Ya2Ge7Ku",
+                        json_schema_extra={"input": {"type": "password"}},
+                    )
+                    size: str = Field(default="1024x1024")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    prompt = body["messages"][-1]["content"]
+                    headers = {"Authorization": f"Bearer {self.valves.OPENAI_API_KEY}"}
+                    async with aiohttp.ClientSession(headers=headers) as s:
+                        r = await s.post("https://api.openai.com/v1/images/generations", json={"prompt": prompt, "size": self.valves.size})
+                        url = (await r.json())["data"][0]["url"]
+                    return {"messages": [{"id": body["id"], "content": f"![image]({url})"}]}
+            ''',
+            lines=(11,),
+            message="starting `sk-proj-`",
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    notion_token = "secret_8fK2pQ9xLm3Vn7Rt1Yw5Zc4Bh6Jd0Gs"
+                    githubPersonalToken: str = "ghp_R8tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM1q"
+                    jira_password: str = Field("Winter2024!", json_schema_extra={"input": {"type": "password"}})
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(6, 7, 8),
+            message="has a hardcoded secret",
+        ),
+        Invalid(
+            """
+            import os
+            from typing import Annotated, Optional
+
+            import pydantic as pd
+
+
+            class Action:
+                class Valves(pd.BaseModel):
+                    api_key: Optional[str] = pd.Field(default="your-api-key-here")
+                    aws_access_key_id: Annotated[str, pd.Field(default="AKIAIOSFODNN7EXAMPLE")]
+
+                class UserValves(pd.BaseModel):
+                    hf_token: str = pd.Field(default=os.getenv("HF_TOKEN", "hf_kP3nR8sT2vW6xY9zA1bC4dE7fG0hJ5mQ"))
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """,
+            lines=(9, 10, 13),
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field, SecretStr
+
+
+            class _Mail(BaseModel):
+                smtp_password: SecretStr = SecretStr("hunter2")
+
+
+            class Action:
+                class Valves(_Mail):
+                    smtp_host: str = "smtp.gmail.com"
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(5,),
+        ),
+    ]
+
+
+# --- OWA205 ------------------------------------------------------------------------------------
+
+_MASK = '`json_schema_extra={"input": {"type": "password"}}`'
+
+
+class SecretValveNotMasked(LintRule):
+    """
+    ## What it does
+    Reports a secret-named, string-typed field of `Valves` or `UserValves` (the same names
+    as OWA204) whose `Field(...)` does not carry
+    `json_schema_extra={"input": {"type": "password"}}`. Other spellings do not mask:
+    `Field(extra=...)`, `Field(format="password")`, `json_schema_extra={"type": "password"}`,
+    and a `SecretStr` type alone. A `json_schema_extra` the rule cannot read (a function, a
+    dict built at run time, `Field(**options)`) keeps it silent; a module-level dict constant
+    is followed.
+
+    ## Why is this bad?
+    Open WebUI renders the settings form from the JSON schema and masks an input only when
+    its schema has `"input": {"type": "password"}`. Otherwise the key is shown in clear text
+    to whoever opens the settings, in screenshots and screen shares, and is kept by the
+    browser's form autofill.
+
+    ## Example
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            api_key: str = Field(default="", description="API key")
+    ```
+
+    ## Use instead
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            api_key: str = Field(
+                default="",
+                description="API key",
+                json_schema_extra={"input": {"type": "password"}},
+            )
+    ```
+    """
+
+    code = "OWA205"
+    name = "secret-valve-not-masked"
+    level = Level.WARNING
+    security = True
+    cwe = (549,)
+    summary = "A secret-named Valves field whose settings input is not masked."
+
+    def check(self) -> None:
+        for f, kind in secret_fields(self.module):
+            if kind.kind == "other":
+                continue  # not a pydantic model: there is no settings form (OWA201)
+            state, hint = mask_state(self.module, f)
+            if state != "unmasked":
+                continue
+            if f.field_calls:
+                fix = f"add {_MASK} to its `Field(...)`"
+            else:
+                fix = (
+                    f'declare it as `{f.name}: str = Field(default="", '
+                    'json_schema_extra={"input": {"type": "password"}})`'
+                )
+            self.report(
+                f.node,
+                f"{f.label} holds a secret but its input is not masked, so the settings form "
+                f"shows it in clear text{hint}; {fix}",
+            )
+
+    VALID = [
+        Valid(
+            '''
+            """
+            title: Send to Slack
+            description: Post the clicked reply to a Slack channel
+            """
+            import aiohttp
+            from pydantic import BaseModel, Field
+
+            PASSWORD_INPUT = {"input": {"type": "password"}}
+
+
+            class Action:
+                class Valves(BaseModel):
+                    slack_bot_token: str = Field(default="", json_schema_extra=PASSWORD_INPUT)
+                    channel: str = Field(default="#general")
+
+                class UserValves(BaseModel):
+                    signing_secret: str = Field(
+                        default="",
+                        description="Your own signing secret",
+                        json_schema_extra={"input": {"type": "password", "placeholder": "xoxb-..."}},
+                    )
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    async with aiohttp.ClientSession() as s:
+                        await s.post(
+                            "https://slack.com/api/chat.postMessage",
+                            headers={"Authorization": f"Bearer {self.valves.slack_bot_token}"},
+                            json={"channel": self.valves.channel, "text": body["messages"][-1]["content"]},
+                        )
+                    return body
+            '''
+        ),
+        Valid(
+            """
+            from typing import Annotated
+
+            from pydantic import BaseModel
+            from pydantic import Field as F
+
+
+            def _secret_schema(schema: dict) -> None:
+                schema["input"] = {"type": "password"}
+
+
+            class Action:
+                class Valves(BaseModel):
+                    api_key: Annotated[str, F(json_schema_extra={"input": {"type": "password"}})] = ""
+                    bearer: str = F(default="", json_schema_extra=_secret_schema)
+                    max_tokens: int = F(default=1024)
+                    token_limit: int = 4000
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel, Field
+
+            COMMON = {"description": "Key for the TTS service"}
+
+
+            class Action:
+                class Valves(BaseModel):
+                    elevenlabs_api_key: str = Field(default="", **COMMON)
+                    voice_id: str = Field(default="21m00Tcm4TlvDq8ikWAM")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from dataclasses import dataclass
+
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                @dataclass
+                class Valves:  # OWA201: no settings form at all
+                    api_key: str = ""
+
+                class UserValves(BaseModel):
+                    password_protected_export: bool = Field(default=False)
+                    credential_store_url: str = Field(default="https://vault.local")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            '''
+            """
+            title: Image via Stability
+            description: Generate an image from the clicked reply
+            """
+            import httpx
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    stability_api_key: str = Field(default="", description="Stability AI API key")
+                    engine: str = Field(default="stable-diffusion-xl-1024-v1-0")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    async with httpx.AsyncClient() as client:
+                        r = await client.post(
+                            f"https://api.stability.ai/v1/generation/{self.valves.engine}/text-to-image",
+                            headers={"Authorization": f"Bearer {self.valves.stability_api_key}"},
+                            json={"text_prompts": [{"text": body["messages"][-1]["content"]}]},
+                        )
+                    return {"messages": [{"id": body["id"], "content": r.text}]}
+            ''',
+            lines=(11,),
+            message=_MASK,
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    openai_api_key: str = Field(default="", json_schema_extra={"type": "password"})
+                    anthropicApiKey: str = Field(default="", extra={"input": {"type": "password"}})
+                    webhook_secret: str = Field(default="", format="password")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(6, 7, 8),
+            message="not masked",
+        ),
+        Invalid(
+            """
+            from typing import Optional
+
+            import pydantic as pd
+
+
+            class Action:
+                class Valves(pd.BaseModel):
+                    api_base: str = "https://api.groq.com/openai/v1"
+                    GROQ_API_KEY: Optional[str] = None
+                    proxy_password: pd.SecretStr = pd.SecretStr("")
+
+                class UserValves(pd.BaseModel):
+                    personal_access_token: str = ""
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """,
+            lines=(9, 10, 13),
+            message="json_schema_extra",
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class _Shared(BaseModel):
+                notion_token: str = Field(default="", json_schema_extra={"input": {"type": "text"}})
+
+
+            class Action:
+                class Valves(_Shared):
+                    database_id: str = ""
+
+                class UserValves(_Shared):
+                    page_title: str = "Chat export"
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    return body
+            """,
+            lines=(5,),
+        ),
+    ]
