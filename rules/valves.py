@@ -2200,3 +2200,843 @@ class SecretValveNotMasked(LintRule):
             lines=(5,),
         ),
     ]
+
+
+# --- OWA206 ------------------------------------------------------------------------------------
+
+Taint = Literal["user", "uv"]
+_Position = tuple[int, int]
+# dict methods a pydantic model does not have (`uv.get("x")` raises AttributeError).
+DICT_METHODS: frozenset[str] = frozenset({"get", "keys", "items", "values", "pop", "setdefault"})
+MISUSE_LIMIT = 200  # (function, seeds) pairs analysed per module: bounds pathological inputs
+
+
+def _walk_own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Nodes of a function body, not descending into nested defs or classes."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        stack.extend(reversed(current.children))
+
+
+def _is_fallback(node: cst.BaseExpression | None) -> bool:
+    """`None`, `{}`, `dict()`: the "no valves" fallback of a branch, not a new value."""
+    if isinstance(node, cst.Name) and node.value == "None":
+        return True
+    if isinstance(node, cst.Dict) and not node.elements:
+        return True
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "dict"
+        and not node.args
+    )
+
+
+@dataclass(frozen=True)
+class Misuse:
+    node: cst.CSTNode
+    receiver: cst.BaseExpression
+    how: Literal["subscript", "method", "in"]
+    key: str | None  # the field name when it is a literal
+    method: str = ""
+    default: cst.BaseExpression | None = None
+
+
+class UserValvesFlow:
+    """Which names of one function hold `__user__` or its `"valves"` object, and misuses.
+
+    Names are tracked by position: a use sees the last assignment before it (a later
+    `uv = dict(uv)` makes `uv` a dict again); `None` / `{}` fallbacks keep the kind.
+    """
+
+    def __init__(self, model: ActionModule, info: FunctionInfo, seeds: dict[str, Taint]):
+        self.model = model
+        self.info = info
+        self.seeds = seeds
+        self.assigns: dict[str, list[tuple[_Position, cst.BaseExpression | None]]] = {}
+        self.dict_checked: set[str] = set()
+        self._collect()
+
+    def _end(self, node: cst.CSTNode) -> _Position:
+        end = self.model.position(node).end
+        return (end.line, end.column)
+
+    def _start(self, node: cst.CSTNode) -> _Position:
+        start = self.model.position(node).start
+        return (start.line, start.column)
+
+    def _bind(
+        self, target: cst.BaseExpression, value: cst.BaseExpression | None, at: _Position
+    ) -> None:
+        if isinstance(target, cst.Name):
+            self.assigns.setdefault(target.value, []).append((at, value))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value, None, at)
+        elif isinstance(target, cst.StarredElement):
+            self._bind(target.value, None, at)
+
+    def _collect(self) -> None:
+        for node in _walk_own(self.info.node.body):
+            if isinstance(node, cst.Assign):
+                for t in node.targets:
+                    self._bind(t.target, node.value, self._end(node))
+            elif isinstance(node, (cst.AnnAssign, cst.NamedExpr)) and node.value is not None:
+                self._bind(node.target, node.value, self._end(node))
+            elif isinstance(node, cst.AugAssign):
+                self._bind(node.target, None, self._end(node))
+            elif isinstance(node, (cst.For, cst.CompFor)):
+                self._bind(node.target, None, self._end(node.target))
+            elif isinstance(node, cst.WithItem) and node.asname is not None:
+                self._bind(node.asname.name, None, self._end(node.asname))
+            elif (
+                isinstance(node, cst.Call)
+                and self.model.resolve_name(node.func) & {"builtins.isinstance"}
+                and len(node.args) == 2
+                and isinstance(node.args[0].value, cst.Name)
+            ):
+                # `isinstance(uv, dict)` guards a dict branch: leave that name alone.
+                self.dict_checked.add(node.args[0].value.value)
+        for entries in self.assigns.values():
+            entries.sort(key=lambda e: e[0])
+
+    def kind(self, expr: cst.BaseExpression, depth: int = 0) -> Taint | None:
+        if depth > 40:
+            return None
+        if isinstance(expr, cst.Name):
+            use = self._start(expr)
+            entries = [
+                e
+                for e in self.assigns.get(expr.value, [])
+                if e[0] <= use and not _is_fallback(e[1])
+            ]
+            if entries:
+                value = entries[-1][1]
+                return self.kind(value, depth + 1) if value is not None else None
+            return self.seeds.get(expr.value)
+        if isinstance(expr, cst.BooleanOperation):
+            return self.kind(expr.left, depth + 1) or self.kind(expr.right, depth + 1)
+        if isinstance(expr, cst.IfExp):
+            return self.kind(expr.body, depth + 1) or self.kind(expr.orelse, depth + 1)
+        if isinstance(expr, cst.Await):
+            return None
+        if isinstance(expr, cst.Subscript):
+            if (
+                len(expr.slice) == 1
+                and isinstance(expr.slice[0].slice, cst.Index)
+                and string_value(expr.slice[0].slice.value) == "valves"
+                and self.kind(expr.value, depth + 1) == "user"
+            ):
+                return "uv"
+            return None
+        if isinstance(expr, cst.Call):
+            func = expr.func
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value == "get"
+                and expr.args
+                and string_value(expr.args[0].value) == "valves"
+                and self.kind(func.value, depth + 1) == "user"
+            ):
+                return "uv"
+            names = self.model.resolve_name(func)
+            if (
+                names & {"builtins.dict", "copy.copy"}
+                and len(expr.args) == 1
+                and self.kind(expr.args[0].value, depth + 1) == "user"
+            ):
+                return "user"  # a shallow copy of `__user__` still holds the object
+        return None
+
+    def misuses(self) -> Iterator[Misuse]:
+        for node in _walk_own(self.info.node.body):
+            if isinstance(node, cst.Subscript):
+                if self._is_uv(node.value):
+                    key = None
+                    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+                        key = string_value(node.slice[0].slice.value)
+                    yield Misuse(node, node.value, "subscript", key)
+            elif isinstance(node, cst.Call):
+                func = node.func
+                if (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value in DICT_METHODS
+                    and self._is_uv(func.value)
+                ):
+                    args = [a for a in node.args if a.keyword is None and not a.star]
+                    key = string_value(args[0].value) if args else None
+                    default = args[1].value if len(args) > 1 else None
+                    yield Misuse(node, func.value, "method", key, func.attr.value, default)
+            elif isinstance(node, cst.Comparison):
+                for target in node.comparisons:
+                    if isinstance(target.operator, (cst.In, cst.NotIn)) and self._is_uv(
+                        target.comparator
+                    ):
+                        yield Misuse(node, target.comparator, "in", string_value(node.left))
+
+    def _is_uv(self, expr: cst.BaseExpression) -> bool:
+        if isinstance(expr, cst.Name) and expr.value in self.dict_checked:
+            return False
+        return self.kind(expr) == "uv"
+
+    def calls(self) -> Iterator[tuple[cst.Call, str, dict[str, Taint]]]:
+        """Calls to module functions that hand them `__user__` or its valves object."""
+        for node in _walk_own(self.info.node.body):
+            if not isinstance(node, cst.Call):
+                continue
+            callee = self.model.resolve_callable(node.func, self.info)
+            if callee is None or callee not in self.model.functions:
+                continue
+            seeds = self._map_args(node, self.model.functions[callee])
+            if seeds:
+                yield node, callee, seeds
+
+    def _map_args(self, call: cst.Call, callee: FunctionInfo) -> dict[str, Taint]:
+        p = callee.node.params
+        positional = [x.name.value for x in (*p.posonly_params, *p.params)]
+        decorators = {
+            d.decorator.value for d in callee.node.decorators if isinstance(d.decorator, cst.Name)
+        }
+        bound = callee.class_name is not None and "staticmethod" not in decorators
+        if bound and isinstance(call.func, cst.Attribute):
+            receiver = call.func.value
+            via_class = isinstance(receiver, cst.Name) and receiver.value in self.model.classes
+            if not via_class or "classmethod" in decorators:
+                positional = positional[1:]
+        elif bound and callee.name == "__init__":
+            positional = positional[1:]  # `Helper(uv)` runs `Helper.__init__(self, uv)`
+        all_names = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+        out: dict[str, Taint] = {}
+        index = 0
+        for arg in call.args:
+            if arg.star:
+                return out  # `*args` / `**kwargs`: positions unknown from here on
+            if arg.keyword is not None:
+                name: str | None = arg.keyword.value if arg.keyword.value in all_names else None
+            else:
+                name = positional[index] if index < len(positional) else None
+                index += 1
+            kind = self.kind(arg.value)
+            if name is not None and kind is not None:
+                out[name] = kind
+        return out
+
+
+class UserValvesAsDict(LintRule):
+    """
+    ## What it does
+    Reports the `UserValves` object handed to `action` used as a dict:
+    `__user__["valves"]["x"]`, `__user__["valves"].get("x")`, `.keys()` / `.items()` /
+    `.values()`, and `"x" in __user__["valves"]`. Aliases are followed: `user = __user__ or {}`,
+    `uv = __user__.get("valves", {})`, `(__user__ or {}).get("valves")`, and the object (or
+    `__user__` itself) passed as an argument to a function or method of the module. Attribute
+    access (`uv.x`, `getattr(uv, "x", d)`) is correct, and so is using `dict(uv)` or
+    `uv.model_dump()`, which are real dicts.
+
+    The rule runs only when `Action` defines `UserValves` (without it the key is absent).
+    A name checked with `isinstance(name, dict)` is left alone, and so are values the rule
+    cannot follow (stored on `self`, captured by a nested function, `*args`).
+
+    ## Why is this bad?
+    Open WebUI sets `__user__["valves"] = UserValves(**stored)`: a pydantic model, not a dict.
+    Subscripting it raises `TypeError`, `.get()` raises `AttributeError` (the button shows an
+    error toast), and `"x" in uv` is always `False`, because iterating a model yields
+    `(name, value)` pairs.
+
+    ## Example
+    ```python
+    async def action(self, body, __user__=None):
+        language = __user__["valves"].get("language", "en")
+    ```
+
+    ## Use instead
+    ```python
+    async def action(self, body, __user__=None):
+        language = getattr(__user__["valves"], "language", "en")
+    ```
+    """
+
+    code = "OWA206"
+    name = "user-valves-as-dict"
+    level = Level.ERROR
+    summary = '`__user__["valves"]` (a pydantic `UserValves`) used as a dict.'
+
+    def check(self) -> None:
+        action = self.module.action_method
+        if action is None or self.module.user_valves_class is None:
+            return
+        if "__user__" not in action.param_names():
+            return
+        start: tuple[str, frozenset[tuple[str, Taint]]] = (
+            action.qualname,
+            frozenset({("__user__", "user")}),
+        )
+        origin: dict[tuple[str, frozenset[tuple[str, Taint]]], int | None] = {start: None}
+        queue = [start]
+        reported: set[int] = set()
+        while queue and len(origin) <= MISUSE_LIMIT:
+            qual, seeds = queue.pop(0)
+            flow = UserValvesFlow(self.module, self.module.functions[qual], dict(seeds))
+            for misuse in flow.misuses():
+                if id(misuse.node) in reported:
+                    continue
+                reported.add(id(misuse.node))
+                line = origin[(qual, seeds)]
+                where = "" if line is None else f" (in `{qual}`, which gets it from line {line})"
+                self.report(
+                    None,
+                    self._message(misuse) + where,
+                    location=self.module.statement_location(misuse.node),
+                )
+            for call, callee, callee_seeds in flow.calls():
+                key = (callee, frozenset(callee_seeds.items()))
+                if key not in origin:
+                    origin[key] = self.module.position(call).start.line
+                    queue.append(key)
+
+    def _code(self, node: cst.CSTNode) -> str:
+        text = " ".join(self.module.module.code_for_node(node).split())
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    def _message(self, m: Misuse) -> str:
+        recv = self._code(m.receiver)
+        what = f"`{recv}` is the `UserValves` object (a pydantic model), not a dict"
+        attr = f"`{recv}.{m.key}`" if m.key and m.key.isidentifier() else f"`getattr({recv}, name)`"
+        if m.how == "subscript":
+            return f"{what}: subscripting it raises `TypeError`; read the field as {attr}"
+        if m.how == "in":
+            key = f'"{m.key}"' if m.key is not None else "name"
+            return (
+                f"{what}: `in` on it is always `False` (iterating a model yields (name, value) "
+                f"pairs); use `getattr({recv}, {key}, None)`"
+            )
+        if m.method == "get":
+            if m.key is not None and m.default is not None:
+                fix = f'`getattr({recv}, "{m.key}", {self._code(m.default)})`'
+            else:
+                fix = attr
+            return f"{what}: `.get()` raises `AttributeError`; use {fix}"
+        return (
+            f"{what}: `.{m.method}()` raises `AttributeError`; use attributes, or "
+            f"`{recv}.model_dump()` for a dict"
+        )
+
+    VALID = [
+        Valid(
+            '''
+            """
+            title: Translate Reply
+            description: Translate the clicked reply into the user's language
+            """
+            import aiohttp
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    api_base: str = Field(default="https://api.openai.com/v1")
+
+                class UserValves(BaseModel):
+                    target_language: str = Field(default="English")
+                    formal: bool = Field(default=False)
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                def _prompt(self, user_valves, text: str) -> str:
+                    tone = "formal" if getattr(user_valves, "formal", False) else "casual"
+                    return f"Translate into {user_valves.target_language} ({tone}):\\n{text}"
+
+                async def action(self, body: dict, __user__=None, __event_emitter__=None) -> dict:
+                    user = __user__ or {}
+                    uv = user.get("valves")
+                    prompt = self._prompt(uv, body["messages"][-1]["content"])
+                    async with aiohttp.ClientSession() as s:
+                        r = await s.post(f"{self.valves.api_base}/chat/completions", json={"messages": [{"role": "user", "content": prompt}]})
+                        text = (await r.json())["choices"][0]["message"]["content"]
+                    return {"messages": [{"id": body["id"], "content": text}]}
+            '''
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class UserValves(BaseModel):
+                    heading: str = "Chat export"
+                    include_system: bool = False
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    settings = dict(__user__["valves"])
+                    heading = settings["heading"]
+                    options = __user__["valves"].model_dump()
+                    if "include_system" in options and options.get("include_system"):
+                        heading += " (with system prompt)"
+                    name = __user__["name"]
+                    role = __user__.get("role", "user")
+                    return {"messages": [{"id": body["id"], "content": f"{heading} by {name} ({role})"}]}
+            """
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                # No UserValves: `__user__.get("valves", {})` really is a dict here.
+                class Valves(BaseModel):
+                    priority: int = 0
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    voice = __user__.get("valves", {}).get("voice", "alloy")
+                    return {"messages": [{"id": body["id"], "content": voice}]}
+            """
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel
+
+
+            def read_setting(valves, name, default):
+                if isinstance(valves, dict):  # older Open WebUI versions passed a dict
+                    return valves.get(name, default)
+                return getattr(valves, name, default)
+
+
+            class Action:
+                class UserValves(BaseModel):
+                    model: str = "gpt-4o-mini"
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    uv = __user__["valves"]
+                    uv = uv.model_dump()
+                    model = uv["model"]
+                    other = read_setting(__user__["valves"], "model", model)
+                    return {"messages": [{"id": body["id"], "content": other}]}
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            '''
+            """
+            title: Text to Speech
+            description: Read the clicked reply aloud with OpenAI TTS
+            """
+            import base64
+
+            import aiohttp
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    api_base: str = Field(default="https://api.openai.com/v1")
+
+                class UserValves(BaseModel):
+                    voice: str = Field(default="alloy")
+                    speed: float = Field(default=1.0)
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __user__=None, __event_emitter__=None) -> dict:
+                    voice = __user__["valves"]["voice"]
+                    speed = __user__["valves"].get("speed", 1.0)
+                    async with aiohttp.ClientSession() as s:
+                        r = await s.post(
+                            f"{self.valves.api_base}/audio/speech",
+                            json={"input": body["messages"][-1]["content"], "voice": voice, "speed": speed},
+                        )
+                        audio = base64.b64encode(await r.read()).decode()
+                    await __event_emitter__({"type": "files", "data": {"files": [{"type": "file", "url": f"data:audio/mpeg;base64,{audio}"}]}})
+                    return body
+            ''',
+            lines=(23, 24),
+            message="not a dict",
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class UserValves(BaseModel):
+                    language: str = "en"
+                    max_words: int = 150
+
+                async def action(self, body: dict, __user__=None, __event_emitter__=None) -> dict:
+                    user = __user__ or {}
+                    lang = user.get("valves", {}).get("language", "en")
+                    uv = user.get("valves") or {}
+                    if "max_words" in uv:
+                        limit = uv["max_words"]
+                    else:
+                        limit = 150
+                    return {"messages": [{"id": body["id"], "content": f"{lang}:{limit}"}]}
+            """,
+            lines=(11, 13, 14),
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class UserValves(BaseModel):
+                    notion_database_id: str = ""
+
+                def _database(self, uv) -> str:
+                    return uv.get("notion_database_id") or "default"
+
+                async def _export(self, body: dict, user: dict) -> str:
+                    return self._database(user["valves"]) + body["chat_id"]
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    target = await self._export(body, __user__)
+                    return {"messages": [{"id": body["id"], "content": target}]}
+            """,
+            lines=(9,),
+            message="in `Action._database`",
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            def summary_style(valves) -> str:
+                for key, value in valves.items():
+                    print(key, value)
+                return valves["style"]
+
+
+            class Action:
+                class UserValves(BaseModel):
+                    style: str = "bullets"
+
+                async def action(self, body: dict, __user__=None) -> dict:
+                    uv = __user__.get("valves")
+                    style = summary_style(valves=uv)
+                    return {"messages": [{"id": body["id"], "content": style}]}
+            """,
+            lines=(5, 7),
+        ),
+    ]
+
+
+# --- OWA207 ------------------------------------------------------------------------------------
+
+
+class PriorityOutsideValves(LintRule):
+    """
+    ## What it does
+    Reports `priority` set on `Action` itself: a class attribute (`priority = 5`), an
+    instance attribute (`self.priority = 5` in `__init__` or any other method,
+    `setattr(self, "priority", 5)`), the same in a module-level base class of `Action`, or
+    `Action.priority = 5` at module level.
+
+    ## Why is this bad?
+    Open WebUI orders the action buttons by `Valves(**stored).priority` (default 0), then by
+    function id. An attribute on the `Action` class or instance is never read, so the button
+    keeps its default place and the author believes otherwise.
+
+    ## Example
+    ```python
+    class Action:
+        def __init__(self):
+            self.priority = 1
+            self.valves = self.Valves()
+    ```
+
+    ## Use instead
+    ```python
+    class Action:
+        class Valves(BaseModel):
+            priority: int = Field(default=1, description="Button order (lower first)")
+
+        def __init__(self):
+            self.valves = self.Valves()
+    ```
+    """
+
+    code = "OWA207"
+    name = "priority-outside-valves"
+    level = Level.WARNING
+    summary = "`priority` set on `Action` instead of `Valves.priority`: it is ignored."
+
+    def check(self) -> None:
+        cls = self.module.action_class
+        if cls is None:
+            return
+        chain = _class_chain(self.module, cls) or [cls]
+        names = {c.name.value for c in chain}
+        for c in chain:
+            for stmt in c.body.body:
+                if not isinstance(stmt, cst.SimpleStatementLine):
+                    continue
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign):
+                        if any(_is_name(t.target, "priority") for t in small.targets):
+                            self._report(small, small.value)
+                    elif (
+                        isinstance(small, cst.AnnAssign)
+                        and small.value is not None
+                        and _is_name(small.target, "priority")
+                    ):
+                        self._report(small, small.value)
+        for info in self.module.functions.values():
+            if info.class_name in names and info.parent is None:
+                self._check_method(info)
+        for node in self.module.module.body:
+            if isinstance(node, cst.SimpleStatementLine):
+                for small in node.body:
+                    if isinstance(small, cst.Assign) and any(
+                        isinstance(t.target, cst.Attribute)
+                        and t.target.attr.value == "priority"
+                        and _is_name(t.target.value, cls.name.value)
+                        for t in small.targets
+                    ):
+                        self._report(small, small.value)
+
+    def _check_method(self, info: FunctionInfo) -> None:
+        params = info.param_names()
+        if not params:
+            return
+        receiver = params[0]
+        for node in walk(info.node.body):
+            if isinstance(node, cst.Assign):
+                for t in node.targets:
+                    if (
+                        isinstance(t.target, cst.Attribute)
+                        and t.target.attr.value == "priority"
+                        and _is_name(t.target.value, receiver)
+                    ):
+                        self._report(node, node.value)
+            elif (
+                isinstance(node, cst.AnnAssign)
+                and node.value is not None
+                and isinstance(node.target, cst.Attribute)
+                and node.target.attr.value == "priority"
+                and _is_name(node.target.value, receiver)
+            ):
+                self._report(node, node.value)
+            elif (
+                isinstance(node, cst.Call)
+                and _is_name(node.func, "setattr")
+                and len(node.args) >= 3
+                and _is_name(node.args[0].value, receiver)
+                and string_value(node.args[1].value) == "priority"
+            ):
+                self._report(node, node.args[2].value)
+
+    def _report(self, node: cst.CSTNode, value: cst.BaseExpression) -> None:
+        literal = self.module.module.code_for_node(value)
+        default = literal if isinstance(value, cst.Integer) else "0"
+        valves = self.module.valves_class
+        if valves is None:
+            fix = (
+                f"declare `class Valves(BaseModel): priority: int = {default}` in `Action` and "
+                "set `self.valves = self.Valves()` in `__init__`"
+            )
+        elif any(f.name == "priority" for f in _own_fields(self.module, "Valves", valves)):
+            fix = "remove it and change the default of `Valves.priority` instead"
+        else:
+            fix = f'add `priority: int = Field(default={default}, description="Button order")` to `Valves`'
+        self.report(
+            None,
+            "`priority` set on `Action` is ignored: Open WebUI orders the buttons by "
+            f"`Valves(**stored).priority`; {fix}",
+            location=self.module.statement_location(node),
+        )
+
+    VALID = [
+        Valid(
+            '''
+            """
+            title: Export to PDF
+            description: Save the chat as a PDF file
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = Field(default=3, description="Button order (lower first)")
+                    page_size: str = Field(default="A4")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    order = self.valves.priority
+                    await __event_emitter__({"type": "status", "data": {"description": f"PDF (button #{order})", "done": True}})
+                    return body
+            '''
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = 0
+
+                def __init__(self):
+                    self.valves = self.Valves(priority=2)
+
+                async def action(self, body: dict) -> dict:
+                    self.valves.priority = 5  # setting the valve, not Action
+                    queue = {"priority": 1}
+                    queue["priority"] = 2
+                    return body
+            """
+        ),
+        Valid(
+            """
+            import heapq
+
+            from pydantic import BaseModel
+
+
+            class Job:
+                def __init__(self, priority: int):
+                    self.priority = priority
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = 1
+
+                def __init__(self):
+                    self.valves = self.Valves()
+                    self.jobs: list = []
+
+                async def action(self, body: dict) -> dict:
+                    heapq.heappush(self.jobs, (Job(priority=2).priority, body["id"]))
+                    return body
+            """
+        ),
+        Valid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = 0
+
+                actions = [{"id": "summary", "name": "Summary"}, {"id": "tldr", "name": "TL;DR"}]
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __id__=None) -> dict:
+                    priority = 1 if __id__ == "summary" else 2
+                    return {"messages": [{"id": body["id"], "content": str(priority)}]}
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            '''
+            """
+            title: Copy as Markdown
+            description: Put the reply on the clipboard as Markdown
+            """
+            import json
+
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                priority = 1
+
+                class Valves(BaseModel):
+                    include_sources: bool = Field(default=True)
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict, __event_call__=None) -> dict:
+                    text = body["messages"][-1]["content"]
+                    await __event_call__({"type": "execute", "data": {"code": f"navigator.clipboard.writeText({json.dumps(text)})"}})
+                    return body
+            ''',
+            lines=(11,),
+            message="add `priority: int = Field(default=1",
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    priority: int = 0
+
+                def __init__(self):
+                    self.valves = self.Valves()
+                    self.priority = 10
+                    self.id = "summarize"
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(10,),
+            message="change the default of `Valves.priority`",
+        ),
+        Invalid(
+            """
+            class _Button:
+                priority: int = 5
+                icon_url = "data:image/svg+xml;base64,PHN2Zy8+"
+
+
+            class Action(_Button):
+                def __init__(self):
+                    setattr(self, "priority", 2)
+
+                async def action(self, body: dict) -> dict:
+                    return body
+
+
+            Action.priority = 3
+            """,
+            lines=(2, 8, 14),
+            message="declare `class Valves(BaseModel)",
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    model: str = "gpt-4o-mini"
+
+                def __init__(self):
+                    self.valves = self.Valves()
+                    self._configure()
+
+                def _configure(me):
+                    me.priority: int = 4
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(13,),
+        ),
+    ]
+
+
+def _is_name(node: cst.CSTNode, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
