@@ -105,7 +105,7 @@ def classify_class(
     """Whether `cls` is a pydantic model, following module-level base classes."""
     positional = [base for base in cls.bases if base.keyword is None]
     if not positional:
-        if any(base.keyword is not None for base in cls.bases):
+        if cls.keywords:
             return _UNKNOWN  # `metaclass=...` alone: we cannot tell what it builds
         for deco in cls.decorators:
             target = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
@@ -357,7 +357,8 @@ def _union_members(
     if isinstance(node, cst.Subscript):
         names = model.resolve_name(node.value)
         if names & (OPTIONAL_NAMES | UNION_NAMES):
-            return [s.slice.value for s in node.slice if isinstance(s.slice, cst.Index)]
+            members = [s.slice.value for s in node.slice if isinstance(s.slice, cst.Index)]
+            return [*members, cst.Name("None")] if names & OPTIONAL_NAMES else members
         return None
     return [node]
 
@@ -527,6 +528,11 @@ ENTROPY_THRESHOLD = 3.5  # bits per character; random API keys score 4.5-6
 ENTROPY_MIN_LENGTH = 16
 
 
+def _article(number: int) -> str:
+    """`an 11-character value`, `a 40-character value`."""
+    return "an" if str(number).startswith("8") or number in (11, 18) else "a"
+
+
 def shannon_entropy(text: str) -> float:
     if not text:
         return 0.0
@@ -553,7 +559,7 @@ def classify_secret(value: str) -> SecretVerdict:
     """How real a hardcoded secret looks, with a description that never shows the value."""
     stripped = value.strip()
     lowered = stripped.lower()
-    length = f"a {len(stripped)}-character value"
+    length = f"{_article(len(stripped))} {len(stripped)}-character value"
     compact = re.sub(r"[-_.\s]", "", lowered)
     if (
         _PLACEHOLDER.search(lowered)
@@ -2785,13 +2791,13 @@ class PriorityOutsideValves(LintRule):
                 for small in stmt.body:
                     if isinstance(small, cst.Assign):
                         if any(_is_name(t.target, "priority") for t in small.targets):
-                            self._report(small, small.value)
+                            self._report(small, small.value, c)
                     elif (
                         isinstance(small, cst.AnnAssign)
                         and small.value is not None
                         and _is_name(small.target, "priority")
                     ):
-                        self._report(small, small.value)
+                        self._report(small, small.value, c)
         for info in self.module.functions.values():
             if info.class_name in names and info.parent is None:
                 self._check_method(info)
@@ -2837,7 +2843,9 @@ class PriorityOutsideValves(LintRule):
             ):
                 self._report(node, node.args[2].value)
 
-    def _report(self, node: cst.CSTNode, value: cst.BaseExpression) -> None:
+    def _report(
+        self, node: cst.CSTNode, value: cst.BaseExpression, owner: cst.ClassDef | None = None
+    ) -> None:
         literal = self.module.module.code_for_node(value)
         default = literal if isinstance(value, cst.Integer) else "0"
         valves = self.module.valves_class
@@ -2850,9 +2858,13 @@ class PriorityOutsideValves(LintRule):
             fix = "remove it and change the default of `Valves.priority` instead"
         else:
             fix = f'add `priority: int = Field(default={default}, description="Button order")` to `Valves`'
+        action = self.module.action_class
+        where = "`Action`"
+        if owner is not None and action is not None and owner is not action:
+            where = f"`{owner.name.value}` (a base class of `Action`)"
         self.report(
             None,
-            "`priority` set on `Action` is ignored: Open WebUI orders the buttons by "
+            f"`priority` set on {where} is ignored: Open WebUI orders the buttons by "
             f"`Valves(**stored).priority`; {fix}",
             location=self.module.statement_location(node),
         )
