@@ -363,9 +363,20 @@ def _union_members(
     return [node]
 
 
-def _is_plain_string_type(model: ActionModule, node: cst.BaseExpression) -> bool:
+def _is_plain_string_type(
+    model: ActionModule, node: cst.BaseExpression, seen: frozenset[str] = frozenset()
+) -> bool:
     names = model.resolve_name(node)
-    return bool(names & ({"builtins.str", "str"} | SECRET_STR_TYPES))
+    if names & ({"builtins.str", "str"} | SECRET_STR_TYPES):
+        return True
+    # A module-level `str` subclass (the community's `class EncryptedStr(str)`) is a string.
+    for name in names - seen:
+        local = _local_class(model, name)
+        if local is not None and any(
+            _is_plain_string_type(model, base.value, seen | {name}) for base in local.bases
+        ):
+            return True
+    return False
 
 
 def _annotation_is_optional(model: ActionModule, annotation: cst.BaseExpression) -> bool:
@@ -1659,7 +1670,8 @@ class HardcodedSecret(LintRule):
     `access` or `private` (`api_key`, `openaiApiKey`, `AWS_SECRET_ACCESS_KEY`). A last token
     that *describes* the secret rather than holding it (`api_key_header`, `token_url`,
     `api_key_env`, `password_hint`, ...) does not count. Only `str`, `Optional[str]`,
-    `SecretStr` (also in `Annotated`) or an unannotated string default count.
+    `SecretStr` (also in `Annotated`), a module-level `str` subclass (the community's
+    `class EncryptedStr(str)`) or an unannotated string default count.
 
     The value is never printed: messages give its length and, at most, a well-known issuer
     prefix. Confidence is **high** for values that look real (a known prefix such as `sk-`,

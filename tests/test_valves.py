@@ -448,3 +448,21 @@ def test_priority_in_annotated_class_attribute_and_unrelated_objects() -> None:
             return body
     """
     assert lines(PriorityOutsideValves, source) == [4]
+
+
+def test_module_level_str_subclass_is_a_string_type() -> None:
+    source = """
+    from pydantic import BaseModel, Field
+
+    class EncryptedStr(str):
+        pass
+
+    class Action:
+        class Valves(BaseModel):
+            GOOGLE_API_KEY: EncryptedStr = Field(default="")
+            MAX_TOKENS: int = 0
+
+        async def action(self, body):
+            return body
+    """
+    assert lines(SecretValveNotMasked, source) == [8]
