@@ -2402,26 +2402,48 @@ class UserValvesFlow:
         return self.kind(expr) == "uv"
 
     def calls(self) -> Iterator[tuple[cst.Call, str, dict[str, Taint]]]:
-        """Calls to module functions that hand them `__user__` or its valves object."""
+        """Calls to module functions that hand them `__user__` or its valves object.
+
+        Offloads pass the arguments on: `asyncio.to_thread(f, uv)`,
+        `loop.run_in_executor(None, f, uv)`, `executor.submit(f, uv)`, `partial(f, uv)`.
+        """
         for node in _walk_own(self.info.node.body):
             if not isinstance(node, cst.Call):
                 continue
-            callee = self.model.resolve_callable(node.func, self.info)
+            func, args = node.func, list(node.args)
+            offloaded = self._offloaded(node)
+            if offloaded is not None:
+                func, args = offloaded
+            callee = self.model.resolve_callable(func, self.info)
             if callee is None or callee not in self.model.functions:
                 continue
-            seeds = self._map_args(node, self.model.functions[callee])
+            seeds = self._map_args(func, args, self.model.functions[callee])
             if seeds:
                 yield node, callee, seeds
 
-    def _map_args(self, call: cst.Call, callee: FunctionInfo) -> dict[str, Taint]:
+    def _offloaded(self, call: cst.Call) -> tuple[cst.BaseExpression, list[cst.Arg]] | None:
+        names = self.model.resolve_name(call.func)
+        method = call.func.attr.value if isinstance(call.func, cst.Attribute) else ""
+        skip = None
+        if names & {"asyncio.to_thread", "functools.partial"} or method == "submit":
+            skip = 0
+        elif method == "run_in_executor":
+            skip = 1
+        if skip is None or len(call.args) <= skip or call.args[skip].keyword is not None:
+            return None
+        return call.args[skip].value, list(call.args[skip + 1 :])
+
+    def _map_args(
+        self, func: cst.BaseExpression, args: Sequence[cst.Arg], callee: FunctionInfo
+    ) -> dict[str, Taint]:
         p = callee.node.params
         positional = [x.name.value for x in (*p.posonly_params, *p.params)]
         decorators = {
             d.decorator.value for d in callee.node.decorators if isinstance(d.decorator, cst.Name)
         }
         bound = callee.class_name is not None and "staticmethod" not in decorators
-        if bound and isinstance(call.func, cst.Attribute):
-            receiver = call.func.value
+        if bound and isinstance(func, cst.Attribute):
+            receiver = func.value
             via_class = isinstance(receiver, cst.Name) and receiver.value in self.model.classes
             if not via_class or "classmethod" in decorators:
                 positional = positional[1:]
@@ -2430,7 +2452,7 @@ class UserValvesFlow:
         all_names = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
         out: dict[str, Taint] = {}
         index = 0
-        for arg in call.args:
+        for arg in args:
             if arg.star:
                 return out  # `*args` / `**kwargs`: positions unknown from here on
             if arg.keyword is not None:

@@ -466,3 +466,30 @@ def test_module_level_str_subclass_is_a_string_type() -> None:
             return body
     """
     assert lines(SecretValveNotMasked, source) == [8]
+
+
+def test_user_valves_through_offloads() -> None:
+    source = """
+    import asyncio
+    from functools import partial
+    from pydantic import BaseModel
+
+    def render(settings, text):
+        return settings["template"].format(text=text)
+
+    class Action:
+        class UserValves(BaseModel):
+            template: str = "{text}"
+
+        def _sync(self, uv):
+            return uv.get("template")
+
+        async def action(self, body, __user__=None):
+            uv = __user__["valves"]
+            a = await asyncio.to_thread(render, uv, "x")
+            loop = asyncio.get_running_loop()
+            b = await loop.run_in_executor(None, self._sync, uv)
+            c = partial(render, dict(uv))
+            return body
+    """
+    assert lines(UserValvesAsDict, source) == [6, 13]
