@@ -1,0 +1,598 @@
+"""A small, reusable taint analysis over the control-flow graphs of the module's functions.
+
+**Sources** (labels): `body` and everything derived from it (`BODY`); model output, the
+result of `generate_chat_completion` and friends (`MODEL`); `__user__` fields (`USER`, low
+confidence: the user's own profile), except `__user__["valves"]` (`USER_VALVES`, any user
+sets them); answers of `__event_call__` other than confirmations (`INPUT`). Admin `Valves`
+(`self.valves.*`) and instance attributes are trusted.
+
+**Propagation** is flow-sensitive inside a function (a forward dataflow over `cfg.py`, state =
+which local names carry which labels, union at merges): assignments replace, `x["k"] = v`,
+`x.append(v)`, `x += v` add, `for` / `with` / comprehension targets take their iterable's
+labels. Expressions carry the union of their parts (f-strings, `+`, `%`, `.format`, method
+calls on a tainted receiver, containers). Comparisons, `len()`, `int()` and the like are
+clean. A call of a `TaintPolicy.sanitizers` name is clean.
+
+**Between functions** of the module: each function is analysed once with its parameters as
+symbolic labels (`Label("param", name)`). A helper call's result is the helper's return
+taint with the parameter labels replaced by the argument taints at that call (so
+`_escape(x)` stays clean and `_wrap(x)` carries `x`'s labels). What a parameter holds is
+the union over the call sites of functions reachable from `action` (context-insensitive).
+
+Calls of functions outside the module are assumed to pass their arguments' taint through
+(`markdown.markdown(text)` is as tainted as `text`). Names from enclosing functions
+(closures) and instance attributes are not tracked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+
+from analyzer.flow.cfg import CFG, Node, cfg_for
+from analyzer.flow.dataflow import ForwardAnalysis, solve
+from analyzer.flow.events import (
+    DictV,
+    Evaluator,
+    bind_arguments,
+    const_str,
+    event_facts,
+    subscript_key,
+    unwrap_await,
+)
+from analyzer.model import ActionModule, FunctionInfo
+
+LabelKind = Literal["body", "model", "user", "user_valves", "input", "param"]
+
+
+@dataclass(frozen=True, order=True)
+class Label:
+    kind: LabelKind
+    detail: str = ""  # the parameter name for "param" labels
+
+    def describe(self) -> str:
+        return LABEL_TEXT.get(self.kind, self.kind)
+
+
+BODY = Label("body")
+MODEL = Label("model")
+USER = Label("user")
+USER_VALVES = Label("user_valves")
+INPUT = Label("input")
+
+LABEL_TEXT: dict[str, str] = {
+    "body": "`body` (client-controlled chat content)",
+    "model": "model output",
+    "user": "`__user__` fields",
+    "user_valves": "UserValves (any user sets them)",
+    "input": "an `input` answer",
+    "param": "a parameter",
+}
+
+Taint = frozenset[Label]
+CLEAN: Taint = frozenset()
+
+# Results of these calls are model output (matched on the last dotted component).
+MODEL_OUTPUT_CALLS: frozenset[str] = frozenset(
+    {
+        "generate_chat_completion",
+        "generate_openai_chat_completion",
+        "generate_ollama_chat_completion",
+        "generate_direct_chat_completion",
+        "chat_completion",
+    }
+)
+
+# Builtins whose result carries no attacker-controlled text.
+CLEAN_CALLS: frozenset[str] = frozenset(
+    {
+        "len",
+        "int",
+        "float",
+        "bool",
+        "round",
+        "abs",
+        "isinstance",
+        "issubclass",
+        "hasattr",
+        "callable",
+        "hash",
+        "id",
+        "ord",
+        "range",
+        "type",
+        "time.time",
+        "uuid.uuid4",
+    }
+)
+
+# Encoders whose output alphabet cannot break out of a string or open a tag.
+ENCODERS: frozenset[str] = frozenset(
+    {
+        "base64.b64encode",
+        "base64.urlsafe_b64encode",
+        "base64.standard_b64encode",
+        "urllib.parse.quote",
+        "urllib.parse.quote_plus",
+        "urllib.parse.urlencode",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TaintPolicy:
+    """What cleans a value for one kind of sink."""
+
+    name: str
+    sanitizers: frozenset[str] = field(default_factory=frozenset)
+
+    def is_sanitizer(self, names: Iterable[str]) -> bool:
+        return any(n in self.sanitizers for n in names)
+
+
+# OWA406: text that becomes JavaScript source.
+JS_POLICY = TaintPolicy(
+    "javascript",
+    frozenset({"json.dumps", "html.escape", *ENCODERS}),
+)
+# OWA408: text that becomes HTML.
+HTML_POLICY = TaintPolicy(
+    "html",
+    frozenset(
+        {
+            "html.escape",
+            "markupsafe.escape",
+            "markupsafe.Markup.escape",
+            "bleach.clean",
+            "nh3.clean",
+            *ENCODERS,
+        }
+    ),
+)
+
+State = frozenset[tuple[str, Label]]
+
+
+def is_low_confidence(taint: Taint) -> bool:
+    """Only `__user__` fields (the clicking user's own profile): report with low confidence."""
+    return bool(taint) and all(label.kind == "user" for label in taint)
+
+
+def describe_taint(taint: Taint) -> str:
+    """`body` (…) and model output — for messages, most serious first."""
+    order = ["body", "model", "user_valves", "input", "user"]
+    kinds = sorted({label.kind for label in taint if label.kind != "param"}, key=order.index)
+    texts = [LABEL_TEXT[k] for k in kinds]
+    if len(texts) <= 1:
+        return "".join(texts)
+    return ", ".join(texts[:-1]) + " and " + texts[-1]
+
+
+def _target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+def _root_name(expr: cst.BaseExpression) -> str | None:
+    """`x` for `x`, `x["a"]`, `x.a["b"]` (not for `self.x`)."""
+    current = expr
+    while isinstance(current, (cst.Subscript, cst.Attribute)):
+        current = current.value
+    if isinstance(current, cst.Name) and current.value not in ("self", "cls"):
+        return current.value
+    return None
+
+
+def _lookup(state: State, name: str) -> Taint:
+    return frozenset(label for var, label in state if var == name)
+
+
+def _assign(state: State, names: Iterable[str], taint: Taint, *, strong: bool) -> State:
+    names = list(names)
+    if strong:
+        state = frozenset(item for item in state if item[0] not in names)
+    return state | frozenset((name, label) for name in names for label in taint)
+
+
+class _FunctionTaint(ForwardAnalysis[State]):
+    def __init__(self, engine: TaintEngine, info: FunctionInfo, initial: State) -> None:
+        self.engine = engine
+        self.info = info
+        self._initial = initial
+
+    def initial(self) -> State:
+        return self._initial
+
+    def join(self, a: State, b: State) -> State:
+        return a | b
+
+    def transfer(self, node: Node, state: State) -> State:
+        stmt = node.stmt
+        if stmt is None:
+            return state
+        taint_of = self.engine.expr_taint
+        info = self.info
+        if node.kind == "for" and isinstance(node.owner, cst.For):
+            t = taint_of(node.owner.iter, state, info)
+            return _assign(state, _target_names(node.owner.target), t, strong=True)
+        if node.kind == "with" and isinstance(stmt, cst.WithItem):
+            if stmt.asname is not None:
+                t = taint_of(stmt.item, state, info)
+                return _assign(state, _target_names(stmt.asname.name), t, strong=True)
+            return state
+        state = self._walrus(stmt, state)
+        if isinstance(stmt, cst.Assign):
+            t = taint_of(stmt.value, state, info)
+            for target in stmt.targets:
+                state = self._store(target.target, t, state)
+        elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
+            state = self._store(stmt.target, taint_of(stmt.value, state, info), state)
+        elif isinstance(stmt, cst.AugAssign):
+            root = _root_name(stmt.target)
+            if root is not None:
+                t = taint_of(stmt.value, state, info)
+                state = _assign(state, [root], t, strong=False)
+        elif isinstance(stmt, cst.Expr):
+            state = self._mutating_call(stmt.value, state)
+        return state
+
+    def _store(self, target: cst.BaseExpression, taint: Taint, state: State) -> State:
+        if isinstance(target, (cst.Name, cst.Tuple, cst.List)):
+            return _assign(state, _target_names(target), taint, strong=True)
+        root = _root_name(target)
+        if root is not None:  # x["k"] = v, x.attr = v: x now holds v too
+            return _assign(state, [root], taint, strong=False)
+        return state
+
+    def _mutating_call(self, expr: cst.BaseExpression, state: State) -> State:
+        call = unwrap_await(expr)
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+            return state
+        if call.func.attr.value not in (
+            "append",
+            "extend",
+            "insert",
+            "update",
+            "add",
+            "setdefault",
+            "write",
+            "appendleft",
+        ):
+            return state
+        root = _root_name(call.func.value)
+        if root is None:
+            return state
+        t = CLEAN
+        for arg in call.args:
+            t |= self.engine.expr_taint(arg.value, state, self.info)
+        return _assign(state, [root], t, strong=False) if t else state
+
+    def _walrus(self, stmt: cst.CSTNode, state: State) -> State:
+        for node in _walk_expr(stmt):
+            if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+                t = self.engine.expr_taint(node.value, state, self.info)
+                state = _assign(state, [node.target.value], t, strong=True)
+        return state
+
+
+def _walk_expr(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for child in current.children:
+            if not isinstance(child, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+                stack.append(child)
+
+
+@dataclass
+class FunctionSummary:
+    """One function analysed with symbolic parameters."""
+
+    cfg: CFG
+    states: dict[Node, State]
+    returns: Taint
+
+
+class TaintEngine:
+    """Taint questions about one module under one policy. Use `taint_engine(model, policy)`."""
+
+    def __init__(self, model: ActionModule, policy: TaintPolicy) -> None:
+        self.model = model
+        self.policy = policy
+        self._summaries: dict[str, FunctionSummary] = {}
+        self._in_progress: set[str] = set()
+        self._params: dict[str, dict[str, Taint]] | None = None
+
+    # --- per-function analysis ------------------------------------------------------------
+
+    def initial_state(self, info: FunctionInfo) -> State:
+        names = info.param_names()
+        if info is self.model.action_method:
+            out: set[tuple[str, Label]] = set()
+            if "body" in names:
+                out.add(("body", BODY))
+            if "__user__" in names:
+                out.add(("__user__", USER))
+            return frozenset(out)
+        skip = 1 if info.class_name is not None and names and names[0] in ("self", "cls") else 0
+        return frozenset((n, Label("param", n)) for n in names[skip:])
+
+    def summary(self, info: FunctionInfo) -> FunctionSummary | None:
+        """The function analysed with symbolic parameters; None while it is being analysed
+        (a recursive call)."""
+        found = self._summaries.get(info.qualname)
+        if found is not None:
+            return found
+        if info.qualname in self._in_progress:
+            return None
+        self._in_progress.add(info.qualname)
+        try:
+            cfg = cfg_for(self.model, info)
+            states = solve(cfg, _FunctionTaint(self, info, self.initial_state(info)))
+            returns = CLEAN
+            for node, state in states.items():
+                stmt = node.stmt
+                if isinstance(stmt, cst.Return) and stmt.value is not None:
+                    returns |= self.expr_taint(stmt.value, state, info)
+            summary = FunctionSummary(cfg, states, returns)
+            self._summaries[info.qualname] = summary
+            return summary
+        finally:
+            self._in_progress.discard(info.qualname)
+
+    def state_at(self, node: cst.CSTNode, info: FunctionInfo) -> State | None:
+        """The symbolic state before the statement holding `node` (None: unreachable)."""
+        summary = self.summary(info)
+        if summary is None:
+            return None
+        cfg_node = summary.cfg.node_of(node, self.model)
+        if cfg_node is None:
+            return None
+        return summary.states.get(cfg_node)
+
+    # --- expressions -----------------------------------------------------------------------
+
+    def expr_taint(self, expr: cst.BaseExpression, state: State, info: FunctionInfo) -> Taint:
+        """Symbolic labels of `expr` evaluated in `state` (parameter labels unresolved)."""
+        return self._expr(expr, state, info, {})
+
+    def _expr(
+        self,
+        expr: cst.BaseExpression,
+        state: State,
+        info: FunctionInfo,
+        local: Mapping[str, Taint],
+    ) -> Taint:
+        rec = self._expr
+        if isinstance(expr, cst.Name):
+            if expr.value in local:
+                return local[expr.value]
+            return _lookup(state, expr.value)
+        if isinstance(
+            expr,
+            (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float, cst.Imaginary),
+        ):
+            if isinstance(expr, cst.ConcatenatedString):
+                return rec(expr.left, state, info, local) | rec(expr.right, state, info, local)
+            return CLEAN
+        if isinstance(expr, cst.FormattedString):
+            out = CLEAN
+            for part in expr.parts:
+                if isinstance(part, cst.FormattedStringExpression):
+                    out |= rec(part.expression, state, info, local)
+            return out
+        if isinstance(expr, cst.Attribute):
+            if isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls"):
+                return CLEAN  # admin valves and instance attributes are trusted
+            return _valves(rec(expr.value, state, info, local), expr.attr.value)
+        if isinstance(expr, cst.Subscript):
+            key = subscript_key(expr)
+            return _valves(rec(expr.value, state, info, local), key)
+        if isinstance(expr, cst.Await):
+            return rec(expr.expression, state, info, local)
+        if isinstance(expr, cst.BinaryOperation):
+            return rec(expr.left, state, info, local) | rec(expr.right, state, info, local)
+        if isinstance(expr, cst.BooleanOperation):
+            return rec(expr.left, state, info, local) | rec(expr.right, state, info, local)
+        if isinstance(expr, cst.UnaryOperation):
+            if isinstance(expr.operator, cst.Not):
+                return CLEAN
+            return rec(expr.expression, state, info, local)
+        if isinstance(expr, cst.Comparison):
+            return CLEAN
+        if isinstance(expr, cst.IfExp):
+            return rec(expr.body, state, info, local) | rec(expr.orelse, state, info, local)
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            out = CLEAN
+            for element in expr.elements:
+                out |= rec(element.value, state, info, local)
+            return out
+        if isinstance(expr, cst.Dict):
+            out = CLEAN
+            for item in expr.elements:
+                if isinstance(item, cst.DictElement):
+                    out |= rec(item.key, state, info, local) | rec(item.value, state, info, local)
+                else:
+                    out |= rec(item.value, state, info, local)
+            return out
+        if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            return self._comprehension(expr, state, info, local)
+        if isinstance(expr, cst.NamedExpr):
+            return rec(expr.value, state, info, local)
+        if isinstance(expr, cst.StarredElement):
+            return rec(expr.value, state, info, local)
+        if isinstance(expr, cst.Call):
+            return self._call(expr, state, info, local)
+        return CLEAN
+
+    def _comprehension(
+        self,
+        expr: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp,
+        state: State,
+        info: FunctionInfo,
+        local: Mapping[str, Taint],
+    ) -> Taint:
+        scope = dict(local)
+        comp: cst.CompFor | None = expr.for_in
+        while comp is not None:
+            t = self._expr(comp.iter, state, info, scope)
+            for name in _target_names(comp.target):
+                scope[name] = t
+            comp = comp.inner_for_in
+        if isinstance(expr, cst.DictComp):
+            return self._expr(expr.key, state, info, scope) | self._expr(
+                expr.value, state, info, scope
+            )
+        return self._expr(expr.elt, state, info, scope)
+
+    def _call(
+        self, call: cst.Call, state: State, info: FunctionInfo, local: Mapping[str, Taint]
+    ) -> Taint:
+        model = self.model
+        names = {n.removeprefix("builtins.") for n in model.resolve_name(call.func)}
+        if self.policy.is_sanitizer(names):
+            return CLEAN
+        if names & CLEAN_CALLS:
+            return CLEAN
+        if any(n.rsplit(".", 1)[-1] in MODEL_OUTPUT_CALLS for n in names):
+            return frozenset({MODEL})
+        facts = event_facts(model)
+        kind = facts.alias_kind(call.func, info)
+        if kind == "call":
+            return self._answer_taint(call, info)
+        if kind == "emitter":
+            return CLEAN
+        args = CLEAN
+        for arg in call.args:
+            args |= self._expr(arg.value, state, info, local)
+        callee_name = model.resolve_callable(call.func, info)
+        callee = model.functions.get(callee_name) if callee_name else None
+        if callee is not None and callee.node.name.value != "__init__":
+            summary = self.summary(callee)
+            if summary is None:
+                return args  # recursion: assume the arguments flow through
+            binding = bind_arguments(call, callee)
+            if binding is None:
+                return args | _concrete(summary.returns)
+            arg_taints = {p: self._expr(a, state, info, local) for p, a in binding.items()}
+            return _substitute(summary.returns, arg_taints)
+        if isinstance(call.func, cst.Attribute):
+            # A method of a value: `text.strip()`, `", ".join(parts)`, `tpl.format(x)`.
+            receiver = call.func.value
+            if isinstance(receiver, cst.Name) and receiver.value in ("self", "cls"):
+                return args
+            return args | self._expr(receiver, state, info, local)
+        return args
+
+    def _answer_taint(self, call: cst.Call, info: FunctionInfo) -> Taint:
+        """An `__event_call__` answer: confirmations are booleans, anything else is input."""
+        payload = next((a.value for a in call.args if a.keyword is None and not a.star), None)
+        if payload is not None:
+            value = Evaluator(self.model, info).value(payload, call)
+            if isinstance(value, DictV) and const_str(value.items.get("type")) == "confirmation":
+                return CLEAN
+        return frozenset({INPUT})
+
+    # --- concrete answers -------------------------------------------------------------------
+
+    def param_taints(self) -> dict[str, dict[str, Taint]]:
+        """What each parameter of each function reachable from `action` may hold."""
+        if self._params is not None:
+            return self._params
+        model = self.model
+        out: dict[str, dict[str, Taint]] = {q: {} for q in model.reachable}
+        changed = True
+        rounds = 0
+        while changed and rounds < 20:
+            changed = False
+            rounds += 1
+            for qual in model.reachable:
+                info = model.functions[qual]
+                summary = self.summary(info)
+                if summary is None:
+                    continue
+                for site in model.call_sites.get(qual, []):
+                    if site.kind != "call" or not isinstance(site.node, cst.Call):
+                        continue
+                    callee = model.functions.get(site.callee)
+                    if callee is None or site.callee not in out:
+                        continue
+                    binding = bind_arguments(site.node, callee)
+                    if binding is None:
+                        continue
+                    node = summary.cfg.node_of(site.node, model)
+                    state = summary.states.get(node) if node is not None else None
+                    if state is None:
+                        continue
+                    for pname, arg in binding.items():
+                        symbolic = self.expr_taint(arg, state, info)
+                        concrete = _substitute(symbolic, out[qual])
+                        old = out[site.callee].get(pname, CLEAN)
+                        if not concrete <= old:
+                            out[site.callee][pname] = old | concrete
+                            changed = True
+        self._params = out
+        return out
+
+    def taint(self, expr: cst.BaseExpression, info: FunctionInfo) -> Taint:
+        """The concrete labels `expr` (in `info`) may carry when `action` runs."""
+        state = self.state_at(expr, info)
+        if state is None:
+            return CLEAN
+        symbolic = self.expr_taint(expr, state, info)
+        return _substitute(symbolic, self.param_taints().get(info.qualname, {}))
+
+
+def _valves(taint: Taint, key: str | int | None) -> Taint:
+    """`__user__["valves"]` / `.valves` of a `__user__` value is UserValves."""
+    if key == "valves" and USER in taint:
+        return (taint - {USER}) | {USER_VALVES}
+    return taint
+
+
+def _concrete(taint: Taint) -> Taint:
+    return frozenset(label for label in taint if label.kind != "param")
+
+
+def _substitute(taint: Taint, params: Mapping[str, Taint]) -> Taint:
+    out = set(_concrete(taint))
+    for label in taint:
+        if label.kind == "param":
+            out |= params.get(label.detail, CLEAN)
+    return frozenset(out)
+
+
+def taint_engine(model: ActionModule, policy: TaintPolicy) -> TaintEngine:
+    """The model's engine for `policy`, built once."""
+    cache: dict[str, TaintEngine] = model.__dict__.setdefault("_taint_engines", {})
+    engine = cache.get(policy.name)
+    if engine is None or engine.policy != policy:
+        engine = cache[policy.name] = TaintEngine(model, policy)
+    return engine
+
+
+__all__ = [
+    "BODY",
+    "HTML_POLICY",
+    "INPUT",
+    "JS_POLICY",
+    "MODEL",
+    "USER",
+    "USER_VALVES",
+    "Label",
+    "Taint",
+    "TaintEngine",
+    "TaintPolicy",
+    "describe_taint",
+    "is_low_confidence",
+    "taint_engine",
+]
