@@ -2277,6 +2277,8 @@ class UserValvesFlow:
         self.seeds = seeds
         self.assigns: dict[str, list[tuple[_Position, cst.BaseExpression | None]]] = {}
         self.dict_checked: set[str] = set()
+        # Memo per expression node: `x = x or x` chains would otherwise branch exponentially.
+        self._kinds: dict[int, Taint | None] = {}
         self._collect()
 
     def _end(self, node: cst.CSTNode) -> _Position:
@@ -2323,8 +2325,17 @@ class UserValvesFlow:
             entries.sort(key=lambda e: e[0])
 
     def kind(self, expr: cst.BaseExpression, depth: int = 0) -> Taint | None:
+        key = id(expr)
+        if key in self._kinds:
+            return self._kinds[key]
         if depth > 40:
             return None
+        self._kinds[key] = None  # in progress: a cycle reads as "not tainted"
+        found = self._kind(expr, depth)
+        self._kinds[key] = found
+        return found
+
+    def _kind(self, expr: cst.BaseExpression, depth: int) -> Taint | None:
         if isinstance(expr, cst.Name):
             use = self._start(expr)
             entries = [
@@ -2473,7 +2484,8 @@ class UserValvesAsDict(LintRule):
     `__user__["valves"]["x"]`, `__user__["valves"].get("x")`, `.keys()` / `.items()` /
     `.values()`, and `"x" in __user__["valves"]`. Aliases are followed: `user = __user__ or {}`,
     `uv = __user__.get("valves", {})`, `(__user__ or {}).get("valves")`, and the object (or
-    `__user__` itself) passed as an argument to a function or method of the module. Attribute
+    `__user__` itself) passed as an argument to a function or method of the module, also
+    through `asyncio.to_thread`, `run_in_executor`, `submit` or `functools.partial`. Attribute
     access (`uv.x`, `getattr(uv, "x", d)`) is correct, and so is using `dict(uv)` or
     `uv.model_dump()`, which are real dicts.
 

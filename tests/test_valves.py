@@ -493,3 +493,20 @@ def test_user_valves_through_offloads() -> None:
             return body
     """
     assert lines(UserValvesAsDict, source) == [6, 13]
+
+
+def test_long_alias_chains_stay_fast() -> None:
+    chain = "\n".join("        x = x or x" for _ in range(300))
+    source = f"""
+from pydantic import BaseModel
+
+class Action:
+    class UserValves(BaseModel):
+        a: str = ""
+
+    async def action(self, body, __user__=None):
+        x = body
+{chain}
+        return x["a"], __user__["valves"]["a"]
+"""
+    assert lines(UserValvesAsDict, source) == [309]
