@@ -1,0 +1,1794 @@
+"""Role guards and the authorization analysis behind OWA301-OWA305.
+
+The question: on every path from the entry of `action` to a privileged operation, has
+the clicking user been shown to be an admin? The analysis is a forward dataflow over the
+control-flow graph of `action` and of every module function it reaches
+(`analyzer.flow.cfg`, `analyzer.flow.dataflow`). Its state (`GuardState`) has two parts:
+
+- `roles`: the roles the clicking user may still have on this path, a subset of
+  {"user", "admin"} (Open WebUI has no other role). It starts as both; a branch on the
+  role narrows it on the edge where it holds; an empty set means the path is infeasible
+  (`role != "Admin": return` makes what follows dead). "Admin established" is
+  `roles == {"admin"}`. Merges take the union, so a guard on one branch only does not
+  count after the merge.
+- `env`: facts about local names (must-facts, intersected at merges): an alias of
+  `__user__`, the role value, a boolean that is a role test, the clicking user's id,
+  `body["chat_id"]`, a record of the user's own data, a path derived from `tempfile`, a
+  value that embeds the whole `__user__` dict, `__request__.app.state.config`, an event
+  emitter, a record looked up by some id (for ownership checks).
+
+Interprocedural, within the module: the entry state of a reachable function is the join of
+the states at its call sites reachable from `action` (arguments bind their facts to the
+parameters). A module function used as a predicate (`if not self._is_admin(__user__)`) or
+as a gate that raises for non-admins (`self._require_admin(__user__)`) is summarised by
+running the same analysis on it with the caller's argument facts.
+
+`assert` is never a guard (stripped under `python -O`). The truthiness of injected
+arguments is known (`if not __user__: return` has an infeasible branch and is no guard).
+What cannot be known statically (a role compared with a Valves value, an imported helper,
+a URL built at run time) is treated as no information: no guard and no privileged call.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+import libcst as cst
+
+from analyzer.flow.cfg import CFG, Edge, Node, cfg_for
+from analyzer.flow.dataflow import ForwardAnalysis, solve
+from analyzer.flow.privileged import (
+    CatalogEntry,
+    ModelMethod,
+    admin_api_path,
+    bind_arguments,
+    lookup_model_method,
+    privileged_calls,
+)
+from analyzer.model import ActionModule, CallSite, FunctionInfo, string_value
+
+if TYPE_CHECKING:
+    from analyzer.config import Settings
+
+ROLES: frozenset[str] = frozenset({"user", "admin"})
+ADMIN: frozenset[str] = frozenset({"admin"})
+_NONE: frozenset[str] = frozenset()
+
+# --- facts ------------------------------------------------------------------------------
+# A fact is a small hashable tuple whose first item names it.
+Fact = tuple[Any, ...]
+USER: Fact = ("user",)  # the `__user__` dict or an alias of it (never None)
+BODY: Fact = ("body",)  # the `body` argument
+EMITTER: Fact = ("emitter",)  # `__event_emitter__` / `__event_call__` (never None)
+REQUEST: Fact = ("request",)  # `__request__` (never None)
+APP: Fact = ("app",)
+APP_STATE: Fact = ("state",)
+CONFIG: Fact = ("config",)  # `__request__.app.state.config`
+UID: Fact = ("uid",)  # the clicking user's id
+CHAT_ID: Fact = ("chatid",)  # `body["chat_id"]` (the route checked its ownership)
+OWN: Fact = ("own",)  # the clicking user's own record, or an id of one
+OWN_USER: Fact = ("ownuser",)  # the clicking user's record (`UserModel(**__user__)`)
+TEMP: Fact = ("temp",)  # a path derived from `tempfile`
+LEAK: Fact = ("leak",)  # a value that embeds the whole `__user__` dict
+# A name that holds such a value on *some* path (a may-fact: merges keep it).
+MAY_LEAK: Fact = ("mayleak",)
+LEAKY: frozenset[Fact] = frozenset({USER, LEAK, MAY_LEAK})
+NEVER_NONE: frozenset[Fact] = frozenset({USER, EMITTER, REQUEST})
+
+
+def role_fact(case: str = "") -> Fact:
+    """The role value; `case` is "upper" after `.upper()` (compare with "ADMIN")."""
+    return ("role", case)
+
+
+def pred_fact(true: frozenset[str], false: frozenset[str]) -> Fact:
+    """A boolean that is truthy for the roles in `true` and falsy for those in `false`."""
+    return ("pred", true, false)
+
+
+def text_fact(text: str) -> Fact:
+    """The literal text of a string (f-string placeholders as `{}`)."""
+    return ("text", text)
+
+
+def lookup_fact(call: cst.Call, key: str) -> Fact:
+    """A record looked up by `call`, keyed by the local name `key` ("" if not a name)."""
+    return ("lookup", id(call), key)
+
+
+Env = frozenset[tuple[str, Fact]]
+
+
+@dataclass(frozen=True)
+class GuardState:
+    """The dataflow state: the roles still possible and the facts about local names."""
+
+    roles: frozenset[str]
+    env: Env = frozenset()
+
+    @cached_property
+    def _by_name(self) -> dict[str, frozenset[Fact]]:
+        out: dict[str, set[Fact]] = {}
+        for name, fact in self.env:
+            out.setdefault(name, set()).add(fact)
+        return {k: frozenset(v) for k, v in out.items()}
+
+    def facts(self, name: str) -> frozenset[Fact]:
+        return self._by_name.get(name, frozenset())
+
+    @property
+    def admin(self) -> bool:
+        """Admin established on every path to here."""
+        return bool(self.roles) and self.roles <= ADMIN
+
+    def bind(self, name: str, facts: frozenset[Fact]) -> GuardState:
+        if facts & LEAKY:
+            facts = facts | {MAY_LEAK}
+        env = frozenset(p for p in self.env if p[0] != name) | {(name, f) for f in facts}
+        return GuardState(self.roles, env)
+
+    def add(self, name: str, fact: Fact) -> GuardState:
+        return GuardState(self.roles, self.env | {(name, fact)})
+
+    def with_roles(self, roles: frozenset[str]) -> GuardState:
+        return GuardState(roles, self.env)
+
+
+def join_states(a: GuardState, b: GuardState) -> GuardState:
+    """Roles: union. Facts: those true on both sides, plus may-facts from either."""
+    may = {p for p in a.env ^ b.env if p[1] == MAY_LEAK}
+    return GuardState(a.roles | b.roles, (a.env & b.env) | may)
+
+
+def describe_roles(roles: frozenset[str]) -> str:
+    if not roles:
+        return "unreachable"
+    if roles == ADMIN:
+        return "admin established"
+    if roles == frozenset({"user"}):
+        return "non-admin only"
+    return "admin NOT established"
+
+
+# --- what the analysis reports ------------------------------------------------------------
+
+OpKind = Literal["privileged", "lookup"]
+
+
+@dataclass
+class PrivilegedOp:
+    """A privileged operation (or a lookup by a foreign id) found in a reachable function."""
+
+    node: cst.CSTNode  # the call, or the assignment / `del` statement for writes
+    function: str  # qualname of the function it is in
+    kind: OpKind
+    label: str  # `Users.delete_user_by_id`, `subprocess.run`, `os.environ[...] = ...`
+    why: str  # what it does, for messages
+    state: GuardState | None  # IN state of its CFG node (None: unreachable)
+    record: str | None = None  # for lookups: chat / file / user
+    result_name: str | None = None  # for lookups: the local the result is assigned to
+
+
+@dataclass(frozen=True)
+class AuthFinding:
+    code: str  # OWA301 ... OWA305
+    node: cst.CSTNode
+    message: str
+
+
+@dataclass
+class AuthFacts:
+    """Everything the authorization rules and the confirmation rules need, per module."""
+
+    flagged_calls: frozenset[cst.CSTNode] = frozenset()
+    findings: tuple[AuthFinding, ...] = ()
+    # Per reachable function: the IN state of every feasible CFG node.
+    states: dict[str, dict[Node, GuardState]] = field(default_factory=dict)
+    ops: list[PrivilegedOp] = field(default_factory=list)
+    has_user_param: bool = False
+
+    def findings_for(self, code: str) -> list[AuthFinding]:
+        return [f for f in self.findings if f.code == code]
+
+    def state_at(self, model: ActionModule, node: cst.CSTNode) -> GuardState | None:
+        """The guard state before the statement holding `node` (None: unreachable)."""
+        info = model.enclosing_function(node)
+        if info is None or info.qualname not in self.states:
+            return None
+        cfg_node = cfg_for(model, info).node_of(node, model)
+        return None if cfg_node is None else self.states[info.qualname].get(cfg_node)
+
+    def admin_established(self, model: ActionModule, node: cst.CSTNode) -> bool:
+        """True when every feasible path from `action` to `node` checked for an admin."""
+        state = self.state_at(model, node)
+        return state is not None and state.admin
+
+
+_CACHE_KEY = "_flow_authorization_facts"
+
+
+def authorization_facts(model: ActionModule, settings: Settings | None = None) -> AuthFacts:
+    """The authorization analysis of `model`, computed once per model and catalog.
+
+    `settings` adds `[tool.owui-lint.privileged] extra` names to the catalog; rules pass
+    `self.settings` so every caller sees the same findings.
+    """
+    extra = tuple(sorted(settings.privileged.extra)) if settings is not None else ()
+    cache: dict[tuple[str, ...], AuthFacts] = model.__dict__.setdefault(_CACHE_KEY, {})
+    if extra not in cache:
+        if not cache or extra:
+            cache[extra] = _Analysis(model, extra).run()
+        else:
+            # Without settings, reuse what a rule with settings computed (same module run).
+            cache[extra] = next(iter(cache.values()))
+    return cache[extra]
+
+
+# --- expression helpers -------------------------------------------------------------------
+
+_TEMPFILE_MAKERS = frozenset(
+    {
+        "tempfile.mkdtemp",
+        "tempfile.mkstemp",
+        "tempfile.mktemp",
+        "tempfile.gettempdir",
+        "tempfile.gettempdirb",
+        "tempfile.TemporaryDirectory",
+        "tempfile.NamedTemporaryFile",
+        "tempfile.TemporaryFile",
+        "tempfile.SpooledTemporaryFile",
+    }
+)
+_PATH_KEEPERS = frozenset(
+    {
+        "os.path.join",
+        "posixpath.join",
+        "os.path.abspath",
+        "os.path.realpath",
+        "os.path.normpath",
+        "os.fspath",
+        "pathlib.Path",
+        "pathlib.PurePath",
+        "pathlib.PosixPath",
+        "builtins.str",
+    }
+)
+_DUMPERS = frozenset(
+    {
+        "json.dumps",
+        "builtins.str",
+        "builtins.repr",
+        "builtins.dict",
+        "builtins.list",
+        "pprint.pformat",
+        "yaml.dump",
+        "yaml.safe_dump",
+        "copy.copy",
+        "copy.deepcopy",
+    }
+)
+_CASE_METHODS = {"lower": "", "casefold": "", "strip": None, "upper": "upper"}
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "fatal"}
+)
+_HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
+_HTTP_MODULES = ("requests.", "httpx.", "aiohttp.", "urllib.request.")
+_HTTP_PAYLOAD_KEYWORDS = frozenset({"json", "data", "content", "params"})
+
+
+def _literal_strings(node: cst.BaseExpression) -> set[str] | None:
+    """{"admin"} for `"admin"`, {"admin", "superuser"} for a tuple/list/set of strings."""
+    value = string_value(node)
+    if value is not None:
+        return {value}
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        out: set[str] = set()
+        for element in node.elements:
+            item = string_value(element.value)
+            if item is None or isinstance(element, cst.StarredElement):
+                return None
+            out.add(item)
+        return out
+    return None
+
+
+def _subscript_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) != 1:
+        return None
+    index = node.slice[0].slice
+    if isinstance(index, cst.Index):
+        return string_value(index.value)
+    return None
+
+
+def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
+    """Names read in `node` (not descending into nested defs, lambdas or classes)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(current.children)
+
+
+def _calls_in(node: cst.CSTNode) -> Iterator[cst.Call]:
+    """Calls in `node`, not inside nested defs or classes (lambdas count: same context)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(current, cst.Call):
+            yield current
+        stack.extend(reversed(current.children))
+
+
+def _walrus_in(node: cst.CSTNode) -> Iterator[cst.NamedExpr]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(current, cst.NamedExpr):
+            yield current
+        stack.extend(reversed(current.children))
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node).strip()
+
+
+# --- the analysis -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """A module function seen from a call site: how its result and its exit depend on
+    the role (`true`/`false`: roles for which the result may be truthy/falsy)."""
+
+    true: frozenset[str]
+    false: frozenset[str]
+    exit_roles: frozenset[str]
+
+    @property
+    def is_predicate(self) -> bool:
+        return (self.true, self.false) != (ROLES, ROLES)
+
+
+class _Flow(ForwardAnalysis[GuardState]):
+    """The per-function dataflow; expression semantics live in `_Analysis`."""
+
+    def __init__(self, analysis: _Analysis, info: FunctionInfo, entry: GuardState) -> None:
+        self.analysis = analysis
+        self.info = info
+        self.entry = entry
+
+    def initial(self) -> GuardState:
+        return self.entry
+
+    def join(self, a: GuardState, b: GuardState) -> GuardState:
+        return join_states(a, b)
+
+    def transfer(self, node: Node, state: GuardState) -> GuardState:
+        return self.analysis.transfer(self.info, node, state)
+
+    def refine(self, edge: Edge, state: GuardState) -> GuardState | None:
+        return self.analysis.refine(self.info, edge, state)
+
+
+class _Analysis:
+    def __init__(self, model: ActionModule, extra: Sequence[str]) -> None:
+        self.model = model
+        self.extra = frozenset(extra)
+        self.catalog = privileged_calls()
+        self._summaries: dict[tuple[str, Env], _Summary | None] = {}
+        self._in_progress: set[str] = set()
+        self._module_temp: frozenset[str] | None = None
+
+    # --- module-wide facts ---------------------------------------------------------------
+
+    @property
+    def module_temp_names(self) -> frozenset[str]:
+        """Module-level names every assignment of which is a `tempfile` path."""
+        if self._module_temp is not None:
+            return self._module_temp
+        self._module_temp = frozenset()  # while computing: nothing is known yet
+        assigned: dict[str, list[cst.BaseExpression]] = {}
+        for stmt in self.model.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign):
+                        for target in small.targets:
+                            if isinstance(target.target, cst.Name):
+                                assigned.setdefault(target.target.value, []).append(small.value)
+        empty = GuardState(ROLES)
+        # A few rounds so `OUT = os.path.join(TMP, "x")` after `TMP = mkdtemp()` counts.
+        for _ in range(3):
+            found = frozenset(
+                name
+                for name, values in assigned.items()
+                if all(TEMP in self._facts_plain(v, empty) for v in values)
+            )
+            if found == self._module_temp:
+                break
+            self._module_temp = found
+        return self._module_temp
+
+    @cached_property
+    def self_temp_attrs(self) -> frozenset[tuple[str, str]]:
+        """(class, attr) where every `self.attr = ...` in the class is a `tempfile` path."""
+        seen: dict[tuple[str, str], bool] = {}
+        empty = GuardState(ROLES)
+        for info in self.model.functions.values():
+            owner = info
+            while owner.parent is not None:
+                owner = owner.parent
+            if owner.class_name is None:
+                continue
+            for node in _calls_and_assigns(info.node):
+                if not isinstance(node, cst.Assign):
+                    continue
+                for target in node.targets:
+                    t = target.target
+                    if (
+                        isinstance(t, cst.Attribute)
+                        and isinstance(t.value, cst.Name)
+                        and t.value.value == "self"
+                    ):
+                        key = (owner.class_name, t.attr.value)
+                        is_temp = TEMP in self._facts_plain(node.value, empty)
+                        seen[key] = seen.get(key, True) and is_temp
+        return frozenset(k for k, v in seen.items() if v)
+
+    def _facts_plain(self, expr: cst.BaseExpression, state: GuardState) -> frozenset[Fact]:
+        """Facts of an expression outside any function (module constants, `__init__`)."""
+        return self.facts(expr, state, None)
+
+    # --- expression facts ----------------------------------------------------------------
+
+    def facts(
+        self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        if isinstance(expr, cst.Name):
+            found = state.facts(expr.value)
+            if not found and expr.value in self.module_temp_names:
+                return frozenset({TEMP})
+            return found
+        if isinstance(expr, cst.NamedExpr):
+            return self.facts(expr.value, state, fn)
+        if isinstance(expr, cst.Await):
+            return self.facts(expr.expression, state, fn)
+        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+            value = string_value(expr)
+            return frozenset({text_fact(value)}) if value is not None else frozenset()
+        if isinstance(expr, cst.FormattedString):
+            return self._fstring_facts(expr, state, fn)
+        if isinstance(expr, cst.BooleanOperation):
+            return self._boolop_facts(expr, state, fn)
+        if isinstance(expr, cst.Subscript):
+            return self._subscript_facts(expr, state, fn)
+        if isinstance(expr, cst.Attribute):
+            return self._attribute_facts(expr, state, fn)
+        if isinstance(expr, cst.Call):
+            return self._call_facts(expr, state, fn)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._binop_facts(expr, state, fn)
+        if isinstance(expr, (cst.Comparison, cst.UnaryOperation)):
+            truth = self.truth(expr, state, fn)
+            if truth is not None and truth != (ROLES, ROLES):
+                return frozenset({pred_fact(*truth)})
+            return frozenset()
+        if isinstance(expr, (cst.Dict, cst.List, cst.Tuple, cst.Set)):
+            return self._container_facts(expr, state, fn)
+        if isinstance(expr, cst.IfExp):
+            return self.facts(expr.body, state, fn) & self.facts(expr.orelse, state, fn)
+        return frozenset()
+
+    def _fstring_facts(
+        self, expr: cst.FormattedString, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        out: set[Fact] = set()
+        text = []
+        for i, part in enumerate(expr.parts):
+            if isinstance(part, cst.FormattedStringText):
+                text.append(part.value)
+                continue
+            assert isinstance(part, cst.FormattedStringExpression)
+            inner = self.facts(part.expression, state, fn)
+            if inner & LEAKY:
+                out.add(LEAK)
+            if i == 0 and TEMP in inner:
+                out.add(TEMP)
+            texts = [f[1] for f in inner if f[0] == "text"]
+            text.append(texts[0] if len(texts) == 1 else "{}")
+        out.add(text_fact("".join(text)))
+        return frozenset(out)
+
+    def _boolop_facts(
+        self, expr: cst.BooleanOperation, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        left = self.facts(expr.left, state, fn)
+        right = self.facts(expr.right, state, fn)
+        if isinstance(expr.operator, cst.Or):
+            if left & NEVER_NONE:
+                return left  # `__user__ or {}`: the left side is always taken
+            if any(f[0] == "role" for f in left) and string_value(expr.right) is not None:
+                return frozenset(f for f in left if f[0] == "role")
+        truth = self.truth(expr, state, fn)
+        if truth is not None and truth != (ROLES, ROLES):
+            return frozenset({pred_fact(*truth)})
+        return left & right
+
+    def _subscript_facts(
+        self, expr: cst.Subscript, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        base = self.facts(expr.value, state, fn)
+        key = _subscript_key(expr)
+        return self._member(base, key)
+
+    def _member(self, base: frozenset[Fact], key: str | None) -> frozenset[Fact]:
+        """Facts of `base[key]` / `base.get(key)` / `base.key`."""
+        out: set[Fact] = set()
+        if base & {USER, OWN_USER}:
+            if key == "role":
+                out.add(role_fact())
+            elif key == "id":
+                out.add(UID)
+        if BODY in base and key == "chat_id":
+            out.add(CHAT_ID)
+        if OWN in base:
+            out.add(UID if key == "user_id" else OWN)
+        if REQUEST in base and key == "app":
+            out.add(APP)
+        if APP in base and key == "state":
+            out.add(APP_STATE)
+        if APP_STATE in base and key == "config":
+            out.add(CONFIG)
+        if TEMP in base and key == "name":
+            out.add(TEMP)
+        return frozenset(out)
+
+    def _attribute_facts(
+        self, expr: cst.Attribute, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        base_expr = expr.value
+        if (
+            isinstance(base_expr, cst.Name)
+            and base_expr.value == "self"
+            and fn is not None
+            and self._class_of(fn) is not None
+            and (self._class_of(fn), expr.attr.value) in self.self_temp_attrs
+        ):
+            return frozenset({TEMP})
+        return self._member(self.facts(base_expr, state, fn), expr.attr.value)
+
+    def _class_of(self, fn: FunctionInfo) -> str | None:
+        owner = fn
+        while owner.parent is not None:
+            owner = owner.parent
+        return owner.class_name
+
+    def _binop_facts(
+        self, expr: cst.BinaryOperation, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        left = self.facts(expr.left, state, fn)
+        right = self.facts(expr.right, state, fn)
+        out: set[Fact] = set()
+        if left & LEAKY or right & LEAKY:
+            out.add(LEAK)
+        if isinstance(expr.operator, (cst.Divide, cst.Add)) and TEMP in left:
+            out.add(TEMP)
+        if isinstance(expr.operator, cst.Add):
+            lt = [f[1] for f in left if f[0] == "text"]
+            rt = [f[1] for f in right if f[0] == "text"]
+            out.add(text_fact((lt[0] if lt else "{}") + (rt[0] if rt else "{}")))
+        return frozenset(out)
+
+    def _container_facts(
+        self,
+        expr: cst.Dict | cst.List | cst.Tuple | cst.Set,
+        state: GuardState,
+        fn: FunctionInfo | None,
+    ) -> frozenset[Fact]:
+        values: list[cst.BaseExpression] = []
+        if isinstance(expr, cst.Dict):
+            for element in expr.elements:
+                values.append(element.value)
+        else:
+            values = [e.value for e in expr.elements]
+        facts = [self.facts(v, state, fn) for v in values]
+        out: set[Fact] = set()
+        if any(f & LEAKY for f in facts):
+            out.add(LEAK)
+        if facts and not isinstance(expr, cst.Dict):
+            for common in (UID, CHAT_ID, OWN):
+                if all(common in f for f in facts):
+                    out.add(common)
+        return frozenset(out)
+
+    def _call_facts(
+        self, call: cst.Call, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        names = self.model.resolve_name(call.func)
+        first = self.facts(call.args[0].value, state, fn) if call.args else frozenset()
+        if names & _TEMPFILE_MAKERS:
+            return frozenset({TEMP})
+        method = lookup_model_method(names)
+        if method is not None and fn is not None:
+            return self._model_result(method, call, state, fn)
+        out: set[Fact] = set()
+        if names & _PATH_KEEPERS and TEMP in first:
+            out.add(TEMP)
+        if names & _DUMPERS:
+            if first & LEAKY:
+                out.add(USER if "builtins.dict" in names and USER in first else LEAK)
+            if "builtins.str" in names:
+                out |= {f for f in first if f[0] in ("role", "text") or f in (UID, CHAT_ID, OWN)}
+        if names & {"builtins.bool"} and call.args:
+            truth = self.truth(call.args[0].value, state, fn)
+            if truth is not None and truth != (ROLES, ROLES):
+                out.add(pred_fact(*truth))
+        if any(n.endswith("UserModel") for n in names) and any(
+            a.star == "**" and self.facts(a.value, state, fn) & {USER} for a in call.args
+        ):
+            out |= {OWN_USER, OWN}
+        if isinstance(call.func, cst.Attribute):
+            out |= self._method_facts(call, call.func, state, fn)
+        elif isinstance(call.func, cst.Name) and call.func.value == "getattr" and call.args:
+            key = string_value(call.args[1].value) if len(call.args) > 1 else None
+            out |= self._member(first, key)
+        if fn is not None:
+            summary = self.summary_for_call(call, state, fn)
+            if summary is not None and summary.is_predicate:
+                out.add(pred_fact(summary.true, summary.false))
+        return frozenset(out)
+
+    def _method_facts(
+        self,
+        call: cst.Call,
+        func: cst.Attribute,
+        state: GuardState,
+        fn: FunctionInfo | None,
+    ) -> frozenset[Fact]:
+        name = func.attr.value
+        base = self.facts(func.value, state, fn)
+        out: set[Fact] = set()
+        if name == "get" and call.args:
+            out |= self._member(base, string_value(call.args[0].value))
+        elif name in _CASE_METHODS:
+            for fact in base:
+                if fact[0] == "role":
+                    case = _CASE_METHODS[name]
+                    out.add(role_fact(fact[1] if case is None else case))
+            out |= base & {UID, CHAT_ID, TEMP}
+        elif name == "copy" and USER in base:
+            out.add(USER)
+        elif name == "format" and any(self.facts(a.value, state, fn) & LEAKY for a in call.args):
+            out.add(LEAK)
+        elif name in ("joinpath", "resolve", "absolute", "with_suffix", "with_name"):
+            out |= base & {TEMP}
+        return frozenset(out)
+
+    def _model_result(
+        self, method: ModelMethod, call: cst.Call, state: GuardState, fn: FunctionInfo
+    ) -> frozenset[Fact]:
+        """What a data-layer call returns: the user's own data when scoped; a looked-up
+        record (to be ownership-checked) for lookups by another id."""
+        if self.scoped(method, call, state, fn):
+            if method.short == "Users.get_user_by_id":
+                return frozenset({OWN, OWN_USER})
+            return frozenset({OWN})
+        if method.access == "read" and method.record is not None:
+            args = bind_arguments(call, method.params) or {}
+            key = ""
+            for param, _ in method.keys:
+                value = args.get(param)
+                if isinstance(value, cst.Name):
+                    key = value.value
+            return frozenset({lookup_fact(call, key)})
+        return frozenset()
+
+    def scoped(
+        self, method: ModelMethod, call: cst.Call, state: GuardState, fn: FunctionInfo
+    ) -> bool:
+        """Every key of the call is the clicking user's (id, chat, own record)."""
+        if not method.keys:
+            return False
+        args = bind_arguments(call, method.params)
+        if args is None:
+            return False
+        for param, kind in method.keys:
+            value = args.get(param)
+            if value is None:
+                return False
+            facts = self.facts(value, state, fn)
+            if kind == "user" and not facts & {UID, USER, OWN_USER}:
+                return False
+            if kind == "chat" and not facts & {CHAT_ID, OWN}:
+                return False
+            if kind == "id" and OWN not in facts:
+                return False
+        return True
+
+    # --- truth of conditions -------------------------------------------------------------
+
+    def truth(
+        self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
+    ) -> tuple[frozenset[str], frozenset[str]] | None:
+        """(roles for which `expr` may be truthy, roles for which it may be falsy), or None
+        when `expr` does not depend on the role in a way we can see."""
+        if isinstance(expr, cst.NamedExpr):
+            return self.truth(expr.value, state, fn)
+        if isinstance(expr, cst.Await):
+            return self.truth(expr.expression, state, fn)
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+            inner = self.truth(expr.expression, state, fn)
+            return None if inner is None else (inner[1], inner[0])
+        if isinstance(expr, cst.Comparison):
+            test = self.role_test(expr, state, fn)
+            return None if test is None else (test[0], test[1])
+        if isinstance(expr, cst.BooleanOperation):
+            left = self.truth(expr.left, state, fn)
+            right = self.truth(expr.right, state, fn)
+            if left is None and right is None:
+                return None
+            lt, lf = left if left is not None else (ROLES, ROLES)
+            rt, rf = right if right is not None else (ROLES, ROLES)
+            if isinstance(expr.operator, cst.And):
+                return (lt & rt, lf | (lt & rf))
+            return (lt | (lf & rt), lf & rf)
+        if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+            return (ROLES, _NONE) if expr.value == "True" else (_NONE, ROLES)
+        facts = self.facts(expr, state, fn)
+        for fact in facts:
+            if fact[0] == "pred":
+                return (fact[1], fact[2])
+        if facts & NEVER_NONE:
+            return (ROLES, _NONE)
+        return None
+
+    def role_test(
+        self, expr: cst.Comparison, state: GuardState, fn: FunctionInfo | None
+    ) -> tuple[frozenset[str], frozenset[str], set[str]] | None:
+        """(true roles, false roles, literals that are no role) for a comparison of the
+        role with string literals; also `x is None` on never-None injected values."""
+        if len(expr.comparisons) != 1:
+            return None
+        target = expr.comparisons[0]
+        op = target.operator
+        left, right = expr.left, target.comparator
+        if isinstance(op, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)):
+            for a, b in ((left, right), (right, left)):
+                if (
+                    isinstance(b, cst.Name)
+                    and b.value == "None"
+                    and self.facts(a, state, fn) & NEVER_NONE
+                ):
+                    positive = isinstance(op, (cst.Is, cst.Equal))
+                    return (_NONE, ROLES, set()) if positive else (ROLES, _NONE, set())
+        pairs: list[tuple[cst.BaseExpression, cst.BaseExpression]] = [(left, right)]
+        if isinstance(op, (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)):
+            pairs.append((right, left))
+        for a, b in pairs:
+            cases = [f[1] for f in self.facts(a, state, fn) if f[0] == "role"]
+            if not cases:
+                continue
+            literals = _literal_strings(b)
+            if literals is None:
+                return None
+            if isinstance(op, (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)) and len(literals) != 1:
+                return None
+            case = cases[0]
+            matched = {r for r in ROLES if any(_norm(lit, case) == r for lit in literals)}
+            bad = {lit for lit in literals if _norm(lit, case) not in ROLES}
+            true = frozenset(matched)
+            if isinstance(op, (cst.Equal, cst.Is, cst.In)):
+                return (true, ROLES - true, bad)
+            if isinstance(op, (cst.NotEqual, cst.IsNot, cst.NotIn)):
+                return (ROLES - true, true, bad)
+            return None
+        return None
+
+    # --- transfer and refine -------------------------------------------------------------
+
+    def transfer(self, fn: FunctionInfo, node: Node, state: GuardState) -> GuardState:
+        stmt = node.stmt
+        if stmt is None or not state.roles:
+            return state
+        for walrus in _walrus_in(stmt):
+            if isinstance(walrus.target, cst.Name):
+                state = state.bind(walrus.target.value, self.facts(walrus.value, state, fn))
+        if isinstance(stmt, cst.Assign):
+            facts = self.facts(stmt.value, state, fn)
+            for target in stmt.targets:
+                state = self._assign(target.target, stmt.value, facts, state, fn)
+        elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
+            state = self._assign(
+                stmt.target, stmt.value, self.facts(stmt.value, state, fn), state, fn
+            )
+        elif isinstance(stmt, cst.AugAssign) and isinstance(stmt.target, cst.Name):
+            keep = self.facts(stmt.target, state, fn) & {TEMP, LEAK, MAY_LEAK}
+            added = self.facts(stmt.value, state, fn) & LEAKY
+            state = state.bind(stmt.target.value, keep | ({LEAK} if added else frozenset()))
+        elif isinstance(stmt, cst.Del):
+            for name in _names_in(stmt.target):
+                state = state.bind(name.value, frozenset())
+        elif isinstance(stmt, cst.WithItem):
+            if stmt.asname is not None:
+                facts = self.facts(stmt.item, state, fn)
+                state = self._assign(stmt.asname.name, stmt.item, facts, state, fn)
+        elif node.kind == "for" and isinstance(node.owner, cst.For):
+            iterable = self.facts(node.owner.iter, state, fn)
+            element = iterable & {OWN}
+            state = self._assign(node.owner.target, None, element, state, fn)
+        elif isinstance(stmt, cst.ExceptHandler) and stmt.name is not None:
+            if isinstance(stmt.name.name, cst.Name):
+                state = state.bind(stmt.name.name.value, frozenset())
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            state = state.bind(stmt.name.value, frozenset())
+        elif isinstance(stmt, (cst.Import, cst.ImportFrom)) and not isinstance(
+            stmt.names, cst.ImportStar
+        ):
+            for alias in stmt.names:
+                bound = alias.asname.name if alias.asname else alias.name
+                if isinstance(bound, cst.Name):
+                    state = state.bind(bound.value, frozenset())
+        # A call to a module function that raises (or returns) for non-admins narrows the
+        # roles after it: `self._require_admin(__user__)`.
+        if node.kind in ("stmt", "with"):
+            for call in _calls_in(stmt):
+                summary = self.summary_for_call(call, state, fn)
+                if summary is not None:
+                    state = state.with_roles(state.roles & summary.exit_roles)
+        return state
+
+    def _assign(
+        self,
+        target: cst.BaseExpression,
+        value: cst.BaseExpression | None,
+        facts: frozenset[Fact],
+        state: GuardState,
+        fn: FunctionInfo,
+    ) -> GuardState:
+        if isinstance(target, cst.Name):
+            return state.bind(target.value, facts)
+        if isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            if (
+                isinstance(value, (cst.Tuple, cst.List))
+                and len(value.elements) == len(elements)
+                and not any(isinstance(e, cst.StarredElement) for e in value.elements)
+            ):
+                for element, item in zip(elements, value.elements, strict=True):
+                    state = self._assign(
+                        element.value, item.value, self.facts(item.value, state, fn), state, fn
+                    )
+                return state
+            # `fd, path = tempfile.mkstemp()`, `for a, b in own_rows`: spread the facts.
+            spread = facts & {TEMP, OWN}
+            for element in elements:
+                state = self._assign(element.value, None, spread, state, fn)
+            return state
+        if isinstance(target, cst.StarredElement):
+            return self._assign(target.value, None, frozenset(), state, fn)
+        return state
+
+    def refine(self, fn: FunctionInfo, edge: Edge, state: GuardState) -> GuardState | None:
+        if not state.roles:
+            return None
+        src = edge.src
+        if src.kind in ("test", "assert") and edge.condition is not None:
+            truth = self.truth(edge.condition, state, fn)
+            if truth is not None:
+                allowed = truth[0] if edge.kind == "true" else truth[1]
+                narrowed = state.roles & allowed
+                if not narrowed:
+                    return None
+                if src.kind == "test":  # an assert narrows nothing: it is no guard
+                    state = state.with_roles(narrowed)
+            if src.kind == "test":
+                state = self._ownership(edge.condition, edge.kind == "true", state, fn)
+        elif src.kind == "case" and isinstance(src.stmt, cst.MatchCase):
+            return self._refine_case(src.stmt, edge.kind == "true", state, fn)
+        return state
+
+    def _refine_case(
+        self, case: cst.MatchCase, matched: bool, state: GuardState, fn: FunctionInfo
+    ) -> GuardState | None:
+        match = self.model.parent(case)
+        if not isinstance(match, cst.Match):
+            return state
+        if not any(f[0] == "role" for f in self.facts(match.subject, state, fn)):
+            return state
+        literals = _pattern_literals(case.pattern)
+        if literals is None:
+            return state
+        true = frozenset(r for r in ROLES if r in literals)
+        if case.guard is not None and matched:
+            roles = state.roles & true
+        elif case.guard is not None:
+            return state  # the guard may fail: nothing is known
+        else:
+            roles = state.roles & (true if matched else ROLES - true)
+        return state.with_roles(roles) if roles else None
+
+    def _ownership(
+        self, cond: cst.BaseExpression, truthy: bool, state: GuardState, fn: FunctionInfo
+    ) -> GuardState:
+        """`x.user_id == __user__["id"]` (or `!=` on the false edge): `x` and the id it was
+        looked up by are the clicking user's own from here on."""
+        if isinstance(cond, cst.UnaryOperation) and isinstance(cond.operator, cst.Not):
+            return self._ownership(cond.expression, not truthy, state, fn)
+        if not isinstance(cond, cst.Comparison) or len(cond.comparisons) != 1:
+            return state
+        op = cond.comparisons[0].operator
+        if not (
+            (isinstance(op, cst.Equal) and truthy) or (isinstance(op, cst.NotEqual) and not truthy)
+        ):
+            return state
+        left, right = cond.left, cond.comparisons[0].comparator
+        for a, b in ((left, right), (right, left)):
+            record = _owner_field_base(a)
+            if record is None or not self.facts(b, state, fn) & {UID}:
+                continue
+            state = state.add(record.value, OWN)
+            for fact in state.facts(record.value):
+                if fact[0] == "lookup" and fact[2]:
+                    state = state.add(fact[2], OWN)
+        return state
+
+    # --- summaries of module functions -------------------------------------------------
+
+    def callee_of(self, call: cst.Call, fn: FunctionInfo) -> FunctionInfo | None:
+        qual = self.model.resolve_callable(call.func, fn)
+        return self.model.functions.get(qual) if qual else None
+
+    def bind_params(
+        self,
+        call: cst.Call,
+        callee: FunctionInfo,
+        state: GuardState,
+        fn: FunctionInfo,
+        skip: int = 0,
+    ) -> Env:
+        params = callee.param_names()
+        is_method = (
+            bool(params)
+            and params[0] in ("self", "cls")
+            and (isinstance(call.func, cst.Attribute) or callee.name == "__init__")
+        )
+        if is_method:
+            params = params[1:]
+        env: set[tuple[str, Fact]] = set()
+        args = bind_arguments(call, params, skip) or {}
+        for param, value in args.items():
+            facts = self.facts(value, state, fn)
+            if facts & LEAKY:
+                env.add((param, MAY_LEAK))
+            for fact in facts:
+                if fact[0] != "lookup":
+                    env.add((param, fact))
+        # Closures see the caller's facts for names they do not bind themselves.
+        if callee.parent is not None and callee.parent.qualname == fn.qualname:
+            own = set(callee.param_names())
+            env |= {p for p in state.env if p[0] not in own}
+        return frozenset(env)
+
+    def summary_for_call(
+        self, call: cst.Call, state: GuardState, fn: FunctionInfo
+    ) -> _Summary | None:
+        callee = self.callee_of(call, fn)
+        if callee is None:
+            return None
+        return self.summary(callee, self.bind_params(call, callee, state, fn))
+
+    def summary(self, callee: FunctionInfo, env: Env) -> _Summary | None:
+        key = (callee.qualname, env)
+        if key in self._summaries:
+            return self._summaries[key]
+        if callee.qualname in self._in_progress:
+            return None
+        self._in_progress.add(callee.qualname)
+        try:
+            result = self._summarise(callee, env)
+        finally:
+            self._in_progress.discard(callee.qualname)
+        self._summaries[key] = result
+        return result
+
+    def _summarise(self, callee: FunctionInfo, env: Env) -> _Summary | None:
+        cfg = cfg_for(self.model, callee)
+        flow = _Flow(self, callee, GuardState(ROLES, env))
+        states = solve(cfg, flow)
+        true: set[str] = set()
+        false: set[str] = set()
+        exit_roles: set[str] = set()
+        for edge in cfg.exit.preds:
+            before = states.get(edge.src)
+            if before is None:
+                continue
+            flowing = flow.refine(edge, flow.transfer(edge.src, before))
+            if flowing is None or not flowing.roles:
+                continue
+            roles = flowing.roles
+            exit_roles |= roles
+            stmt = edge.src.stmt
+            value = stmt.value if isinstance(stmt, cst.Return) else None
+            if value is None or (isinstance(value, cst.Name) and value.value == "None"):
+                false |= roles
+                continue
+            truth = self.truth(value, before, callee)
+            if truth is None:
+                true |= roles
+                false |= roles
+            else:
+                true |= truth[0] & roles
+                false |= truth[1] & roles
+        return _Summary(frozenset(true), frozenset(false), frozenset(exit_roles))
+
+    # --- the whole module --------------------------------------------------------------
+
+    def run(self) -> AuthFacts:
+        model = self.model
+        action = model.action_method
+        if action is None:
+            return AuthFacts()
+        params = action.param_names()
+        env: set[tuple[str, Fact]] = set()
+        for name, fact in (
+            ("__user__", USER),
+            ("body", BODY),
+            ("__event_emitter__", EMITTER),
+            ("__event_call__", EMITTER),
+            ("__request__", REQUEST),
+        ):
+            if name in params:
+                env.add((name, fact))
+        entries: dict[str, GuardState] = {action.qualname: GuardState(ROLES, frozenset(env))}
+        results: dict[str, dict[Node, GuardState]] = {}
+        work: deque[str] = deque([action.qualname])
+        budget = 40 * max(len(model.functions), 1)
+        while work and budget > 0:
+            budget -= 1
+            qual = work.popleft()
+            info = model.functions[qual]
+            cfg = cfg_for(model, info)
+            states = solve(cfg, _Flow(self, info, entries[qual]))
+            results[qual] = states
+            for site in model.call_sites.get(qual, []):
+                callee = model.functions.get(site.callee)
+                if callee is None:
+                    continue
+                state = self._site_state(cfg, states, site)
+                if state is None:
+                    continue
+                skip = self._offload_skip(site, callee)
+                call = site.node if isinstance(site.node, cst.Call) else None
+                bound = (
+                    self.bind_params(call, callee, state, info, skip)
+                    if call is not None and skip >= 0
+                    else frozenset()
+                )
+                contribution = GuardState(state.roles, bound)
+                old = entries.get(site.callee)
+                new = contribution if old is None else join_states(old, contribution)
+                if new != old:
+                    entries[site.callee] = new
+                    if site.callee not in work:
+                        work.append(site.callee)
+        return _Report(self, action, results).build()
+
+    def _site_state(
+        self, cfg: CFG, states: Mapping[Node, GuardState], site: CallSite
+    ) -> GuardState | None:
+        node = cfg.node_of(site.node, self.model)
+        state = states.get(node) if node is not None else None
+        if state is None or not state.roles:
+            return None
+        return state
+
+    def _offload_skip(self, site: CallSite, callee: FunctionInfo) -> int:
+        """Leading arguments of an offloading call before the callee's own arguments."""
+        if site.kind != "offload" or not isinstance(site.node, cst.Call):
+            return 0
+        for i, arg in enumerate(site.node.args):
+            if self.model.resolve_callable(arg.value, callee) == callee.qualname:
+                return i + 1
+            target = arg.value
+            if isinstance(target, cst.Attribute) and target.attr.value == callee.name:
+                return i + 1
+            if isinstance(target, cst.Name) and target.value == callee.name:
+                return i + 1
+        return -1
+
+
+def _pattern_literals(pattern: cst.MatchPattern) -> set[str] | None:
+    if isinstance(pattern, cst.MatchValue):
+        value = string_value(pattern.value)
+        return {value} if value is not None else None
+    if isinstance(pattern, cst.MatchOr):
+        out: set[str] = set()
+        for element in pattern.patterns:
+            inner = _pattern_literals(element.pattern)
+            if inner is None:
+                return None
+            out |= inner
+        return out
+    return None
+
+
+def _owner_field_base(expr: cst.BaseExpression) -> cst.Name | None:
+    """`x` in `x.user_id`, `x["user_id"]`, `x.get("user_id")`."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "user_id":
+        return expr.value if isinstance(expr.value, cst.Name) else None
+    if isinstance(expr, cst.Subscript) and _subscript_key(expr) == "user_id":
+        return expr.value if isinstance(expr.value, cst.Name) else None
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value == "get"
+        and expr.args
+        and string_value(expr.args[0].value) == "user_id"
+        and isinstance(expr.func.value, cst.Name)
+    ):
+        return expr.func.value
+    return None
+
+
+def _norm(literal: str, case: str) -> str:
+    if case == "upper":
+        return literal.lower() if literal == literal.upper() else "\0"
+    return literal
+
+
+def _calls_and_assigns(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Assign, cst.Call)):
+            yield current
+        stack.extend(current.children)
+
+
+# --- finding operations and building the report --------------------------------------------
+
+
+class _Report:
+    def __init__(
+        self,
+        analysis: _Analysis,
+        action: FunctionInfo,
+        results: dict[str, dict[Node, GuardState]],
+    ) -> None:
+        self.analysis = analysis
+        self.model = analysis.model
+        self.action = action
+        self.results = results
+        self.has_user = "__user__" in action.param_names()
+        self.findings: list[AuthFinding] = []
+
+    def build(self) -> AuthFacts:
+        ops: list[PrivilegedOp] = []
+        for qual in self.results:
+            ops += self.find_ops(qual)
+        flagged: set[cst.CSTNode] = set()
+        for op in ops:
+            if op.state is None or "user" not in op.state.roles:
+                continue
+            finding = self.judge(op)
+            if finding is not None:
+                self.findings.append(finding)
+                flagged.add(op.node)
+        self.scan_role_tests()
+        self.scan_leaks()
+        order = {f: self.model.position(f.node).start.line for f in self.findings}
+        findings = sorted(dict.fromkeys(self.findings), key=lambda f: (order[f], f.code))
+        return AuthFacts(
+            flagged_calls=frozenset(flagged),
+            findings=tuple(findings),
+            states=self.results,
+            ops=ops,
+            has_user_param=self.has_user,
+        )
+
+    # --- operations ---------------------------------------------------------------------
+
+    def nodes(self, qual: str) -> Iterator[tuple[Node, GuardState]]:
+        info = self.model.functions[qual]
+        cfg = cfg_for(self.model, info)
+        states = self.results[qual]
+        for node in cfg.nodes:
+            state = states.get(node)
+            if state is not None and node.stmt is not None:
+                yield node, state
+
+    def find_ops(self, qual: str) -> list[PrivilegedOp]:
+        info = self.model.functions[qual]
+        analysis = self.analysis
+        out: list[PrivilegedOp] = []
+        for node, state in self.nodes(qual):
+            stmt = node.stmt
+            assert stmt is not None
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            # Walrus bindings earlier in the same test are visible to its calls.
+            for walrus in _walrus_in(stmt):
+                if isinstance(walrus.target, cst.Name):
+                    state = state.bind(
+                        walrus.target.value, analysis.facts(walrus.value, state, info)
+                    )
+            for call in _calls_in(stmt):
+                op = self.classify_call(call, state, info)
+                if op is not None:
+                    out.append(op)
+            write = self.classify_write(stmt, state, info)
+            if write is not None:
+                out.append(write)
+        return out
+
+    def classify_call(
+        self, call: cst.Call, state: GuardState, fn: FunctionInfo
+    ) -> PrivilegedOp | None:
+        model = self.model
+        analysis = self.analysis
+        names = model.resolve_name(call.func)
+        imported = model.imported_name(call.func)
+
+        def op(kind: OpKind, label: str, why: str, **extra: Any) -> PrivilegedOp:
+            return PrivilegedOp(call, fn.qualname, kind, label, why, state, **extra)
+
+        extra = names & analysis.extra
+        if extra:
+            return op("privileged", f"`{min(extra)}`", "is listed as privileged in the config")
+        method = lookup_model_method(imported or names)
+        if method is not None:
+            return self.classify_model_call(method, call, state, fn)
+        for name in sorted(imported):
+            entry = analysis.catalog.get(name)
+            if entry is not None and self.catalog_applies(entry, call, state, fn):
+                return op("privileged", f"`{name.removeprefix('builtins.')}`", _WHY[entry.category])
+        http = self.admin_http(call, state, fn)
+        if http is not None:
+            return op("privileged", http, _WHY["http"])
+        if (
+            "builtins.setattr" in imported
+            and call.args
+            and CONFIG in analysis.facts(call.args[0].value, state, fn)
+        ):
+            return op("privileged", "`setattr(...app.state.config, ...)`", _WHY["config"])
+        return None
+
+    def classify_model_call(
+        self, method: ModelMethod, call: cst.Call, state: GuardState, fn: FunctionInfo
+    ) -> PrivilegedOp | None:
+        label = f"`{method.short}`"
+        access = method.access
+        if access == "free":
+            return None
+        if access == "admin":
+            return PrivilegedOp(call, fn.qualname, "privileged", label, _WHY["admin"], state)
+        if access == "bulk":
+            return PrivilegedOp(call, fn.qualname, "privileged", label, _WHY["bulk"], state)
+        scoped = self.analysis.scoped(method, call, state, fn)
+        if access == "write":
+            if scoped:
+                return None
+            return PrivilegedOp(call, fn.qualname, "privileged", label, _WHY["write"], state)
+        # Reads.
+        if scoped:
+            return None
+        if method.record is not None:
+            return PrivilegedOp(
+                call,
+                fn.qualname,
+                "lookup",
+                label,
+                "looks up a record by an id the user controls",
+                state,
+                record=method.record,
+                result_name=self.result_name(call),
+            )
+        args = bind_arguments(call, method.params) or {}
+        for param, kind in method.keys:
+            if kind != "user":
+                continue
+            value = args.get(param)
+            facts = self.analysis.facts(value, state, fn) if value is not None else frozenset()
+            if not facts & {UID, USER, OWN_USER}:
+                return PrivilegedOp(
+                    call, fn.qualname, "privileged", label, _WHY["cross-read"], state
+                )
+        return None
+
+    def catalog_applies(
+        self, entry: CatalogEntry, call: cst.Call, state: GuardState, fn: FunctionInfo
+    ) -> bool:
+        if entry.when == "always":
+            return True
+        first = call.args[0].value if call.args and not call.args[0].star else None
+        if entry.when == "dynamic-arg":
+            return first is not None and string_value(first) is None
+        if first is None:
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value == "path":
+                    first = arg.value
+        if first is None:
+            return False
+        return TEMP not in self.analysis.facts(first, state, fn)
+
+    def admin_http(self, call: cst.Call, state: GuardState, fn: FunctionInfo) -> str | None:
+        """`requests.post(f"{base}/api/v1/users/{uid}/update")` and the like."""
+        func = call.func
+        names = self.model.imported_name(func)
+        verb: str | None = None
+        if isinstance(func, cst.Attribute) and func.attr.value in _HTTP_METHODS:
+            verb = func.attr.value
+        elif any(n.startswith(_HTTP_MODULES) for n in names):
+            verb = "request"
+        if verb is None:
+            return None
+        url: cst.BaseExpression | None = None
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "url":
+                url = arg.value
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        if url is None and positional:
+            index = 1 if verb == "request" and len(positional) > 1 else 0
+            url = positional[index].value
+        if url is None:
+            return None
+        texts = [f[1] for f in self.analysis.facts(url, state, fn) if f[0] == "text"]
+        for text in texts:
+            path = admin_api_path(text)
+            if path is not None:
+                method = "" if verb == "request" else f"{verb.upper()} "
+                return f"{method}`{path}`"
+        return None
+
+    def classify_write(
+        self, stmt: cst.CSTNode, state: GuardState, fn: FunctionInfo
+    ) -> PrivilegedOp | None:
+        targets: list[cst.BaseExpression] = []
+        if isinstance(stmt, cst.Assign):
+            targets = [t.target for t in stmt.targets]
+        elif isinstance(stmt, (cst.AugAssign, cst.AnnAssign, cst.Del)):
+            targets = [stmt.target]
+        for target in targets:
+            if isinstance(target, cst.Subscript) and "os.environ" in self.model.resolve_name(
+                target.value
+            ):
+                return PrivilegedOp(
+                    stmt, fn.qualname, "privileged", "`os.environ[...]`", _WHY["environ"], state
+                )
+            if isinstance(target, (cst.Attribute, cst.Subscript)):
+                base = target.value
+                while isinstance(base, (cst.Attribute, cst.Subscript)):
+                    if CONFIG in self.analysis.facts(base, state, fn):
+                        return PrivilegedOp(
+                            stmt,
+                            fn.qualname,
+                            "privileged",
+                            f"`{_code(target)} = ...`",
+                            _WHY["config"],
+                            state,
+                        )
+                    base = base.value
+        return None
+
+    def result_name(self, call: cst.Call) -> str | None:
+        node: cst.CSTNode = call
+        parent = self.model.parent(node)
+        if isinstance(parent, cst.Await):
+            node, parent = parent, self.model.parent(parent)
+        if isinstance(parent, (cst.Assign, cst.AnnAssign)):
+            targets = (
+                [t.target for t in parent.targets]
+                if isinstance(parent, cst.Assign)
+                else [parent.target]
+            )
+            if len(targets) == 1 and isinstance(targets[0], cst.Name):
+                return targets[0].value
+        return None
+
+    # --- judging ------------------------------------------------------------------------
+
+    def judge(self, op: PrivilegedOp) -> AuthFinding | None:
+        where = self.path_text(op.function)
+        if op.kind == "lookup":
+            if not self.lookup_used_unchecked(op):
+                return None
+            record = op.record or "record"
+            var = op.result_name or record
+            fix = (
+                f'check `{var}.user_id == __user__["id"]` before using it'
+                if record != "user"
+                else 'only look up `__user__["id"]`, or check `__user__["role"] == "admin"` first'
+            )
+            return AuthFinding(
+                "OWA305",
+                op.node,
+                f"{op.label} looks up a {record} by an id that does not come from "
+                f'`body["chat_id"]` or `__user__["id"]`, so any user who clicks can read '
+                f"another user's {record} by changing it; {fix}{where}",
+            )
+        if not self.has_user:
+            return AuthFinding(
+                "OWA303",
+                op.node,
+                f"{op.label} {op.why}, but `action` has no `__user__` parameter, so it cannot "
+                "tell who clicked and runs it for everyone; add `__user__=None` to the "
+                f'signature and check `__user__["role"] == "admin"` first{where}',
+            )
+        return AuthFinding(
+            "OWA301",
+            op.node,
+            f"{op.label} runs for every user who clicks this button ({op.why}); check "
+            f'`__user__["role"] == "admin"` first and return otherwise{where}',
+        )
+
+    def lookup_used_unchecked(self, op: PrivilegedOp) -> bool:
+        """The looked-up record is used on some path before an ownership check or guard."""
+        if op.result_name is None:
+            return True
+        qual = op.function
+        call = op.node
+        target = op.result_name
+        tag = ("lookup", id(call))
+        for node, state in self.nodes(qual):
+            stmt = node.stmt
+            assert stmt is not None
+            if any(c is call for c in _calls_in(stmt)):
+                continue
+            if "user" not in state.roles:
+                continue
+            facts = state.facts(target)
+            if not any(f[:2] == tag for f in facts) or OWN in facts:
+                continue
+            if not any(n.value == target for n in _names_in(stmt)):
+                continue
+            if _only_presence_or_owner_test(stmt, target):
+                continue
+            return True
+        return False
+
+    def unguarded_path(self, qual: str) -> tuple[CallSite, ...] | None:
+        """Call sites from `action` to `qual` along which admin is not established."""
+        start = self.action.qualname
+        if qual == start:
+            return ()
+        paths: dict[str, tuple[CallSite, ...]] = {start: ()}
+        queue: deque[str] = deque([start])
+        while queue:
+            current = queue.popleft()
+            if current not in self.results:
+                continue
+            cfg = cfg_for(self.model, self.model.functions[current])
+            for site in self.model.call_sites.get(current, []):
+                if site.callee in paths or site.callee not in self.results:
+                    continue
+                state = self.analysis._site_state(cfg, self.results[current], site)
+                if state is None or "user" not in state.roles:
+                    continue
+                paths[site.callee] = (*paths[current], site)
+                if site.callee == qual:
+                    return paths[qual]
+                queue.append(site.callee)
+        return None
+
+    def path_text(self, qual: str) -> str:
+        if qual == self.action.qualname:
+            return ""
+        path = self.unguarded_path(qual)
+        if path is None:
+            reach = self.model.reachable.get(qual)
+            path = reach.path if reach else ()
+        if not path:
+            return ""
+        first = self.model.position(path[0].node).start.line
+        chain = " → ".join(_display_callee(site) for site in path)
+        return f" (line {first} reaches it through {chain})"
+
+    # --- OWA302 ---------------------------------------------------------------------------
+
+    def scan_role_tests(self) -> None:
+        analysis = self.analysis
+        seen: set[cst.CSTNode] = set()
+        for qual in self.results:
+            info = self.model.functions[qual]
+            for node, state in self.nodes(qual):
+                stmt = node.stmt
+                assert stmt is not None
+                for comparison in _comparisons_in(stmt):
+                    if comparison in seen:
+                        continue
+                    seen.add(comparison)
+                    test = analysis.role_test(comparison, state, info)
+                    if test is not None and test[2]:
+                        bad = ", ".join(f'"{b}"' for b in sorted(test[2]))
+                        dead = not test[0] or not test[1]
+                        consequence = (
+                            "so this test always gives the same answer and the code it "
+                            "protects is dead or unprotected"
+                            if dead
+                            else "so that part of the test never matches"
+                        )
+                        self.findings.append(
+                            AuthFinding(
+                                "OWA302",
+                                comparison,
+                                f"the role is compared with {bad}, which Open WebUI never "
+                                f'uses (roles are only "user" and "admin"), {consequence}; '
+                                'compare with "admin": `__user__["role"] == "admin"`',
+                            )
+                        )
+                if node.kind == "case" and isinstance(stmt, cst.MatchCase):
+                    self._case_literals(stmt, state, info)
+                if node.kind == "assert":
+                    self._assert_guard(node, state, info, seen)
+                if node.kind == "test" and isinstance(node.owner, cst.If):
+                    self._non_stopping_branch(node, state, info, seen)
+
+    def _case_literals(self, case: cst.MatchCase, state: GuardState, fn: FunctionInfo) -> None:
+        match = self.model.parent(case)
+        if not isinstance(match, cst.Match):
+            return
+        if not any(f[0] == "role" for f in self.analysis.facts(match.subject, state, fn)):
+            return
+        literals = _pattern_literals(case.pattern) or set()
+        bad = sorted(lit for lit in literals if lit not in ROLES)
+        if bad:
+            self.findings.append(
+                AuthFinding(
+                    "OWA302",
+                    case.pattern,
+                    f"`case {_code(case.pattern)}` matches a role Open WebUI never uses "
+                    '(roles are only "user" and "admin"); match "admin" instead',
+                )
+            )
+
+    def _assert_guard(
+        self, node: Node, state: GuardState, fn: FunctionInfo, seen: set[cst.CSTNode]
+    ) -> None:
+        owner = node.owner
+        assert_stmt = None
+        if isinstance(node.stmt, cst.CSTNode):
+            for parent in self.model.ancestors(node.stmt):
+                if isinstance(parent, cst.Assert):
+                    assert_stmt = parent
+                    break
+        if assert_stmt is None or assert_stmt in seen or owner is None:
+            return
+        test = node.stmt
+        if not isinstance(test, cst.BaseExpression):
+            return
+        truth = self.analysis.truth(test, state, fn)
+        if truth is None or truth == (ROLES, ROLES) or not truth[0] or not truth[1]:
+            return
+        seen.add(assert_stmt)
+        self.findings.append(
+            AuthFinding(
+                "OWA302",
+                assert_stmt,
+                "`assert` is not a role check: `python -O` strips it, and a failed assert "
+                "becomes an error toast rather than a refusal; write "
+                '`if __user__["role"] != "admin": return ...` instead',
+            )
+        )
+
+    def _non_stopping_branch(
+        self, node: Node, state: GuardState, fn: FunctionInfo, seen: set[cst.CSTNode]
+    ) -> None:
+        """`if role != "admin": log(...)` with no return/raise: the refusal is only words."""
+        stmt_if = node.owner
+        assert isinstance(stmt_if, cst.If)
+        if stmt_if in seen or node.stmt is not stmt_if.test or stmt_if.orelse is not None:
+            return
+        truth = self.analysis.truth(stmt_if.test, state, fn)
+        if truth is None or "admin" in truth[0] or "user" not in truth[0]:
+            return  # the body is not the non-admin branch
+        if "admin" not in truth[1]:
+            return
+        body = stmt_if.body
+        stmts = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
+        if _always_stops(stmts) or not _only_talks(stmts):
+            return
+        seen.add(stmt_if)
+        self.findings.append(
+            AuthFinding(
+                "OWA302",
+                stmt_if.test,
+                "the branch for non-admins only logs or notifies and then carries on, so "
+                "what follows runs for every user; end it with `return` (or `raise`)",
+            )
+        )
+
+    # --- OWA304 ---------------------------------------------------------------------------
+
+    def scan_leaks(self) -> None:
+        analysis = self.analysis
+        for qual in self.results:
+            info = self.model.functions[qual]
+            for node, state in self.nodes(qual):
+                stmt = node.stmt
+                assert stmt is not None
+                if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                    continue
+                if (
+                    isinstance(stmt, cst.Return)
+                    and qual == self.action.qualname
+                    and stmt.value is not None
+                    and self.leaks(stmt.value, state, info)
+                ):
+                    self.leak(stmt, "returned from `action` (the browser receives it)")
+                if isinstance(stmt, (cst.Assign, cst.AugAssign)):
+                    self._message_write(stmt, state, info)
+                for call in _calls_in(stmt):
+                    sink = self.sink(call, state, info)
+                    if sink is None:
+                        continue
+                    kind, args = sink
+                    if any(analysis.facts(a, state, info) & LEAKY for a in args):
+                        self.leak(call, kind)
+
+    def leaks(self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo) -> bool:
+        return bool(self.analysis.facts(expr, state, fn) & LEAKY)
+
+    def leak(self, node: cst.CSTNode, where: str) -> None:
+        self.findings.append(
+            AuthFinding(
+                "OWA304",
+                node,
+                f"the whole `__user__` dict is {where}; it carries the email, OAuth data and "
+                "other plugins' per-user settings and secrets; use only the fields you need, "
+                'such as `__user__["name"]` or `__user__["id"]`',
+            )
+        )
+
+    def _message_write(
+        self, stmt: cst.Assign | cst.AugAssign, state: GuardState, fn: FunctionInfo
+    ) -> None:
+        targets = (
+            [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
+        )
+        for target in targets:
+            base: cst.BaseExpression = target
+            while isinstance(base, (cst.Subscript, cst.Attribute)):
+                base = base.value
+            if base is target or BODY not in self.analysis.facts(base, state, fn):
+                continue
+            if self.leaks(stmt.value, state, fn):
+                self.leak(stmt, "written into the chat message")
+                return
+
+    def sink(
+        self, call: cst.Call, state: GuardState, fn: FunctionInfo
+    ) -> tuple[str, list[cst.BaseExpression]] | None:
+        names = self.model.imported_name(call.func)
+        positional = [a.value for a in call.args]
+        if "builtins.print" in names:
+            return "printed to the server log", positional
+        func = call.func
+        if any(n.startswith("logging.") for n in names) and isinstance(func, cst.Attribute):
+            return "logged", positional
+        if isinstance(func, cst.Attribute) and func.attr.value in _LOG_METHODS:
+            receiver = _code(func.value).lower()
+            if "log" in receiver:
+                return "logged", positional
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "write"
+            and _code(func.value) in ("sys.stdout", "sys.stderr")
+        ):
+            return "printed to the server log", positional
+        if EMITTER in self.analysis.facts(func, state, fn):
+            return "sent to the browser in an event", positional
+        if (isinstance(func, cst.Attribute) and func.attr.value in _HTTP_METHODS) or any(
+            n.startswith(_HTTP_MODULES) for n in names
+        ):
+            payload = [
+                a.value
+                for a in call.args
+                if a.keyword is not None and a.keyword.value in _HTTP_PAYLOAD_KEYWORDS
+            ]
+            if payload:
+                return "sent over HTTP", payload
+        return None
+
+
+_WHY = {
+    "process": "it runs a program on the server",
+    "code": "it runs code on the server",
+    "import": "it imports a module chosen at run time",
+    "environ": "it changes the server's environment variables",
+    "rmtree": "it deletes a directory tree that is not a temporary one",
+    "config": "it changes the server's configuration",
+    "http": "it calls Open WebUI's admin API",
+    "admin": "it changes accounts, roles, credentials, server code or access control",
+    "bulk": "it reads every user's records",
+    "write": "it changes data that is not the clicking user's own",
+    "cross-read": "it reads another user's data",
+}
+
+
+def _display_callee(site: CallSite) -> str:
+    return site.callee
+
+
+def _comparisons_in(node: cst.CSTNode) -> Iterator[cst.Comparison]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(current, cst.Comparison):
+            yield current
+        stack.extend(reversed(current.children))
+
+
+def _only_presence_or_owner_test(stmt: cst.CSTNode, name: str) -> bool:
+    """`x`, `not x`, `x is None`, `x.user_id != uid`: tests that do not use the record."""
+    expr = stmt
+    while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        expr = expr.expression
+    if isinstance(expr, cst.Name):
+        return expr.value == name
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+        left, right = expr.left, expr.comparisons[0].comparator
+        if isinstance(left, cst.Name) and left.value == name:
+            return isinstance(right, cst.Name) and right.value == "None"
+        for side in (left, right):
+            base = _owner_field_base(side)
+            if base is not None and base.value == name:
+                return True
+    return False
+
+
+def _always_stops(stmts: Sequence[cst.CSTNode]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return any(
+            isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in last.body
+        )
+    if isinstance(last, cst.SimpleStatementSuite):
+        return any(
+            isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in last.body
+        )
+    if isinstance(last, cst.If):
+        if last.orelse is None:
+            return False
+        body = list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
+        other = last.orelse
+        rest = (
+            [other]
+            if isinstance(other, cst.If)
+            else list(other.body.body)
+            if isinstance(other.body, cst.IndentedBlock)
+            else [other.body]
+        )
+        return _always_stops(body) and _always_stops(rest)
+    if isinstance(last, (cst.Try, cst.With)):
+        body = list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
+        return _always_stops(body)
+    return True  # loops and others: not a plain fall-through we can be sure of
+
+
+def _only_talks(stmts: Sequence[cst.CSTNode]) -> bool:
+    """Only expression statements (log, print, emit, notify), `pass` and assignments."""
+    for stmt in stmts:
+        smalls: Sequence[cst.CSTNode]
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            smalls = stmt.body
+        else:
+            return False
+        for small in smalls:
+            if not isinstance(small, (cst.Expr, cst.Pass, cst.Assign, cst.AnnAssign)):
+                return False
+    return True

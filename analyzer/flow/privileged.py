@@ -1,0 +1,177 @@
+"""The privileged-operation catalog, read from the data tables in `rules/data/`.
+
+- `owui_models.tsv`: Open WebUI 0.12.4's data layer (`Users.delete_user_by_id`, ...), with
+  what each method does to whose data (see the header of the file);
+- `privileged.tsv`: process and code execution, environment writes, `shutil.rmtree`;
+- `admin_api.tsv`: the admin API paths an HTTP call must not reach unguarded.
+
+The tables are package data, loaded once per process. Nothing here looks at code.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import libcst as cst
+
+Access = Literal["free", "read", "write", "bulk", "admin"]
+KeyType = Literal["user", "chat", "id"]
+RecordKind = Literal["chat", "file", "user"]
+
+# Import paths of the data layer before Open WebUI 0.5 (community actions still use them).
+_OLD_PREFIXES = ("open_webui.apps.webui.models.", "apps.webui.models.")
+
+
+@dataclass(frozen=True)
+class ModelMethod:
+    """One method of an Open WebUI data-layer singleton."""
+
+    name: str  # open_webui.models.users.Users.delete_user_by_id
+    is_async: bool
+    access: Access
+    keys: tuple[tuple[str, KeyType], ...]
+    record: RecordKind | None
+    params: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        """`Users.delete_user_by_id`."""
+        return ".".join(self.name.rsplit(".", 2)[-2:])
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    category: str
+    when: Literal["always", "dynamic-arg", "not-temp-arg"]
+
+
+def _rows(filename: str) -> Iterator[dict[str, str]]:
+    text = resources.files("rules").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    yield from csv.DictReader(lines, delimiter="\t")
+
+
+@cache
+def model_methods() -> dict[str, ModelMethod]:
+    out: dict[str, ModelMethod] = {}
+    for row in _rows("owui_models.tsv"):
+        keys: list[tuple[str, KeyType]] = []
+        if row["keys"] != "-":
+            for item in row["keys"].split(","):
+                param, kind = item.split(":")
+                keys.append((param, _key_type(kind)))
+        record = row["record"]
+        out[row["name"]] = ModelMethod(
+            name=row["name"],
+            is_async=row["sync"] == "async",
+            access=_access(row["access"]),
+            keys=tuple(keys),
+            record=_record(record),
+            params=tuple(p for p in row["params"].split(",") if p and p != "-"),
+        )
+    return out
+
+
+def _key_type(value: str) -> KeyType:
+    if value == "user":
+        return "user"
+    if value == "chat":
+        return "chat"
+    return "id"
+
+
+def _access(value: str) -> Access:
+    options: tuple[Access, ...] = ("free", "read", "write", "bulk", "admin")
+    for option in options:
+        if value == option:
+            return option
+    raise ValueError(f"owui_models.tsv: unknown access {value!r}")
+
+
+def _record(value: str) -> RecordKind | None:
+    if value == "chat":
+        return "chat"
+    if value == "file":
+        return "file"
+    if value == "user":
+        return "user"
+    return None
+
+
+@cache
+def privileged_calls() -> dict[str, CatalogEntry]:
+    out: dict[str, CatalogEntry] = {}
+    for row in _rows("privileged.tsv"):
+        when = row["when"]
+        if when not in ("always", "dynamic-arg", "not-temp-arg"):
+            raise ValueError(f"privileged.tsv: unknown condition {when!r}")
+        out[row["name"]] = CatalogEntry(row["name"], row["category"], when)  # type: ignore[arg-type]
+    return out
+
+
+@cache
+def admin_api_paths() -> tuple[tuple[str, bool], ...]:
+    """(path prefix, is_admin), longest first."""
+    rows = [(row["path"], row["kind"] == "admin") for row in _rows("admin_api.tsv")]
+    return tuple(sorted(rows, key=lambda r: -len(r[0])))
+
+
+def normalize_model_name(name: str) -> str:
+    """Map pre-0.5 import paths (`apps.webui.models.users...`) to `open_webui.models...`."""
+    for prefix in _OLD_PREFIXES:
+        if name.startswith(prefix):
+            return "open_webui.models." + name[len(prefix) :]
+    return name
+
+
+def lookup_model_method(names: set[str]) -> ModelMethod | None:
+    """The data-layer method one of `names` (from `ActionModule.resolve_name`) denotes."""
+    table = model_methods()
+    for name in sorted(names):
+        found = table.get(normalize_model_name(name))
+        if found is not None:
+            return found
+    return None
+
+
+def admin_api_path(url_text: str) -> str | None:
+    """The admin API path `url_text` (literal parts of a URL) calls, if any."""
+    start = url_text.find("/api/v1/")
+    while start != -1:
+        path = url_text[start:]
+        for prefix, is_admin in admin_api_paths():
+            if path.startswith(prefix) and _boundary(path, len(prefix), prefix):
+                if is_admin:
+                    return prefix
+                break
+        start = url_text.find("/api/v1/", start + 1)
+    return None
+
+
+def _boundary(path: str, end: int, prefix: str) -> bool:
+    return prefix.endswith("/") or end == len(path) or path[end] in "/?{#\0"
+
+
+def bind_arguments(
+    call: cst.Call, params: Sequence[str], skip: int = 0
+) -> dict[str, cst.BaseExpression] | None:
+    """Map `call`'s arguments to `params` (after `skip` leading positionals); None when a
+    `*args` / `**kwargs` makes the mapping unknowable."""
+    out: dict[str, cst.BaseExpression] = {}
+    position = 0
+    for arg in call.args[skip:]:
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            out[arg.keyword.value] = arg.value
+            continue
+        if position < len(params):
+            out[params[position]] = arg.value
+        position += 1
+    return out
