@@ -1,0 +1,1129 @@
+"""Risky operations and confirmation gates, as facts on the control-flow graph.
+
+**Risky operations** (rules.md OWA4) are a catalog in `rules/data/risky.tsv`: Open WebUI
+data-layer deletes and updates, process execution, `shutil.rmtree` (not of a `tempfile`
+path), sending mail, HTTP `DELETE`, and writes to Open WebUI's admin API.
+
+**Confirmation gates.** A forward dataflow (`GateAnalysis`) runs over each function's CFG.
+Its state says, per path:
+- `confirmed` (a *must* fact: true only when every path passed a strict test of a
+  confirmation answer: `r is True`, `r == True`, the false edge of `r is not True`, or a
+  helper whose result is such a test, or a helper that only returns normally when confirmed);
+- `names`: which local names hold a raw confirmation answer, a strict boolean derived from
+  one (`ok = r is True`, or `r` after `isinstance(r, bool)`), or a raw `input` answer;
+- `pending`: confirmation asks whose answer has not been tested yet (OWA403);
+- `unchecked`: `input` answers not yet checked for `False` / `""` / an error dict (OWA404).
+
+Tests are read from the CFG's atomic conditions (`not` handled, `and`/`or` already split).
+The false branch of `if __event_emitter__:` (and of other never-None injected names and
+their aliases) is infeasible. A truthiness test of a raw answer (`if not r: return`) does
+not confirm: on timeout or disconnect `__event_call__` returns a truthy `{"error": ...}`.
+
+A risky operation in a helper is gated when every call path from `action` reaches it
+through a confirmed call site (or it is confirmed locally).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import libcst as cst
+
+from analyzer.config import Settings
+from analyzer.flow.cfg import CFG, Edge, Node, cfg_for
+from analyzer.flow.dataflow import ForwardAnalysis, solve
+from analyzer.flow.events import (
+    Const,
+    DictV,
+    Evaluator,
+    EventFacts,
+    EventSite,
+    Value,
+    const_str,
+    describe,
+    event_facts,
+    function_body_nodes,
+    local_bindings,
+    unwrap_await,
+)
+from analyzer.flow.guards import authorization_facts
+from analyzer.model import (
+    NEVER_NONE_PARAMS,
+    ActionModule,
+    CallSite,
+    FunctionInfo,
+    string_value,
+    walk,
+)
+
+# --- the catalog -----------------------------------------------------------------------------
+
+Category = Literal["delete", "update", "process", "rmtree", "mail", "http-delete", "admin-api"]
+
+_OLD_PREFIXES = ("open_webui.apps.webui.models.", "apps.webui.models.")
+
+CATEGORY_TEXT: dict[str, str] = {
+    "delete": "deletes Open WebUI data",
+    "update": "changes Open WebUI data",
+    "process": "runs a process on the server",
+    "rmtree": "deletes a directory tree",
+    "mail": "sends mail",
+    "http-delete": "sends an HTTP DELETE",
+    "admin-api": "writes through Open WebUI's admin API",
+}
+
+
+@dataclass(frozen=True)
+class RiskyEntry:
+    name: str
+    category: Category
+    when: str
+
+
+@cache
+def _catalog() -> tuple[dict[str, RiskyEntry], tuple[str, ...]]:
+    text = (
+        resources.files("rules").joinpath("data").joinpath("risky.tsv").read_text(encoding="utf-8")
+    )
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    entries: dict[str, RiskyEntry] = {}
+    paths: list[str] = []
+    for row in csv.DictReader(lines, delimiter="\t"):
+        if row["when"] == "path":
+            paths.append(row["name"])
+            continue
+        category = row["category"]
+        if category not in CATEGORY_TEXT:
+            raise ValueError(f"risky.tsv: unknown category {category!r}")
+        entries[row["name"]] = RiskyEntry(row["name"], category, row["when"])  # type: ignore[arg-type]
+    return entries, tuple(sorted(paths, key=len, reverse=True))
+
+
+def risky_catalog() -> dict[str, RiskyEntry]:
+    return _catalog()[0]
+
+
+def admin_paths() -> tuple[str, ...]:
+    return _catalog()[1]
+
+
+def _normalize(name: str) -> str:
+    for prefix in _OLD_PREFIXES:
+        if name.startswith(prefix):
+            return "open_webui.models." + name[len(prefix) :]
+    return name
+
+
+@dataclass(frozen=True)
+class RiskyOp:
+    """A call to a risky operation."""
+
+    call: cst.Call
+    function: FunctionInfo
+    entry: RiskyEntry
+
+    @property
+    def short(self) -> str:
+        parts = self.entry.name.split(".")
+        return ".".join(parts[-2:]) if len(parts) > 2 else self.entry.name
+
+
+def literal_text(model: ActionModule, expr: cst.BaseExpression, info: FunctionInfo) -> str:
+    """The literal parts of a string expression (f-string text, `+` of literals, a name
+    assigned once), concatenated; unknown parts become `{}`."""
+    return _literal_text(model, expr, info, 0)
+
+
+def _literal_text(
+    model: ActionModule, expr: cst.BaseExpression, info: FunctionInfo, depth: int
+) -> str:
+    if depth > 4:
+        return "{}"
+    text = string_value(expr)
+    if text is not None:
+        return text
+    if isinstance(expr, cst.FormattedString):
+        out = ""
+        for part in expr.parts:
+            if isinstance(part, cst.FormattedStringText):
+                out += part.value
+            else:
+                out += "{}"
+        return out
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        return _literal_text(model, expr.left, info, depth + 1) + _literal_text(
+            model, expr.right, info, depth + 1
+        )
+    if isinstance(expr, cst.Name):
+        bindings = local_bindings(model, info).get(expr.value, [])
+        if len(bindings) == 1 and bindings[0].value is not None and bindings[0].kind == "assign":
+            return _literal_text(model, bindings[0].value, info, depth + 1)
+    return "{}"
+
+
+def _admin_path(text: str) -> str | None:
+    start = text.find("/api/v1/")
+    while start != -1:
+        rest = text[start:]
+        for prefix in admin_paths():
+            end = len(prefix)
+            if rest.startswith(prefix) and (end == len(rest) or rest[end] in "/?{#"):
+                return prefix
+        start = text.find("/api/v1/", start + 1)
+    return None
+
+
+def _receiver_classes(
+    model: ActionModule, expr: cst.BaseExpression, info: FunctionInfo
+) -> set[str]:
+    """Qualified names of what created the receiver `expr` (`smtplib.SMTP`, ...)."""
+    expr = unwrap_await(expr)
+    if isinstance(expr, cst.Call):
+        return model.resolve_name(expr.func)
+    if isinstance(expr, cst.Name):
+        bindings = local_bindings(model, info).get(expr.value, [])
+        out: set[str] = set()
+        for binding in bindings:
+            if binding.kind in ("assign", "ann", "with") and binding.value is not None:
+                value = unwrap_await(binding.value)
+                if isinstance(value, cst.Call):
+                    out |= model.resolve_name(value.func)
+        return out
+    return set()
+
+
+def _positional(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index].value if index < len(positional) else None
+
+
+def _is_temp_path(model: ActionModule, expr: cst.BaseExpression, info: FunctionInfo) -> bool:
+    def has_tempfile(node: cst.CSTNode) -> bool:
+        return any(
+            isinstance(n, cst.Call)
+            and any(x.startswith("tempfile.") for x in model.resolve_name(n.func))
+            for n in walk(node)
+        )
+
+    if has_tempfile(expr):
+        return True
+    for node in walk(expr):
+        if isinstance(node, cst.Name):
+            for binding in local_bindings(model, info).get(node.value, []):
+                if binding.value is not None and has_tempfile(binding.value):
+                    return True
+    return False
+
+
+def match_risky(model: ActionModule, call: cst.Call, info: FunctionInfo) -> RiskyOp | None:
+    """The risky operation `call` performs, if any."""
+    catalog = risky_catalog()
+    names = {_normalize(n) for n in model.resolve_name(call.func)}
+    if isinstance(call.func, cst.Attribute):
+        method = call.func.attr.value
+        names |= {f"{c}.{method}" for c in _receiver_classes(model, call.func.value, info)}
+    for name in sorted(names):
+        entry = catalog.get(name)
+        if entry is None:
+            continue
+        if entry.when == "not-temp-arg":
+            target = _positional(call, 0, "path")
+            if target is not None and _is_temp_path(model, target, info):
+                continue
+        elif entry.when == "method-delete":
+            method_arg = _positional(call, 0, "method")
+            if method_arg is None or (string_value(method_arg) or "").upper() != "DELETE":
+                continue
+        elif entry.when == "admin-url":
+            url = _positional(call, 0, "url")
+            if url is None or _admin_path(literal_text(model, url, info)) is None:
+                continue
+        return RiskyOp(call, info, entry)
+    return None
+
+
+# --- confirmation answers --------------------------------------------------------------------
+
+AnswerKind = Literal["raw-confirm", "strict", "raw-input"]
+NameFact = tuple[str, AnswerKind, cst.Call | None]
+
+
+@dataclass(frozen=True)
+class GateState:
+    confirmed: bool = False
+    names: frozenset[NameFact] = frozenset()
+    pending: frozenset[cst.Call] = frozenset()
+    unchecked: frozenset[tuple[str, cst.Call]] = frozenset()
+
+    def kind_of(self, name: str) -> tuple[AnswerKind, cst.Call | None] | None:
+        kinds = [(k, ask) for n, k, ask in self.names if n == name]
+        if not kinds:
+            return None
+        # A name that may hold a raw answer on some path is raw (the weaker fact wins).
+        for wanted in ("raw-confirm", "raw-input", "strict"):
+            for k, ask in kinds:
+                if k == wanted:
+                    return k, ask
+        return kinds[0]
+
+
+def _with_name(
+    state: GateState, name: str, fact: tuple[AnswerKind, cst.Call | None] | None
+) -> GateState:
+    names = frozenset(f for f in state.names if f[0] != name)
+    unchecked = frozenset(u for u in state.unchecked if u[0] != name)
+    if fact is not None:
+        names |= {(name, fact[0], fact[1])}
+    return replace(state, names=names, unchecked=unchecked)
+
+
+@dataclass(frozen=True)
+class Atom:
+    """What one atomic test condition says about answers."""
+
+    subject: cst.BaseExpression | None  # the tested expression
+    test: Literal["truthy", "is-true", "is-false", "is-none", "isinstance-bool", "other"]
+    negated: bool  # the atom holds on the false edge (`not x`, `x is not True`, `x != True`)
+
+
+def parse_atom(expr: cst.BaseExpression) -> Atom:
+    negated = False
+    while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        negated = not negated
+        expr = expr.expression
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+        target = expr.comparisons[0]
+        op = target.operator
+        left, right = expr.left, target.comparator
+        subject, const = left, right
+        if _const_name(left) is not None and _const_name(right) is None:
+            subject, const = right, left
+        value = _const_name(const)
+        if value is not None and isinstance(op, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)):
+            flip = isinstance(op, (cst.IsNot, cst.NotEqual))
+            test: Literal["is-true", "is-false", "is-none"] = (
+                "is-true" if value == "True" else "is-false" if value == "False" else "is-none"
+            )
+            return Atom(subject, test, negated != flip)
+        return Atom(left, "other", negated)
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Name)
+        and expr.func.value == "isinstance"
+        and len(expr.args) == 2
+    ):
+        kind = expr.args[1].value
+        test2: Literal["isinstance-bool", "other"] = (
+            "isinstance-bool" if isinstance(kind, cst.Name) and kind.value == "bool" else "other"
+        )
+        return Atom(expr.args[0].value, test2, negated)
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Name)
+        and expr.func.value == "bool"
+        and expr.args
+    ):
+        return Atom(expr.args[0].value, "truthy", negated)
+    return Atom(expr, "truthy", negated)
+
+
+def _const_name(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
+        return expr.value
+    return None
+
+
+def _names_read(node: cst.CSTNode) -> Iterator[cst.Name]:
+    for child in walk(node):
+        if isinstance(child, cst.Name):
+            yield child
+
+
+class GateFacts:
+    """Confirmation facts for every function of one module (use `gate_facts(model)`)."""
+
+    def __init__(self, model: ActionModule) -> None:
+        self.model = model
+        self.events: EventFacts = event_facts(model)
+        self._ask_kinds: dict[cst.Call, str | None] = {}
+        self._solved: dict[str, tuple[CFG, dict[Node, GateState]] | None] = {}
+        self._in_progress: set[str] = set()
+        self._return_kinds: dict[str, tuple[AnswerKind, cst.Call | None] | None] = {}
+        self._risky_reach: dict[str, bool] = {}
+
+    # --- asks -------------------------------------------------------------------------------
+
+    def ask_kind(self, site: EventSite) -> str | None:
+        """The `type` of an `__event_call__` payload (`confirmation`, `input`, ...)."""
+        if site.call not in self._ask_kinds:
+            kind = None
+            if site.kind == "call" and site.payload is not None:
+                value = Evaluator(self.model, site.function).value(site.payload, site.call)
+                if isinstance(value, DictV):
+                    kind = const_str(value.items.get("type"))
+            self._ask_kinds[site.call] = kind
+        return self._ask_kinds[site.call]
+
+    def _site(self, expr: cst.BaseExpression) -> EventSite | None:
+        """The `__event_call__` site whose answer `expr` is (`await call(...)`, also through
+        `asyncio.wait_for`)."""
+        if not isinstance(expr, cst.Await):
+            return None
+        inner = expr.expression
+        if isinstance(inner, cst.Call):
+            site = self.events.site_of(inner)
+            if site is not None and site.kind == "call":
+                return site
+            if inner.args and isinstance(inner.args[0].value, cst.Call):
+                wrapped = self.events.site_of(inner.args[0].value)
+                if (
+                    wrapped is not None
+                    and wrapped.kind == "call"
+                    and self.events.answer_expr(wrapped) is expr
+                ):
+                    return wrapped
+        return None
+
+    def answer_kind(
+        self, expr: cst.BaseExpression, state: GateState, info: FunctionInfo
+    ) -> tuple[AnswerKind, cst.Call | None] | None:
+        """What answer `expr` holds: a raw confirmation, a strict boolean, a raw input."""
+        site = self._site(expr)
+        if site is not None:
+            kind = self.ask_kind(site)
+            if kind == "confirmation":
+                return "raw-confirm", site.call
+            if kind == "input":
+                return "raw-input", site.call
+            return None
+        if isinstance(expr, cst.Name):
+            return state.kind_of(expr.value)
+        if isinstance(expr, cst.Comparison):
+            atom = parse_atom(expr)
+            if atom.test == "is-true" and atom.subject is not None:
+                inner = self.answer_kind(atom.subject, state, info)
+                if inner is not None and inner[0] != "raw-input":
+                    return "strict", inner[1]
+            return None
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+            return None
+        call = unwrap_await(expr)
+        if isinstance(call, cst.Call):
+            if isinstance(call.func, cst.Name) and call.func.value == "bool" and call.args:
+                inner = self.answer_kind(call.args[0].value, state, info)
+                return inner if inner is not None and inner[0] == "raw-confirm" else None
+            callee = self._callee(call, info)
+            if callee is not None:
+                return self.return_kind(callee)
+        return None
+
+    def _callee(self, call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
+        name = self.model.resolve_callable(call.func, info)
+        callee = self.model.functions.get(name) if name else None
+        if callee is None or callee.node.name.value == "__init__":
+            return None
+        return callee
+
+    # --- per-function solutions -------------------------------------------------------------
+
+    def solved(self, info: FunctionInfo) -> tuple[CFG, dict[Node, GateState]] | None:
+        """The function's CFG and IN states; None while it is being solved (recursion)."""
+        if info.qualname in self._solved:
+            return self._solved[info.qualname]
+        if info.qualname in self._in_progress:
+            return None
+        self._in_progress.add(info.qualname)
+        try:
+            cfg = cfg_for(self.model, info)
+            states = solve(cfg, GateAnalysis(self, info))
+            self._solved[info.qualname] = (cfg, states)
+        finally:
+            self._in_progress.discard(info.qualname)
+        return self._solved[info.qualname]
+
+    def state_at(self, node: cst.CSTNode, info: FunctionInfo) -> GateState | None:
+        solved = self.solved(info)
+        if solved is None:
+            return None
+        cfg, states = solved
+        cfg_node = cfg.node_of(node, self.model)
+        return states.get(cfg_node) if cfg_node is not None else None
+
+    def return_kind(self, info: FunctionInfo) -> tuple[AnswerKind, cst.Call | None] | None:
+        """What a helper returns: a strict boolean, a raw confirmation or a raw input."""
+        if info.qualname in self._return_kinds:
+            return self._return_kinds[info.qualname]
+        solved = self.solved(info)
+        if solved is None:
+            return None
+        _, states = solved
+        kinds: list[tuple[AnswerKind, cst.Call | None]] = []
+        for node, state in states.items():
+            stmt = node.stmt
+            if isinstance(stmt, cst.Return) and stmt.value is not None:
+                found = self.answer_kind(stmt.value, state, info)
+                if found is not None:
+                    kinds.append(found)
+        result: tuple[AnswerKind, cst.Call | None] | None = None
+        for wanted in ("raw-confirm", "raw-input", "strict"):
+            match = [k for k in kinds if k[0] == wanted]
+            if match:
+                result = match[0]
+                break
+        self._return_kinds[info.qualname] = result
+        return result
+
+    def confirms_on_return(self, info: FunctionInfo) -> bool:
+        """True when the helper returns normally only on confirmed paths."""
+        solved = self.solved(info)
+        if solved is None:
+            return False
+        cfg, states = solved
+        analysis = GateAnalysis(self, info)
+        exits = [e for e in cfg.exit.preds if e.src in states]
+        if not exits:
+            return False
+        for edge in exits:
+            out = analysis.transfer(edge.src, states[edge.src])
+            refined = analysis.refine(edge, out)
+            if refined is not None and not refined.confirmed:
+                return False
+        return True
+
+    # --- risky operations -------------------------------------------------------------------
+
+    def risky_in(self, info: FunctionInfo) -> list[RiskyOp]:
+        out: list[RiskyOp] = []
+        for node in function_body_nodes(info):
+            if isinstance(node, cst.Call):
+                op = match_risky(self.model, node, info)
+                if op is not None:
+                    out.append(op)
+        return out
+
+    def reaches_risky(self, qualname: str, seen: frozenset[str] = frozenset()) -> bool:
+        """The function (or a module function it calls) performs a risky operation."""
+        if qualname in self._risky_reach:
+            return self._risky_reach[qualname]
+        if qualname in seen:
+            return False
+        info = self.model.functions.get(qualname)
+        if info is None:
+            return False
+        found = bool(self.risky_in(info)) or any(
+            self.reaches_risky(site.callee, seen | {qualname})
+            for site in self.model.call_sites.get(qualname, [])
+        )
+        if not seen:
+            self._risky_reach[qualname] = found
+        return found
+
+    def ungated_path(
+        self, info: FunctionInfo, seen: frozenset[str] = frozenset()
+    ) -> tuple[CallSite, ...] | None:
+        """A call path from `action` to `info` on which no confirmation holds at the call
+        sites (`()` for `action` itself); None when every path is confirmed."""
+        model = self.model
+        if info is model.action_method:
+            return ()
+        if info.qualname in seen or info.qualname not in model.reachable:
+            return None
+        for site in model.callers.get(info.qualname, []):
+            caller = model.functions.get(site.caller)
+            if caller is None or site.caller not in model.reachable:
+                continue
+            state = self.state_at(site.node, caller)
+            if state is None or state.confirmed:
+                continue
+            path = self.ungated_path(caller, seen | {info.qualname})
+            if path is not None:
+                return (*path, site)
+        return None
+
+    def confirmation_sites(self) -> list[EventSite]:
+        return [s for s in self.events.sites if self.ask_kind(s) == "confirmation"]
+
+    def input_sites(self) -> list[EventSite]:
+        return [s for s in self.events.sites if self.ask_kind(s) == "input"]
+
+    def never_none(self, expr: cst.BaseExpression, info: FunctionInfo) -> bool:
+        if self.events.alias_kind(expr, info) is not None:
+            return True
+        if isinstance(expr, cst.Name) and info is self.model.action_method:
+            return expr.value in NEVER_NONE_PARAMS and expr.value in info.param_names()
+        return False
+
+
+def never_none_feasible(
+    edge: Edge, facts: EventFacts, info: FunctionInfo, model: ActionModule
+) -> bool:
+    """False for the branch that assumes an injected callable or object is None."""
+    if edge.kind not in ("true", "false") or edge.condition is None:
+        return True
+    atom = parse_atom(edge.condition)
+    if atom.subject is None or atom.test not in ("truthy", "is-none"):
+        return True
+    subject = atom.subject
+    never = facts.alias_kind(subject, info) is not None or (
+        isinstance(subject, cst.Name)
+        and subject.value in NEVER_NONE_PARAMS
+        and subject.value in (model.action_method.param_names() if model.action_method else [])
+        and info is model.action_method
+    )
+    if not never:
+        return True
+    holds = (edge.kind == "true") != atom.negated
+    if atom.test == "truthy":
+        return holds  # falsy never happens
+    return not holds  # `is None` never holds
+
+
+class GateAnalysis(ForwardAnalysis[GateState]):
+    def __init__(self, facts: GateFacts, info: FunctionInfo) -> None:
+        self.facts = facts
+        self.info = info
+
+    def initial(self) -> GateState:
+        return GateState()
+
+    def join(self, a: GateState, b: GateState) -> GateState:
+        return GateState(
+            a.confirmed and b.confirmed,
+            a.names | b.names,
+            a.pending | b.pending,
+            a.unchecked | b.unchecked,
+        )
+
+    def transfer(self, node: Node, state: GateState) -> GateState:
+        stmt = node.stmt
+        if stmt is None:
+            return state
+        facts = self.facts
+        info = self.info
+        if node.kind == "for" and isinstance(node.owner, cst.For):
+            for name in _names_read(node.owner.target):
+                state = _with_name(state, name.value, None)
+            return state
+        if node.kind == "with" and isinstance(stmt, cst.WithItem):
+            if stmt.asname is not None:
+                for name in _names_read(stmt.asname.name):
+                    state = _with_name(state, name.value, None)
+            return state
+        # Helpers that return normally only when confirmed.
+        for child in walk(stmt):
+            if isinstance(child, cst.Call):
+                callee = facts._callee(child, info)
+                if callee is not None and callee is not info and facts.confirms_on_return(callee):
+                    state = replace(state, confirmed=True)
+        for child in walk(stmt):
+            if isinstance(child, cst.NamedExpr) and isinstance(child.target, cst.Name):
+                state = self._bind(state, child.target.value, child.value)
+        if isinstance(stmt, cst.Assign):
+            for target in stmt.targets:
+                if isinstance(target.target, cst.Name):
+                    state = self._bind(state, target.target.value, stmt.value)
+                else:
+                    for name in _names_read(target.target):
+                        if isinstance(target.target, (cst.Tuple, cst.List)):
+                            state = _with_name(state, name.value, None)
+        elif isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
+            if stmt.value is not None:
+                state = self._bind(state, stmt.target.value, stmt.value)
+        elif isinstance(stmt, cst.AugAssign) and isinstance(stmt.target, cst.Name):
+            state = _with_name(state, stmt.target.value, None)
+        return state
+
+    def _bind(self, state: GateState, name: str, value: cst.BaseExpression) -> GateState:
+        facts = self.facts
+        fact = facts.answer_kind(value, state, self.info)
+        source = value if isinstance(value, cst.Name) else None
+        copied = [u for u in state.unchecked if source is not None and u[0] == source.value]
+        state = _with_name(state, name, fact)
+        if fact is None:
+            return state
+        kind, ask = fact
+        site = facts._site(value)
+        if kind == "raw-confirm" and site is not None:
+            state = replace(state, pending=state.pending | {site.call})
+        if kind == "raw-input" and ask is not None:
+            if source is not None:
+                state = replace(state, unchecked=state.unchecked | {(name, a) for _, a in copied})
+            else:
+                state = replace(state, unchecked=state.unchecked | {(name, ask)})
+        return state
+
+    def refine(self, edge: Edge, state: GateState) -> GateState | None:
+        facts = self.facts
+        if not never_none_feasible(edge, facts.events, self.info, facts.model):
+            return None
+        if edge.kind not in ("true", "false") or edge.condition is None:
+            return state
+        condition = edge.condition
+        atom = parse_atom(condition)
+        holds = (edge.kind == "true") != atom.negated
+        # Every answer the test mentions counts as tested (OWA403) / checked (OWA404),
+        # except an input compared only with None (cancel returns False, not None).
+        mentioned = {n.value for n in _names_read(condition)}
+        tested_asks = {ask for n, k, ask in state.names if n in mentioned and k == "raw-confirm"}
+        inline = self._inline_asks(condition)
+        pending = state.pending - tested_asks - inline
+        unchecked = state.unchecked
+        if atom.test != "is-none":
+            unchecked = frozenset(u for u in unchecked if u[0] not in mentioned)
+        state = replace(state, pending=pending, unchecked=unchecked)
+        if atom.subject is None:
+            return state
+        found = facts.answer_kind(atom.subject, state, self.info)
+        if found is None:
+            return state
+        kind, ask = found
+        if atom.test == "is-true" and kind in ("raw-confirm", "strict") and holds:
+            return replace(state, confirmed=True)
+        if atom.test == "truthy" and kind == "strict" and holds:
+            return replace(state, confirmed=True)
+        if (
+            atom.test == "isinstance-bool"
+            and kind == "raw-confirm"
+            and holds
+            and isinstance(atom.subject, cst.Name)
+        ):
+            return _with_name(state, atom.subject.value, ("strict", ask))
+        return state
+
+    def _inline_asks(self, condition: cst.BaseExpression) -> set[cst.Call]:
+        out: set[cst.Call] = set()
+        for child in walk(condition):
+            if isinstance(child, cst.Await):
+                site = self.facts._site(child)
+                if site is not None:
+                    out.add(site.call)
+        return out
+
+
+def gate_facts(model: ActionModule) -> GateFacts:
+    """The model's `GateFacts`, computed once."""
+    facts = model.__dict__.get("_gate_facts")
+    if not isinstance(facts, GateFacts):
+        facts = GateFacts(model)
+        model.__dict__["_gate_facts"] = facts
+    return facts
+
+
+# --- what the rules ask --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeakTest:
+    """A confirmation answer tested in a way a timeout passes (OWA402)."""
+
+    node: cst.BaseExpression
+    function: FunctionInfo
+    how: Literal["truthy", "is-false"]
+
+
+def weak_tests(model: ActionModule) -> list[WeakTest]:
+    facts = gate_facts(model)
+    out: list[WeakTest] = []
+    for info in model.functions.values():
+        solved = facts.solved(info)
+        if solved is None:
+            continue
+        cfg, states = solved
+        for node in cfg.nodes:
+            if node.kind != "test" or node not in states:
+                continue
+            assert isinstance(node.stmt, cst.BaseExpression)
+            atom = parse_atom(node.stmt)
+            if atom.subject is None or atom.test not in ("truthy", "is-false"):
+                continue
+            found = facts.answer_kind(atom.subject, states[node], info)
+            if found is not None and found[0] == "raw-confirm":
+                how: Literal["truthy", "is-false"] = (
+                    "truthy" if atom.test == "truthy" else "is-false"
+                )
+                out.append(WeakTest(node.stmt, info, how))
+    return out
+
+
+@dataclass(frozen=True)
+class UngatedOp:
+    op: RiskyOp
+    path: tuple[CallSite, ...]
+
+
+def ungated_ops(model: ActionModule) -> list[UngatedOp]:
+    """Risky operations reachable from `action` on some path with no confirmation gate."""
+    facts = gate_facts(model)
+    out: list[UngatedOp] = []
+    for qual in model.reachable:
+        info = model.functions[qual]
+        for op in facts.risky_in(info):
+            state = facts.state_at(op.call, info)
+            if state is None or state.confirmed:
+                continue  # unreachable, or confirmed on every path here
+            path = facts.ungated_path(info)
+            if path is not None:
+                out.append(UngatedOp(op, path))
+    return out
+
+
+@dataclass(frozen=True)
+class IgnoredAsk:
+    site: EventSite
+    reason: Literal["discarded", "never-read", "before-op"]
+    op_node: cst.CSTNode | None = None
+
+
+def ignored_confirmations(model: ActionModule) -> list[IgnoredAsk]:
+    """Confirmations whose answer is discarded, never read, or untested at a risky op."""
+    facts = gate_facts(model)
+    out: dict[cst.Call, IgnoredAsk] = {}
+    for site in facts.confirmation_sites():
+        answer = facts.events.answer_expr(site)
+        if answer is None:
+            continue  # not awaited: OWA113's
+        parent = model.parent(answer)
+        if isinstance(parent, cst.Expr):
+            out[site.call] = IgnoredAsk(site, "discarded")
+            continue
+        target = _assigned_name(model, answer)
+        if target is not None and not _read_elsewhere(model, site.function, target, answer):
+            out[site.call] = IgnoredAsk(site, "never-read")
+    for info in model.functions.values():
+        solved = facts.solved(info)
+        if solved is None:
+            continue
+        cfg, states = solved
+        for node in cfg.nodes:
+            state = states.get(node)
+            if state is None or not state.pending or node.stmt is None:
+                continue
+            op_node = _risky_in_node(facts, node.stmt, info)
+            if op_node is None:
+                continue
+            for ask in state.pending:
+                pending_site = facts.events.site_of(ask)
+                if pending_site is not None and ask not in out:
+                    out[ask] = IgnoredAsk(pending_site, "before-op", op_node)
+    return sorted(out.values(), key=lambda a: model.position(a.site.call).start.line)
+
+
+def _risky_in_node(facts: GateFacts, stmt: cst.CSTNode, info: FunctionInfo) -> cst.CSTNode | None:
+    for child in walk(stmt):
+        if isinstance(child, cst.Call):
+            if match_risky(facts.model, child, info) is not None:
+                return child
+            callee = facts._callee(child, info)
+            if callee is not None and callee is not info and facts.reaches_risky(callee.qualname):
+                return child
+    return None
+
+
+def _assigned_name(model: ActionModule, answer: cst.CSTNode) -> str | None:
+    parent = model.parent(answer)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0].target
+        if isinstance(target, cst.Name):
+            return target.value
+    if isinstance(parent, cst.AnnAssign) and isinstance(parent.target, cst.Name):
+        return parent.target.value
+    return None
+
+
+def _read_elsewhere(
+    model: ActionModule, info: FunctionInfo, name: str, answer: cst.CSTNode
+) -> bool:
+    assign = model.parent(answer)
+    targets: set[cst.CSTNode] = set()
+    if isinstance(assign, cst.Assign):
+        targets = {t.target for t in assign.targets}
+    elif isinstance(assign, cst.AnnAssign):
+        targets = {assign.target}
+    for node in walk(info.node.body):
+        if isinstance(node, cst.Name) and node.value == name and node not in targets:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class UncheckedInput:
+    site: EventSite
+    use: cst.CSTNode
+
+
+_LOG_CALLS = ("print", "logging.", "log.", "logger.", "self.log")
+
+
+def unchecked_inputs(model: ActionModule) -> list[UncheckedInput]:
+    """`input` answers used as text before any check for `False` / `""` / an error dict."""
+    facts = gate_facts(model)
+    out: dict[cst.Call, UncheckedInput] = {}
+    for site in facts.input_sites():
+        answer = facts.events.answer_expr(site)
+        if answer is None:
+            continue
+        parent = model.parent(answer)
+        if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Return, cst.Expr, cst.NamedExpr)):
+            continue
+        if _is_check_context(model, answer):
+            continue
+        out[site.call] = UncheckedInput(site, answer)
+    for info in model.functions.values():
+        solved = facts.solved(info)
+        if solved is None:
+            continue
+        cfg, states = solved
+        for node in cfg.nodes:
+            state = states.get(node)
+            if state is None or not state.unchecked or node.stmt is None:
+                continue
+            if node.kind in ("test", "assert", "with", "except", "case", "match"):
+                continue
+            stmt = (
+                node.owner.iter
+                if node.kind == "for" and isinstance(node.owner, cst.For)
+                else node.stmt
+            )
+            for name, ask in state.unchecked:
+                use = _text_use(model, stmt, name)
+                if use is not None and ask not in out:
+                    site2 = facts.events.site_of(ask)
+                    if site2 is not None:
+                        out[ask] = UncheckedInput(site2, use)
+    return sorted(out.values(), key=lambda u: model.position(u.site.call).start.line)
+
+
+def _is_check_context(model: ActionModule, node: cst.CSTNode) -> bool:
+    parent = model.parent(node)
+    if isinstance(parent, cst.Arg):
+        call = model.parent(parent)
+        if (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Name)
+            and call.func.value in ("isinstance", "type", "bool")
+        ):
+            return True
+    return isinstance(
+        parent, (cst.BooleanOperation, cst.UnaryOperation, cst.If, cst.While, cst.Comparison)
+    )
+
+
+def _text_use(model: ActionModule, stmt: cst.CSTNode, name: str) -> cst.CSTNode | None:
+    """A read of `name` in `stmt` that treats it as text (not a check, log or hand-over)."""
+    if isinstance(stmt, cst.Return) and isinstance(stmt.value, cst.Name):
+        return None
+    if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Name):
+        return None  # an alias: followed by the dataflow
+    targets: set[cst.CSTNode] = set()
+    if isinstance(stmt, cst.Assign):
+        targets = {t.target for t in stmt.targets}
+    for node in walk(stmt):
+        if not isinstance(node, cst.Name) or node.value != name or node in targets:
+            continue
+        if _is_check_context(model, node) or _in_log_call(model, node):
+            continue
+        parent = model.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.value is not node:
+            continue  # `x.name`: another object's attribute
+        return node
+    return None
+
+
+def _in_log_call(model: ActionModule, node: cst.CSTNode) -> bool:
+    for parent in model.ancestors(node):
+        if isinstance(parent, cst.Call):
+            code = model.module.code_for_node(parent.func)
+            if code.startswith(_LOG_CALLS) or code == "print":
+                return True
+        if isinstance(parent, cst.BaseSmallStatement):
+            return False
+    return False
+
+
+# --- status events (OWA407) ---------------------------------------------------------------------
+
+# States are frozensets of ints: 0 = no status left open, L > 0 = a status opened on line L
+# is still open, PASS = whatever the caller's state was (helper summaries only).
+PASS = -1
+StatusState = frozenset[int]
+
+
+def _status_effect(value: object) -> Literal["open", "close"] | None:
+    if not isinstance(value, DictV) or const_str(value.items.get("type")) != "status":
+        return None
+    data = value.items.get("data")
+    if not isinstance(data, DictV):
+        return None
+    done = data.items.get("done")
+    hidden = data.items.get("hidden")
+    if isinstance(hidden, Const) and hidden.value is True:
+        return "close"  # a hidden status replaces the shown one: nothing keeps shimmering
+    if isinstance(done, Const):
+        return "close" if done.value is True else "open"
+    if done is None and data.complete:
+        return "open"
+    return None  # `done` not known statically: stay silent
+
+
+class StatusAnalysis(ForwardAnalysis[StatusState]):
+    def __init__(
+        self, paths: StatusPaths, info: FunctionInfo, env: Mapping[str, Value], start: int
+    ) -> None:
+        self.paths = paths
+        self.info = info
+        self.env = env
+        self.start = start
+
+    def initial(self) -> StatusState:
+        return frozenset({self.start})
+
+    def join(self, a: StatusState, b: StatusState) -> StatusState:
+        return a | b
+
+    def refine(self, edge: Edge, state: StatusState) -> StatusState | None:
+        paths = self.paths
+        if not never_none_feasible(edge, paths.events, self.info, paths.model):
+            return None
+        return state
+
+    def transfer(self, node: Node, state: StatusState) -> StatusState:
+        stmt = node.stmt
+        if stmt is None or node.kind in ("except", "case"):
+            return state
+        paths = self.paths
+        model = paths.model
+        calls = [n for n in walk(stmt) if isinstance(n, cst.Call)]
+        calls.reverse()  # inner calls (arguments) run before the calls that take them
+        calls.sort(key=lambda c: (model.position(c).start.line, model.position(c).start.column))
+        for call in calls:
+            site = paths.events.site_of(call)
+            if site is not None:
+                if site.kind != "emitter" or site.payload is None:
+                    continue
+                value = Evaluator(model, self.info, self.env).value(site.payload, call)
+                effect = _status_effect(value)
+                if effect == "close":
+                    state = frozenset({0})
+                elif effect == "open":
+                    state = frozenset({model.position(call).start.line})
+                continue
+            name = model.resolve_callable(call.func, self.info)
+            callee = model.functions.get(name) if name else None
+            if callee is None or callee is self.info:
+                continue
+            env = Evaluator(model, self.info, self.env).bind_env(call, callee) or {}
+            exits = paths.summary(callee, env)
+            if exits is None:
+                continue
+            # A status the helper leaves open is reported at this call, where the path is.
+            line = model.position(call).start.line
+            out: set[int] = set()
+            for item in exits:
+                out |= state if item == PASS else {line if item > 0 else 0}
+            state = frozenset(out)
+        return state
+
+
+class StatusPaths:
+    """Which exits of `action` may leave a `status` event without `done: True`."""
+
+    def __init__(self, model: ActionModule) -> None:
+        self.model = model
+        self.events = event_facts(model)
+        self._summaries: dict[tuple[str, str], StatusState | None] = {}
+        self._in_progress: set[tuple[str, str]] = set()
+
+    def summary(self, info: FunctionInfo, env: Mapping[str, Value]) -> StatusState | None:
+        """The helper's effect: its exit states with PASS for "unchanged"."""
+        key = (info.qualname, repr(sorted((k, describe(v)) for k, v in env.items())))
+        if key in self._summaries:
+            return self._summaries[key]
+        if key in self._in_progress or len(self._in_progress) > 8:
+            return None
+        self._in_progress.add(key)
+        try:
+            cfg = cfg_for(self.model, info)
+            states = solve(cfg, StatusAnalysis(self, info, env, PASS))
+            result = states.get(cfg.exit)
+            self._summaries[key] = result if result is not None else frozenset({PASS})
+        finally:
+            self._in_progress.discard(key)
+        return self._summaries[key]
+
+    def open_exits(self) -> list[tuple[cst.CSTNode | None, frozenset[int]]]:
+        """(the `return` / `raise` statement, or None for the end of `action`; open lines)."""
+        action = self.model.action_method
+        if action is None:
+            return []
+        cfg = cfg_for(self.model, action)
+        analysis = StatusAnalysis(self, action, {}, 0)
+        states = solve(cfg, analysis)
+        out: list[tuple[cst.CSTNode | None, frozenset[int]]] = []
+        for edge in cfg.exit.preds:
+            before = states.get(edge.src)
+            if before is None:
+                continue
+            refined = analysis.refine(edge, analysis.transfer(edge.src, before))
+            if refined is None:
+                continue
+            lines = frozenset(x for x in refined if x > 0)
+            if lines:
+                stmt = edge.src.stmt
+                out.append((stmt if isinstance(stmt, cst.Return) else None, lines))
+        for edge in cfg.raise_exit.preds:
+            stmt = edge.src.stmt
+            before = states.get(edge.src)
+            if isinstance(stmt, cst.Raise) and before is not None:
+                lines = frozenset(x for x in before if x > 0)
+                if lines:
+                    out.append((stmt, lines))
+        return out
+
+
+def status_paths(model: ActionModule) -> StatusPaths:
+    found = model.__dict__.get("_status_paths")
+    if not isinstance(found, StatusPaths):
+        found = StatusPaths(model)
+        model.__dict__["_status_paths"] = found
+    return found
+
+
+# --- authorization -------------------------------------------------------------------------
+
+
+def authorization_flagged(
+    model: ActionModule, settings: Settings | None = None
+) -> frozenset[cst.CSTNode]:
+    """Calls where OWA301/OWA303/OWA305 fire: OWA401 stays silent there (one root cause,
+    one finding: the role guard comes first). From the authorization analysis."""
+    return authorization_facts(model, settings).flagged_calls
+
+
+__all__ = [
+    "CATEGORY_TEXT",
+    "GateFacts",
+    "GateState",
+    "IgnoredAsk",
+    "RiskyOp",
+    "UncheckedInput",
+    "UngatedOp",
+    "WeakTest",
+    "authorization_flagged",
+    "gate_facts",
+    "ignored_confirmations",
+    "match_risky",
+    "never_none_feasible",
+    "risky_catalog",
+    "status_paths",
+    "unchecked_inputs",
+    "ungated_ops",
+    "weak_tests",
+]
