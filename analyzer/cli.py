@@ -295,3 +295,36 @@ def explain(rule: str) -> None:
         click.echo("\n## Options")
         for key, text in found.options.items():
             click.echo(f"- `{key}`: {text}")
+
+
+@main.command(
+    "debug-cfg",
+    epilog="\b\nExamples:\n  owui-lint debug-cfg my_action.py\n  owui-lint debug-cfg my_action.py --all",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--all", "every_function", is_flag=True, help="Also print every reachable helper.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A pyproject.toml with [tool.owui-lint] (for `privileged.extra`).",
+)
+def debug_cfg(file: Path, every_function: bool, config_file: Path | None) -> None:
+    """Print the control-flow graph of `action` with the guard state at each node and at
+    each privileged operation (the facts OWA301-OWA305 are built on)."""
+    from analyzer.engine import SourceError, decode, parse
+    from analyzer.flow.guards import debug_report
+    from analyzer.model import ActionModule, SourceFile
+
+    try:
+        settings = load_settings(config_file, Path.cwd())
+        text = decode(file.read_bytes())
+        module = parse(text)
+    except ConfigError as error:
+        _warn(f"error: {error}")
+        sys.exit(EXIT_ERROR)
+    except (OSError, SourceError) as error:
+        _warn(f"error: {file}: {error}")
+        sys.exit(EXIT_ERROR)
+    model = ActionModule(SourceFile(str(file), text), module)
+    click.echo(debug_report(model, settings, every_function), nl=False)

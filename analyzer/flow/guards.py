@@ -125,11 +125,19 @@ class GuardState:
         """Admin established on every path to here."""
         return bool(self.roles) and self.roles <= ADMIN
 
+    @cached_property
+    def has_paths(self) -> bool:
+        """Some facts are about access paths (`body["file"]`), not only names."""
+        return any(not p[0].isidentifier() for p in self.env)
+
     def bind(self, name: str, facts: frozenset[Fact]) -> GuardState:
         if facts & LEAKY:
             facts = facts | {MAY_LEAK}
-        env = frozenset(p for p in self.env if p[0] != name) | {(name, f) for f in facts}
-        return GuardState(self.roles, env)
+        # Rebinding `x` also forgets what was known about `x["k"]` and `x.k`.
+        env = frozenset(
+            p for p in self.env if p[0] != name and not p[0].startswith((f"{name}[", f"{name}."))
+        )
+        return GuardState(self.roles, env | {(name, f) for f in facts})
 
     def add(self, name: str, fact: Fact) -> GuardState:
         return GuardState(self.roles, self.env | {(name, fact)})
@@ -530,7 +538,11 @@ class _Analysis:
     ) -> frozenset[Fact]:
         base = self.facts(expr.value, state, fn)
         key = _subscript_key(expr)
-        return self._member(base, key)
+        return self._member(base, key) | self._path_facts(expr, state)
+
+    def _path_facts(self, expr: cst.BaseExpression, state: GuardState) -> frozenset[Fact]:
+        """Facts recorded for an access path by an ownership check (`body["file"]`)."""
+        return state.facts(_code(expr)) if state.has_paths else frozenset()
 
     def _member(self, base: frozenset[Fact], key: str | None) -> frozenset[Fact]:
         """Facts of `base[key]` / `base.get(key)` / `base.key`."""
@@ -566,7 +578,9 @@ class _Analysis:
             and (self._class_of(fn), expr.attr.value) in self.self_temp_attrs
         ):
             return frozenset({TEMP})
-        return self._member(self.facts(base_expr, state, fn), expr.attr.value)
+        return self._member(self.facts(base_expr, state, fn), expr.attr.value) | (
+            self._path_facts(expr, state)
+        )
 
     def _class_of(self, fn: FunctionInfo) -> str | None:
         owner = fn
@@ -689,8 +703,8 @@ class _Analysis:
             key = ""
             for param, _ in method.keys:
                 value = args.get(param)
-                if isinstance(value, cst.Name):
-                    key = value.value
+                if isinstance(value, (cst.Name, cst.Subscript, cst.Attribute)):
+                    key = _code(value)
             return frozenset({lookup_fact(call, key)})
         return frozenset()
 
@@ -1792,3 +1806,54 @@ def _only_talks(stmts: Sequence[cst.CSTNode]) -> bool:
             if not isinstance(small, (cst.Expr, cst.Pass, cst.Assign, cst.AnnAssign)):
                 return False
     return True
+
+
+# --- `owui-lint debug-cfg` ------------------------------------------------------------------
+
+
+def debug_report(
+    model: ActionModule, settings: Settings | None = None, every_function: bool = False
+) -> str:
+    """The control-flow graph of `action` (and, with `every_function`, of every function it
+    reaches): nodes with their line and guard state, edges, then each privileged operation
+    with the guard state before it and the rule it triggers."""
+    from analyzer.flow.cfg import describe_node  # local: only the debug command needs it
+
+    action = model.action_method
+    if action is None:
+        return "no `action` method: nothing to analyse\n"
+    facts = authorization_facts(model, settings)
+    quals = [action.qualname]
+    if every_function:
+        quals += [q for q in facts.states if q != action.qualname]
+    lines: list[str] = []
+    for qual in quals:
+        info = model.functions[qual]
+        cfg = cfg_for(model, info)
+        states = facts.states.get(qual, {})
+        start = model.position(info.node).start.line
+        lines.append(f"{qual} (line {start}): {len(cfg.nodes)} nodes")
+        for node in cfg.nodes:
+            state = states.get(node)
+            roles = "unreachable" if state is None else "roles " + "|".join(sorted(state.roles))
+            edges = ", ".join(_edge_text(e) for e in node.succs) or "-"
+            lines.append(f"  {describe_node(node, model)}  [{roles}]  -> {edges}")
+        lines.append("")
+    flagged = {f.node: f.code for f in facts.findings if f.code in ("OWA301", "OWA303", "OWA305")}
+    shown = [op for op in facts.ops if every_function or op.function == action.qualname]
+    lines.append("privileged operations:" if shown else "privileged operations: none")
+    for op in sorted(shown, key=lambda o: model.position(o.node).start.line):
+        line = model.position(op.node).start.line
+        guard = describe_roles(op.state.roles) if op.state else "unreachable"
+        verdict = flagged.get(op.node, "ok")
+        kind = " (lookup)" if op.kind == "lookup" else ""
+        lines.append(f"  L{line} {op.label}{kind} in {op.function}: {guard} -> {verdict}")
+    if not every_function:
+        others = [op for op in facts.ops if op.function != action.qualname]
+        if others:
+            lines.append(f"  ({len(others)} more in helpers: use --all)")
+    return "\n".join(lines) + "\n"
+
+
+def _edge_text(edge: Edge) -> str:
+    return f"{edge.dst.id}" if edge.kind == "normal" else f"{edge.dst.id} ({edge.kind})"
