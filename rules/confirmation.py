@@ -32,6 +32,8 @@ from analyzer.flow.events import (
 )
 from analyzer.flow.gates import (
     CATEGORY_TEXT,
+    RiskyOp,
+    WeakTest,
     authorization_flagged,
     ignored_confirmations,
     status_paths,
@@ -130,13 +132,7 @@ class RiskyOpWithoutConfirmation(LintRule):
             op = item.op
             if op.call in flagged:
                 continue
-            broken = [
-                w
-                for w in weak
-                if w.function is op.function
-                or w.function.qualname in {s.caller for s in item.path}
-                or w.function is model.action_method
-            ]
+            broken = self._broken_gates(weak, op, item.path)
             note = ""
             if broken:
                 note = (
@@ -149,6 +145,21 @@ class RiskyOpWithoutConfirmation(LintRule):
                 f"before it{note}; ask first with {GATE}" + _suffix(model, op.function, item.path),
                 location=model.statement_location(op.call),
             )
+
+    def _broken_gates(
+        self, weak: list[WeakTest], op: RiskyOp, path: tuple[CallSite, ...]
+    ) -> list[WeakTest]:
+        """Truthiness-tested confirmations on the way to `op` (before it in its function, or
+        before the call that leads to it in a caller)."""
+        model = self.module
+        before: dict[str, int] = {op.function.qualname: _line(model, op.call)}
+        for site in path:
+            before.setdefault(site.caller, _line(model, site.node))
+        return [
+            w
+            for w in weak
+            if w.function.qualname in before and _line(model, w.node) < before[w.function.qualname]
+        ]
 
     VALID = [
         Valid(
@@ -935,7 +946,12 @@ def _payload_problems(kind: str, value: Value) -> list[str]:
         if missing:
             shown = " and ".join(f"`{k}`" for k in missing)
             problems.append(f"is a `{type_name}` whose `data` has no {shown} (an empty dialog)")
-    if type_name == "status" and data.complete and "description" not in data.items:
+    if (
+        type_name == "status"
+        and data.complete
+        and "description" not in data.items
+        and "action" not in data.items  # web-search style statuses render from `action`
+    ):
         problems.append("is a `status` whose `data` has no `description` (an empty status line)")
     if type_name == "notification":
         level = data.items.get("type")
@@ -1408,8 +1424,11 @@ class StatusNeverDone(LintRule):
     finished long ago.
 
     The false branch of `if __event_emitter__:` is infeasible (the emitter is never None).
-    A status with `"hidden": True` counts as closing it. A `done` that is not a literal
-    (computed, passed in from elsewhere) is not judged.
+    Paths are judged with admin switches on: a test of `self.valves.<flag>` alone is taken
+    as true (it has one value for the whole request, so a helper that opens and one that
+    closes under the same switch stay consistent). A status with `"hidden": True` counts as
+    closing it. A `done` that is not a literal (computed, passed in from elsewhere) is not
+    judged.
 
     ## Example
     ```python
@@ -1519,6 +1538,26 @@ class StatusNeverDone(LintRule):
                         raise
                     await self._status(__event_emitter__, "Exported", done=True)
                     return {"messages": [{"id": body["id"], "content": data}]}
+            """
+        ),
+        Valid(
+            """
+            class Action:
+                class Valves:
+                    SHOW_STATUS = True
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def _emit_status(self, emitter, description, done=False):
+                    if self.valves.SHOW_STATUS and emitter:
+                        await emitter({"type": "status", "data": {"description": description, "done": done}})
+
+                async def action(self, body, __event_emitter__=None):
+                    await self._emit_status(__event_emitter__, "Analysing…")
+                    summary = body["messages"][-1]["content"][:300]
+                    await self._emit_status(__event_emitter__, "Done", True)
+                    return {"messages": [{"id": body["id"], "content": summary}]}
             """
         ),
         Valid(

@@ -86,9 +86,21 @@ def files_list_problems(files: Value, where: str) -> list[Problem]:
     return out
 
 
+def _short(node: cst.CSTNode, limit: int = 40) -> str:
+    text = " ".join(cst.Module([]).code_for_node(node).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def file_entry_problem(entry: Value, where: str) -> Problem | None:
     """One message for everything wrong with one entry, or None."""
     if isinstance(entry, Opaque):
+        if isinstance(entry.node, (cst.FormattedString, cst.ConcatenatedString)):
+            return Problem(
+                entry.node,
+                f"an entry of {where} is a string (`{_short(entry.node)}`), not a dict: the "
+                'browser renders only dicts such as `{"type": "image", "url": url}` or '
+                '`{"type": "file", "name": name, "url": url}`',
+            )
         return None
     if not isinstance(entry, DictV):
         text = f" ({entry.value!r})" if isinstance(entry, Const) and entry.value else ""

@@ -973,6 +973,17 @@ def _status_effect(value: object) -> Literal["open", "close"] | None:
     return None  # `done` not known statically: stay silent
 
 
+def _is_valve_flag(expr: cst.BaseExpression | None) -> bool:
+    """`self.valves.x` (an admin setting) tested by truthiness."""
+    return (
+        isinstance(expr, cst.Attribute)
+        and isinstance(expr.value, cst.Attribute)
+        and expr.value.attr.value == "valves"
+        and isinstance(expr.value.value, cst.Name)
+        and expr.value.value.value == "self"
+    )
+
+
 class StatusAnalysis(ForwardAnalysis[StatusState]):
     def __init__(
         self, paths: StatusPaths, info: FunctionInfo, env: Mapping[str, Value], start: int
@@ -992,6 +1003,15 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
         paths = self.paths
         if not never_none_feasible(edge, paths.events, self.info, paths.model):
             return None
+        if edge.kind in ("true", "false") and edge.condition is not None:
+            # An admin switch (`if self.valves.show_status and emitter:`) has one value for
+            # the whole request: judge the paths with the switches on, so a helper that
+            # opens and one that closes under the same switch are not mixed up.
+            atom = parse_atom(edge.condition)
+            if atom.test == "truthy" and _is_valve_flag(atom.subject):
+                holds = (edge.kind == "true") != atom.negated
+                if not holds:
+                    return None
         return state
 
     def transfer(self, node: Node, state: StatusState) -> StatusState:
