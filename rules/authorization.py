@@ -290,7 +290,7 @@ class PrivilegedOpWithoutRoleCheck(_AuthorizationRule):
                         await self._wipe(owner)
             """,
             lines=(6,),
-            message="(line 13 reaches it through Action._wipe)",
+            message="(line 13 reaches it through `self._wipe`)",
         ),
         Invalid(
             """
@@ -360,7 +360,7 @@ class PrivilegedOpWithoutRoleCheck(_AuthorizationRule):
                     await self._cleanup([f["id"] for f in files])
             """,
             lines=(7,),
-            message="line 11 reaches it through Action._cleanup",
+            message="line 11 reaches it through `self._cleanup`",
         ),
     ]
 
@@ -712,7 +712,7 @@ class RoleCheckImpossible(_AuthorizationRule):
                     await self._reset(body["messages"][-1]["content"])
             """,
             lines=(9,),
-            message="line 12 reaches it through Action._reset",
+            message="line 12 reaches it through `self._reset`",
         ),
         Invalid(
             """
@@ -1163,7 +1163,7 @@ class CrossUserAccess(_AuthorizationRule):
                     return {"content": str(await self._load(ref))}
             """,
             lines=(6,),
-            message="line 11 reaches it through Action._load",
+            message="line 11 reaches it through `self._load`",
         ),
         Invalid(
             """

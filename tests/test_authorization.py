@@ -299,7 +299,7 @@ def test_helper_from_two_places_flagged_once_naming_unguarded_path() -> None:
     (message,) = messages(source, "OWA301")
     assert message.startswith("`Users.delete_user_by_id` runs for every user who clicks")
     assert '`__user__["role"] == "admin"`' in message
-    assert message.endswith("(line 14 reaches it through Action._cleanup → Action._purge)")
+    assert message.endswith("(line 14 reaches it through `self._cleanup` → `self._purge`)")
 
 
 def test_require_admin_gate_helper_and_module_function() -> None:
@@ -608,3 +608,109 @@ def test_rules_have_enough_examples(code: str) -> None:
     rule = rule_by_code(code)
     assert rule is not None
     assert len(rule.VALID) >= 6 and len(rule.INVALID) >= 6
+
+
+# --- precision: typical community actions are clean -------------------------------------------
+
+COMMUNITY = {
+    "memory_saver": """
+        from open_webui.models.memories import Memories
+        from open_webui.models.users import Users
+
+        class Action:
+            async def action(self, body, __user__=None, __event_emitter__=None):
+                user = Users.get_user_by_id(__user__["id"])
+                content = body["messages"][-1]["content"]
+                existing = await Memories.get_memories_by_user_id(user.id)
+                if any(m.content == content for m in existing):
+                    return
+                await Memories.insert_new_memory(user.id, content)
+                await __event_emitter__(
+                    {"type": "notification", "data": {"type": "success", "content": "Saved"}}
+                )
+        """,
+    "docx_export": """
+        import os
+        import shutil
+        import subprocess
+        import tempfile
+        from pathlib import Path
+
+        class Action:
+            def __init__(self):
+                self.tmp = Path(tempfile.gettempdir()) / "docx-export"
+
+            async def action(self, body, __user__=None, __event_emitter__=None):
+                name = (__user__ or {}).get("name", "user")
+                out_dir = tempfile.mkdtemp()
+                target = os.path.join(out_dir, f"{name}.md")
+                with open(target, "w", encoding="utf-8") as handle:
+                    handle.write(body["messages"][-1]["content"])
+                shutil.copy(target, self.tmp / "last.md")
+                shutil.rmtree(out_dir, ignore_errors=True)
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                os.remove(self.tmp / "last.md")
+        """,
+    "image_to_library": """
+        import base64
+        import io
+        import uuid
+        from open_webui.models.files import FileForm, Files
+        from open_webui.models.users import Users
+
+        class Action:
+            async def action(self, body, __user__=None, __request__=None, __event_emitter__=None):
+                user = Users.get_user_by_id(__user__["id"])
+                data = base64.b64decode(body["messages"][-1]["content"].split(",")[-1])
+                file_id = str(uuid.uuid4())
+                record = Files.insert_new_file(
+                    user.id, FileForm(id=file_id, filename="image.png", path="", meta={})
+                )
+                Files.update_file_metadata_by_id(record.id, {"size": len(data)})
+                url = __request__.app.url_path_for("get_file_content_by_id", id=record.id)
+                await __event_emitter__({"type": "files", "data": {"files": [{"type": "image", "url": url}]}})
+        """,
+    "chat_titler": """
+        from open_webui.models.chats import Chats
+
+        class Action:
+            async def action(self, body, __user__=None, __event_call__=None):
+                chat_id = body.get("chat_id")
+                chat = Chats.get_chat_by_id_and_user_id(chat_id, __user__["id"])
+                if not chat:
+                    return
+                title = body["messages"][0]["content"][:40]
+                Chats.update_chat_title_by_id(chat_id, title)
+                Chats.upsert_message_to_chat_by_id_and_message_id(
+                    chat_id, body["id"], {"content": body["messages"][-1]["content"]}
+                )
+        """,
+    "summarizer": """
+        import logging
+        import requests
+        from open_webui.main import generate_chat_completions
+        from open_webui.models.users import Users
+
+        log = logging.getLogger(__name__)
+
+        class Action:
+            class Valves:
+                api_url: str = "https://api.example.com/v1/summarize"
+
+            async def action(self, body, __user__=None, __request__=None, __event_emitter__=None):
+                user = Users.get_user_by_id(__user__["id"])
+                log.info("summarize for %s", __user__.get("id"))
+                response = await generate_chat_completions(
+                    __request__, {"model": body["model"], "messages": body["messages"]}, user=user
+                )
+                requests.post(self.valves.api_url, json={"text": str(response)}, timeout=30)
+                config = __request__.app.state.config
+                model = getattr(config, "TASK_MODEL", None)
+                return {"content": f"{model}: {response}"}
+        """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMMUNITY))
+def test_community_actions_are_clean(name: str) -> None:
+    assert findings(COMMUNITY[name]) == set()

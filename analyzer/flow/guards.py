@@ -1731,7 +1731,12 @@ _WHY = {
 
 
 def _display_callee(site: CallSite) -> str:
-    return site.callee
+    """The callee as written at the call (`self._purge`), else its qualified name."""
+    if site.kind == "call" and isinstance(site.node, cst.Call):
+        text = _code(site.node.func)
+        if len(text) <= 40 and "\n" not in text:
+            return f"`{text}`"
+    return f"`{site.callee}`"
 
 
 def _comparisons_in(node: cst.CSTNode) -> Iterator[cst.Comparison]:
