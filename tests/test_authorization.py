@@ -714,3 +714,44 @@ COMMUNITY = {
 @pytest.mark.parametrize("name", sorted(COMMUNITY))
 def test_community_actions_are_clean(name: str) -> None:
     assert findings(COMMUNITY[name]) == set()
+
+
+def test_gate_in_a_task_does_not_guard() -> None:
+    assert findings(
+        """
+        import asyncio
+        import subprocess
+
+        class Action:
+            async def _require_admin(self, user):
+                if user["role"] != "admin":
+                    raise PermissionError("no")
+
+            async def action(self, body, __user__=None):
+                asyncio.create_task(self._require_admin(__user__))
+                subprocess.run(["a"])
+                await self._require_admin(__user__)
+                subprocess.run(["b"])
+        """
+    ) == {("OWA301", 11)}
+
+
+def test_non_admin_branch_that_toggles_is_not_owa302() -> None:
+    assert (
+        findings(
+            """
+            class Action:
+                async def action(self, body, __user__=None, __event_emitter__=None):
+                    show_debug = True
+                    options = ["copy", "delete"]
+                    if __user__["role"] != "admin":
+                        show_debug = False
+                        options.remove("delete")
+                    await self._notify(__event_emitter__, options)
+
+                async def _notify(self, emit, options):
+                    await emit({"type": "status", "data": {"description": str(options), "done": True}})
+            """
+        )
+        == set()
+    )

@@ -285,6 +285,8 @@ _LOG_METHODS = frozenset(
 )
 _HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
 _HTTP_MODULES = ("requests.", "httpx.", "aiohttp.", "urllib.request.")
+# Helper names that say "tell the user" (`self._notify(...)`, `emit_status(...)`).
+_TALK_WORDS = ("emit", "notif", "status", "message", "toast", "alert", "warn", "log")
 _HTTP_PAYLOAD_KEYWORDS = frozenset({"json", "data", "content", "params"})
 
 
@@ -857,10 +859,27 @@ class _Analysis:
         # roles after it: `self._require_admin(__user__)`.
         if node.kind in ("stmt", "with"):
             for call in _calls_in(stmt):
+                if not self._completes_here(call, stmt):
+                    continue
                 summary = self.summary_for_call(call, state, fn)
                 if summary is not None:
                     state = state.with_roles(state.roles & summary.exit_roles)
         return state
+
+    def _completes_here(self, call: cst.Call, stmt: cst.CSTNode) -> bool:
+        """The call runs to completion before the statement ends: it is the statement's
+        expression, awaited, or the value assigned / returned / entered, not an argument
+        of another call (`asyncio.create_task(self._gate(u))` runs it later)."""
+        node: cst.CSTNode = call
+        while node is not stmt:
+            parent = self.model.parent(node)
+            if parent is None or not isinstance(
+                parent,
+                (cst.Await, cst.Expr, cst.Assign, cst.AnnAssign, cst.Return, cst.WithItem),
+            ):
+                return False
+            node = parent
+        return True
 
     def _assign(
         self,
@@ -1610,7 +1629,7 @@ class _Report:
             return
         body = stmt_if.body
         stmts = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
-        if _always_stops(stmts) or not _only_talks(stmts):
+        if _always_stops(stmts) or not self._only_talks(stmts, state, fn):
             return
         seen.add(stmt_if)
         self.findings.append(
@@ -1621,6 +1640,36 @@ class _Report:
                 "what follows runs for every user; end it with `return` (or `raise`)",
             )
         )
+
+    def _only_talks(
+        self, stmts: Sequence[cst.CSTNode], state: GuardState, fn: FunctionInfo
+    ) -> bool:
+        """The branch logs, prints, notifies or emits (and may prepare a message in a
+        variable), and does nothing else: a refusal in words only."""
+        talked = False
+        for stmt in stmts:
+            if not isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                return False
+            for small in stmt.body:
+                if isinstance(small, (cst.Pass, cst.Assign, cst.AnnAssign)):
+                    continue
+                if not isinstance(small, cst.Expr):
+                    return False
+                value = small.value
+                if isinstance(value, cst.Await):
+                    value = value.expression
+                if not isinstance(value, cst.Call):
+                    return False
+                name = _talk_name(value)
+                if not (
+                    name in _LOG_METHODS
+                    or name == "print"
+                    or any(word in name for word in _TALK_WORDS)
+                    or EMITTER in self.analysis.facts(value.func, state, fn)
+                ):
+                    return False
+                talked = True
+        return talked
 
     # --- OWA304 ---------------------------------------------------------------------------
 
@@ -1799,18 +1848,11 @@ def _always_stops(stmts: Sequence[cst.CSTNode]) -> bool:
     return True  # loops and others: not a plain fall-through we can be sure of
 
 
-def _only_talks(stmts: Sequence[cst.CSTNode]) -> bool:
-    """Only expression statements (log, print, emit, notify), `pass` and assignments."""
-    for stmt in stmts:
-        smalls: Sequence[cst.CSTNode]
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            smalls = stmt.body
-        else:
-            return False
-        for small in smalls:
-            if not isinstance(small, (cst.Expr, cst.Pass, cst.Assign, cst.AnnAssign)):
-                return False
-    return True
+def _talk_name(call: cst.Call) -> str:
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value.lower()
+    return func.value.lower() if isinstance(func, cst.Name) else ""
 
 
 # --- `owui-lint debug-cfg` ------------------------------------------------------------------
