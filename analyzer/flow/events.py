@@ -587,6 +587,16 @@ class Evaluator:
             return self.opaque(expr)
         if isinstance(expr, cst.Call):
             return self._call(expr, at)
+        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            # `data or {}`: decided when the left side's truth is known.
+            left = self._value(expr.left, at)
+            truth: bool | None = None
+            if isinstance(left, Const):
+                truth = bool(left.value)
+            elif isinstance(left, (DictV, ListV)) and (left.items or left.complete):
+                truth = bool(left.items)
+            if truth is not None:
+                return left if truth else self._value(expr.right, at)
         return self.opaque(expr)
 
     def _dict(self, expr: cst.Dict, at: cst.CSTNode) -> DictV:

@@ -252,7 +252,7 @@ def match_risky(model: ActionModule, call: cst.Call, info: FunctionInfo) -> Risk
 
 # --- confirmation answers --------------------------------------------------------------------
 
-AnswerKind = Literal["raw-confirm", "strict", "raw-input"]
+AnswerKind = Literal["raw-confirm", "strict", "raw-input", "rejected"]
 NameFact = tuple[str, AnswerKind, cst.Call | None]
 
 
@@ -687,6 +687,14 @@ class GateAnalysis(ForwardAnalysis[GateState]):
         kind, ask = found
         if atom.test == "is-true" and kind in ("raw-confirm", "strict") and holds:
             return replace(state, confirmed=True)
+        if (
+            atom.test == "is-true"
+            and kind == "raw-confirm"
+            and not holds
+            and isinstance(atom.subject, cst.Name)
+        ):
+            # Known not to be True: telling Cancel from an error dict next is fine.
+            return _with_name(state, atom.subject.value, ("rejected", ask))
         if atom.test == "truthy" and kind == "strict" and holds:
             return replace(state, confirmed=True)
         if (
@@ -950,10 +958,13 @@ def _in_log_call(model: ActionModule, node: cst.CSTNode) -> bool:
 
 # --- status events (OWA407) ---------------------------------------------------------------------
 
-# States are frozensets of ints: 0 = no status left open, L > 0 = a status opened on line L
-# is still open, PASS = whatever the caller's state was (helper summaries only).
+# A state is a set of (open, leaving) pairs. `open`: 0 = no status left open, L > 0 = a status
+# opened on line L is still showing, PASS = whatever the caller's state was (helper summaries).
+# `leaving`: the CFG node id of the `return` / `raise` the path is leaving through (0 before
+# one), so a path that goes through a `finally` on its way out is still reported on its
+# `return`.
 PASS = -1
-StatusState = frozenset[int]
+StatusState = frozenset[tuple[int, int]]
 
 
 def _status_effect(value: object) -> Literal["open", "close"] | None:
@@ -984,6 +995,14 @@ def _is_valve_flag(expr: cst.BaseExpression | None) -> bool:
     )
 
 
+def _set_open(state: StatusState, value: int) -> StatusState:
+    return frozenset((value, leaving) for _, leaving in state)
+
+
+def _tag(state: StatusState, node: Node) -> StatusState:
+    return frozenset((opened, node.id) for opened, _ in state)
+
+
 class StatusAnalysis(ForwardAnalysis[StatusState]):
     def __init__(
         self, paths: StatusPaths, info: FunctionInfo, env: Mapping[str, Value], start: int
@@ -994,7 +1013,7 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
         self.start = start
 
     def initial(self) -> StatusState:
-        return frozenset({self.start})
+        return frozenset({(self.start, 0)})
 
     def join(self, a: StatusState, b: StatusState) -> StatusState:
         return a | b
@@ -1003,6 +1022,8 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
         paths = self.paths
         if not never_none_feasible(edge, paths.events, self.info, paths.model):
             return None
+        if edge.kind == "exception" and isinstance(edge.src.stmt, cst.Raise):
+            return _tag(state, edge.src)  # exception edges carry the IN state
         if edge.kind in ("true", "false") and edge.condition is not None:
             # An admin switch (`if self.valves.show_status and emitter:`) has one value for
             # the whole request: judge the paths with the switches on, so a helper that
@@ -1031,9 +1052,9 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
                 value = Evaluator(model, self.info, self.env).value(site.payload, call)
                 effect = _status_effect(value)
                 if effect == "close":
-                    state = frozenset({0})
+                    state = _set_open(state, 0)
                 elif effect == "open":
-                    state = frozenset({model.position(call).start.line})
+                    state = _set_open(state, model.position(call).start.line)
                 continue
             name = model.resolve_callable(call.func, self.info)
             callee = model.functions.get(name) if name else None
@@ -1045,10 +1066,13 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
                 continue
             # A status the helper leaves open is reported at this call, where the path is.
             line = model.position(call).start.line
-            out: set[int] = set()
-            for item in exits:
-                out |= state if item == PASS else {line if item > 0 else 0}
+            out: set[tuple[int, int]] = set()
+            for opened, leaving in state:
+                for item in exits:
+                    out.add((opened if item == PASS else line if item > 0 else 0, leaving))
             state = frozenset(out)
+        if isinstance(stmt, cst.Return):
+            state = _tag(state, node)
         return state
 
 
@@ -1058,11 +1082,11 @@ class StatusPaths:
     def __init__(self, model: ActionModule) -> None:
         self.model = model
         self.events = event_facts(model)
-        self._summaries: dict[tuple[str, str], StatusState | None] = {}
+        self._summaries: dict[tuple[str, str], frozenset[int] | None] = {}
         self._in_progress: set[tuple[str, str]] = set()
 
-    def summary(self, info: FunctionInfo, env: Mapping[str, Value]) -> StatusState | None:
-        """The helper's effect: its exit states with PASS for "unchanged"."""
+    def summary(self, info: FunctionInfo, env: Mapping[str, Value]) -> frozenset[int] | None:
+        """The helper's effect: the `open` values at its normal exit (PASS: unchanged)."""
         key = (info.qualname, repr(sorted((k, describe(v)) for k, v in env.items())))
         if key in self._summaries:
             return self._summaries[key]
@@ -1073,7 +1097,9 @@ class StatusPaths:
             cfg = cfg_for(self.model, info)
             states = solve(cfg, StatusAnalysis(self, info, env, PASS))
             result = states.get(cfg.exit)
-            self._summaries[key] = result if result is not None else frozenset({PASS})
+            self._summaries[key] = (
+                frozenset(opened for opened, _ in result) if result else frozenset({PASS})
+            )
         finally:
             self._in_progress.discard(key)
         return self._summaries[key]
@@ -1086,26 +1112,45 @@ class StatusPaths:
         cfg = cfg_for(self.model, action)
         analysis = StatusAnalysis(self, action, {}, 0)
         states = solve(cfg, analysis)
+        found: dict[int, set[int]] = {}  # leaving node id (0: the end) -> open lines
+        for exit_node, raising in ((cfg.exit, False), (cfg.raise_exit, True)):
+            for edge in exit_node.preds:
+                before = states.get(edge.src)
+                if before is None:
+                    continue
+                after = before if edge.kind == "exception" else analysis.transfer(edge.src, before)
+                refined = analysis.refine(edge, after)
+                # A `finally` is built once and its end flows to every continuation: a path
+                # that fell through it is not leaving unless the `try` ends the function.
+                spurious_end = not raising and self._finally_not_at_end(edge.src, action)
+                for opened, leaving in refined or ():
+                    if opened <= 0 or (leaving == 0 and spurious_end):
+                        continue
+                    is_raise = leaving and isinstance(cfg.nodes[leaving].stmt, cst.Raise)
+                    if raising and not is_raise:
+                        continue  # an exception from some statement, not an explicit raise
+                    found.setdefault(leaving, set()).add(opened)
         out: list[tuple[cst.CSTNode | None, frozenset[int]]] = []
-        for edge in cfg.exit.preds:
-            before = states.get(edge.src)
-            if before is None:
-                continue
-            refined = analysis.refine(edge, analysis.transfer(edge.src, before))
-            if refined is None:
-                continue
-            lines = frozenset(x for x in refined if x > 0)
-            if lines:
-                stmt = edge.src.stmt
-                out.append((stmt if isinstance(stmt, cst.Return) else None, lines))
-        for edge in cfg.raise_exit.preds:
-            stmt = edge.src.stmt
-            before = states.get(edge.src)
-            if isinstance(stmt, cst.Raise) and before is not None:
-                lines = frozenset(x for x in before if x > 0)
-                if lines:
-                    out.append((stmt, lines))
+        for leaving, lines in sorted(found.items()):
+            stmt = cfg.nodes[leaving].stmt if leaving else None
+            out.append((stmt, frozenset(lines)))
         return out
+
+    def _finally_not_at_end(self, node: Node, action: FunctionInfo) -> bool:
+        """`node` is in a `finally` body whose `try` is not the function's last statement."""
+        if node.owner is None or isinstance(node.stmt, cst.Return):
+            return False
+        body = action.node.body
+        last = body.body[-1] if isinstance(body, cst.IndentedBlock) and body.body else None
+        candidates = [node.owner, *self.model.ancestors(node.owner)]
+        for parent in candidates:
+            if isinstance(parent, cst.Finally):
+                return last is None or not any(
+                    p is last for p in [parent, *self.model.ancestors(parent)]
+                )
+            if isinstance(parent, cst.FunctionDef):
+                return False
+        return False
 
 
 def status_paths(model: ActionModule) -> StatusPaths:
