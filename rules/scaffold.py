@@ -149,9 +149,9 @@ def _class_bases(model: ActionModule, cls: cst.ClassDef) -> list[cst.ClassDef] |
         if c.name.value in seen:
             return True
         seen.add(c.name.value)
+        if c.keywords:
+            return False  # metaclass=...: anything can happen
         for base in c.bases:
-            if base.keyword is not None:
-                return False  # metaclass=...: anything can happen
             value = base.value
             if isinstance(value, cst.Name) and value.value == "object":
                 continue
@@ -4006,7 +4006,9 @@ class EventNotAwaited(LintRule):
                 location=self.module.statement_location(call),
             )
         elif how == "var":
-            assign = self.module.parent(call)
+            assign = next(
+                a for a in self.module.ancestors(call) if isinstance(a, (cst.Assign, cst.AnnAssign))
+            )
             target = (
                 assign.targets[0].target
                 if isinstance(assign, cst.Assign)
