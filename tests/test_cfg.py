@@ -441,3 +441,39 @@ def test_solver_terminates_on_nested_loops(loops: int) -> None:
     cfg = graph(body)
     states = solve(cfg, _MustAssign())
     assert states[cfg.exit] == frozenset()
+
+
+# --- robustness on arbitrary code -------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+hypothesmith = pytest.importorskip("hypothesmith")
+
+
+def _check_invariants(cfg: CFG) -> None:
+    assert cfg.entry is cfg.nodes[0] and cfg.entry.kind == "entry"
+    assert [n.id for n in cfg.nodes] == list(range(len(cfg.nodes)))
+    assert cfg.exit.kind == "exit" and cfg.raise_exit.kind == "raise"
+    members = set(cfg.nodes)
+    for edge in cfg.edges():
+        assert edge.dst in members and edge in edge.dst.preds
+        assert (edge.condition is not None) == (
+            edge.kind in ("true", "false") and edge.src.kind in ("test", "assert")
+        )
+    assert not cfg.exit.succs and not cfg.raise_exit.succs
+    solve(cfg, _MustAssign())
+
+
+@hypothesis.settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+@hypothesis.given(hypothesmith.from_node(node=cst.Module))
+def test_any_function_builds_and_solves(code: str) -> None:
+    body = code if code.strip() else "pass\n"
+    source = "def f():\n" + textwrap.indent(body, "    ", lambda line: True)
+    try:
+        function = cst.ensure_type(cst.parse_module(source).body[0], cst.FunctionDef)
+    except Exception:
+        return  # not valid inside a function (e.g. `from x import *`)
+    _check_invariants(build_cfg(function))
