@@ -3431,10 +3431,7 @@ class BlockingCallInAsyncAction(LintRule):
                         f"separately, `await asyncio.to_thread({self._callable(node)}, ...)`"
                     )
                 else:
-                    fix = (
-                        f"use {instead}, or run it in a thread: `await asyncio.to_thread("
-                        f"{self._callable(node)}, ...)`"
-                    )
+                    fix = f"use {instead}, or {self._offload_hint(node, path)}"
                 self.report(
                     None,
                     f"{what} blocks the event loop{where}: `{start.name}` is `async`, so while "
@@ -3471,6 +3468,18 @@ class BlockingCallInAsyncAction(LintRule):
     @staticmethod
     def _callable(call: cst.Call) -> str:
         return dotted_name(call.func) or "fn"
+
+    def _offload_hint(self, call: cst.Call, path: tuple[CallSite, ...]) -> str:
+        """Offload at the first sync function on the path (the call itself in async code)."""
+        for site in path:
+            callee = self.module.functions.get(site.callee)
+            if callee is not None and not callee.is_async and isinstance(site.node, cst.Call):
+                line = self.module.position(site.node).start.line
+                return (
+                    f"run `{callee.qualname}` in a thread at line {line}: "
+                    f"`await asyncio.to_thread({self._callable(site.node)}, ...)`"
+                )
+        return f"run it in a thread: `await asyncio.to_thread({self._callable(call)}, ...)`"
 
     VALID = [
         Valid(
