@@ -755,3 +755,21 @@ def test_non_admin_branch_that_toggles_is_not_owa302() -> None:
         )
         == set()
     )
+
+
+def test_data_layer_ownership_predicate() -> None:
+    assert findings(
+        """
+        from open_webui.models.chats import Chats
+
+        class Action:
+            async def action(self, body, __user__=None):
+                ref = body["messages"][-1]["content"].strip()
+                if not await Chats.is_chat_owner(ref, __user__["id"]):
+                    return {"content": "not yours"}
+                await Chats.delete_chat_by_id(ref)
+                chat = await Chats.get_chat_by_id(ref)
+                other = await Chats.get_chat_by_id(body["other"])
+                return {"content": chat.title + other.title}
+        """
+    ) == {("OWA305", 10)}

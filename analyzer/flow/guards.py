@@ -285,6 +285,10 @@ _LOG_METHODS = frozenset(
 )
 _HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
 _HTTP_MODULES = ("requests.", "httpx.", "aiohttp.", "urllib.request.")
+# Data-layer predicates that prove the record (`id`) belongs to `user_id`.
+_OWNER_PREDICATES = frozenset(
+    {"Chats.is_chat_owner", "Files.check_access_by_user_id", "Knowledges.check_access_by_user_id"}
+)
 # Helper names that say "tell the user" (`self._notify(...)`, `emit_status(...)`).
 _TALK_WORDS = ("emit", "notif", "status", "message", "toast", "alert", "warn", "log")
 _HTTP_PAYLOAD_KEYWORDS = frozenset({"json", "data", "content", "params"})
@@ -958,6 +962,10 @@ class _Analysis:
         looked up by are the clicking user's own from here on."""
         if isinstance(cond, cst.UnaryOperation) and isinstance(cond.operator, cst.Not):
             return self._ownership(cond.expression, not truthy, state, fn)
+        if isinstance(cond, cst.Await):
+            return self._ownership(cond.expression, truthy, state, fn)
+        if isinstance(cond, cst.Call) and truthy:
+            return self._owner_predicate(cond, state, fn)
         if not isinstance(cond, cst.Comparison) or len(cond.comparisons) != 1:
             return state
         op = cond.comparisons[0].operator
@@ -974,6 +982,23 @@ class _Analysis:
             for fact in state.facts(record.value):
                 if fact[0] == "lookup" and fact[2]:
                     state = state.add(fact[2], OWN)
+        return state
+
+    def _owner_predicate(self, call: cst.Call, state: GuardState, fn: FunctionInfo) -> GuardState:
+        """`Chats.is_chat_owner(cid, uid)` / `Files.check_access_by_user_id(fid, uid, ...)`
+        held: the record id is the clicking user's."""
+        method = lookup_model_method(self.model.resolve_name(call.func))
+        if method is None or method.short not in _OWNER_PREDICATES:
+            return state
+        args = bind_arguments(call, method.params) or {}
+        uid = args.get("user_id")
+        record = args.get("id")
+        if uid is None or record is None or not self.facts(uid, state, fn) & {UID}:
+            return state
+        if isinstance(record, cst.Name):
+            return state.add(record.value, OWN)
+        if isinstance(record, (cst.Subscript, cst.Attribute)):
+            return state.add(_code(record), OWN)
         return state
 
     # --- summaries of module functions -------------------------------------------------
