@@ -135,6 +135,29 @@ def function_body_nodes(info: FunctionInfo) -> Iterator[cst.CSTNode]:
     return iter_scope(info.node.body)
 
 
+def resolve_callee(model: ActionModule, func: cst.BaseExpression, info: FunctionInfo) -> str | None:
+    """`model.resolve_callable(func, info)`, cached per model (the flow analyses ask the
+    same question for the same call on every fixpoint round)."""
+    cache: dict[tuple[cst.CSTNode, str], str | None] = model.__dict__.setdefault(
+        "_events_callees", {}
+    )
+    key = (func, info.qualname)
+    if key not in cache:
+        cache[key] = model.resolve_callable(func, info)
+    return cache[key]
+
+
+def calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
+    """The calls under `node` (not in nested defs / lambdas), in source order; cached."""
+    cache: dict[cst.CSTNode, list[cst.Call]] = model.__dict__.setdefault("_events_calls", {})
+    found = cache.get(node)
+    if found is None:
+        found = [n for n in iter_scope(node) if isinstance(n, cst.Call)]
+        found.sort(key=lambda c: _start(model, c))
+        cache[node] = found
+    return found
+
+
 def unwrap_await(expr: cst.BaseExpression) -> cst.BaseExpression:
     while isinstance(expr, cst.Await):
         expr = expr.expression
@@ -359,6 +382,7 @@ class EventFacts:
         self.params: dict[str, dict[str, EventKind]] = {}
         self.attrs: dict[tuple[str, str], EventKind] = {}
         self.locals: dict[str, dict[str, EventKind]] = {}
+        self._self_assigns: dict[str, list[cst.Assign]] = {}
         self._solve()
         self.sites: list[EventSite] = self._collect_sites()
         self._by_call: dict[cst.CSTNode, EventSite] = {site.call: site for site in self.sites}
@@ -396,9 +420,7 @@ class EventFacts:
                 owner = self._owner_class(info)
                 if owner is None:
                     continue
-                for node in function_body_nodes(info):
-                    if not isinstance(node, cst.Assign):
-                        continue
+                for node in self._self_assignments(info):
                     kind2 = self.alias_kind(node.value, info)
                     if kind2 is None:
                         continue
@@ -428,6 +450,24 @@ class EventFacts:
                         if kind3 is not None and pname not in self.params.get(site.callee, {}):
                             self.params.setdefault(site.callee, {})[pname] = kind3
                             changed = True
+
+    def _self_assignments(self, info: FunctionInfo) -> list[cst.Assign]:
+        """`self.x = ...` statements of `info` (computed once: the fixed point asks often)."""
+        found = self._self_assigns.get(info.qualname)
+        if found is None:
+            found = [
+                node
+                for node in function_body_nodes(info)
+                if isinstance(node, cst.Assign)
+                and any(
+                    isinstance(t.target, cst.Attribute)
+                    and isinstance(t.target.value, cst.Name)
+                    and t.target.value.value == "self"
+                    for t in node.targets
+                )
+            ]
+            self._self_assigns[info.qualname] = found
+        return found
 
     def _owner_class(self, info: FunctionInfo) -> str | None:
         owner: FunctionInfo | None = info
@@ -671,7 +711,7 @@ class Evaluator:
             )
         if self.function is None:
             return self.opaque(expr)
-        callee_name = model.resolve_callable(expr.func, self.function)
+        callee_name = resolve_callee(model, expr.func, self.function)
         callee = model.functions.get(callee_name) if callee_name else None
         if callee is None or callee.node.name.value == "__init__":
             return self.opaque(expr)
@@ -789,7 +829,7 @@ class Evaluator:
                 isinstance(arg.value, cst.Name)
                 and arg.value.value == name
                 and self.function is not None
-                and self.model.resolve_callable(func, self.function)
+                and resolve_callee(self.model, func, self.function)
             ):
                 _mark_incomplete(root)
 
@@ -888,7 +928,7 @@ def action_returns(model: ActionModule) -> list[ReturnSite]:
                 continue
             inner = unwrap_await(node.value)
             if isinstance(inner, cst.Call):
-                callee_name = model.resolve_callable(inner.func, info)
+                callee_name = resolve_callee(model, inner.func, info)
                 callee = model.functions.get(callee_name) if callee_name else None
                 if callee is not None and callee.node.name.value != "__init__":
                     new_env = evaluator.bind_env(inner, callee, node) or {}

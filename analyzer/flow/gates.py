@@ -44,11 +44,13 @@ from analyzer.flow.events import (
     EventFacts,
     EventSite,
     Value,
+    calls_in,
     const_str,
     describe,
     event_facts,
     function_body_nodes,
     local_bindings,
+    resolve_callee,
     unwrap_await,
 )
 from analyzer.flow.guards import authorization_facts
@@ -358,6 +360,7 @@ class GateFacts:
         self._in_progress: set[str] = set()
         self._return_kinds: dict[str, tuple[AnswerKind, cst.Call | None] | None] = {}
         self._risky_reach: dict[str, bool] = {}
+        self._returns_in_progress: set[str] = set()
 
     # --- asks -------------------------------------------------------------------------------
 
@@ -426,7 +429,7 @@ class GateFacts:
         return None
 
     def _callee(self, call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
-        name = self.model.resolve_callable(call.func, info)
+        name = resolve_callee(self.model, call.func, info)
         callee = self.model.functions.get(name) if name else None
         if callee is None or callee.node.name.value == "__init__":
             return None
@@ -461,10 +464,20 @@ class GateFacts:
         """What a helper returns: a strict boolean, a raw confirmation or a raw input."""
         if info.qualname in self._return_kinds:
             return self._return_kinds[info.qualname]
+        if info.qualname in self._returns_in_progress:
+            return None  # recursion: no answer flows back through the cycle
         solved = self.solved(info)
         if solved is None:
             return None
-        _, states = solved
+        self._returns_in_progress.add(info.qualname)
+        try:
+            return self._compute_return_kind(info, solved[1])
+        finally:
+            self._returns_in_progress.discard(info.qualname)
+
+    def _compute_return_kind(
+        self, info: FunctionInfo, states: dict[Node, GateState]
+    ) -> tuple[AnswerKind, cst.Call | None] | None:
         kinds: list[tuple[AnswerKind, cst.Call | None]] = []
         for node, state in states.items():
             stmt = node.stmt
@@ -548,6 +561,19 @@ class GateFacts:
                 return (*path, site)
         return None
 
+    def answer_functions(self) -> list[FunctionInfo]:
+        """Functions where an `__event_call__` answer can appear: those that ask, and their
+        callers (a helper may return the answer). Only these can hold OWA402-404 facts."""
+        found = {s.function.qualname for s in self.events.sites if s.kind == "call"}
+        queue = list(found)
+        while queue:
+            current = queue.pop()
+            for site in self.model.callers.get(current, []):
+                if site.caller not in found:
+                    found.add(site.caller)
+                    queue.append(site.caller)
+        return [info for qual, info in self.model.functions.items() if qual in found]
+
     def confirmation_sites(self) -> list[EventSite]:
         return [s for s in self.events.sites if self.ask_kind(s) == "confirmation"]
 
@@ -618,11 +644,10 @@ class GateAnalysis(ForwardAnalysis[GateState]):
                     state = _with_name(state, name.value, None)
             return state
         # Helpers that return normally only when confirmed.
-        for child in walk(stmt):
-            if isinstance(child, cst.Call):
-                callee = facts._callee(child, info)
-                if callee is not None and callee is not info and facts.confirms_on_return(callee):
-                    state = replace(state, confirmed=True)
+        for call in calls_in(facts.model, stmt):
+            callee = facts._callee(call, info)
+            if callee is not None and callee is not info and facts.confirms_on_return(callee):
+                state = replace(state, confirmed=True)
         for child in walk(stmt):
             if isinstance(child, cst.NamedExpr) and isinstance(child.target, cst.Name):
                 state = self._bind(state, child.target.value, child.value)
@@ -740,7 +765,7 @@ class WeakTest:
 def weak_tests(model: ActionModule) -> list[WeakTest]:
     facts = gate_facts(model)
     out: list[WeakTest] = []
-    for info in model.functions.values():
+    for info in facts.answer_functions():
         solved = facts.solved(info)
         if solved is None:
             continue
@@ -805,7 +830,7 @@ def ignored_confirmations(model: ActionModule) -> list[IgnoredAsk]:
         target = _assigned_name(model, answer)
         if target is not None and not _read_elsewhere(model, site.function, target, answer):
             out[site.call] = IgnoredAsk(site, "never-read")
-    for info in model.functions.values():
+    for info in facts.answer_functions():
         solved = facts.solved(info)
         if solved is None:
             continue
@@ -884,7 +909,7 @@ def unchecked_inputs(model: ActionModule) -> list[UncheckedInput]:
         if _is_check_context(model, answer):
             continue
         out[site.call] = UncheckedInput(site, answer)
-    for info in model.functions.values():
+    for info in facts.answer_functions():
         solved = facts.solved(info)
         if solved is None:
             continue
@@ -1041,10 +1066,7 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
             return state
         paths = self.paths
         model = paths.model
-        calls = [n for n in walk(stmt) if isinstance(n, cst.Call)]
-        calls.reverse()  # inner calls (arguments) run before the calls that take them
-        calls.sort(key=lambda c: (model.position(c).start.line, model.position(c).start.column))
-        for call in calls:
+        for call in calls_in(model, stmt):
             site = paths.events.site_of(call)
             if site is not None:
                 if site.kind != "emitter" or site.payload is None:
@@ -1056,7 +1078,7 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
                 elif effect == "open":
                     state = _set_open(state, model.position(call).start.line)
                 continue
-            name = model.resolve_callable(call.func, self.info)
+            name = resolve_callee(model, call.func, self.info)
             callee = model.functions.get(name) if name else None
             if callee is None or callee is self.info:
                 continue

@@ -40,6 +40,7 @@ from analyzer.flow.events import (
     bind_arguments,
     const_str,
     event_facts,
+    resolve_callee,
     subscript_key,
     unwrap_await,
 )
@@ -474,7 +475,7 @@ class TaintEngine:
         args = CLEAN
         for arg in call.args:
             args |= self._expr(arg.value, state, info, local)
-        callee_name = model.resolve_callable(call.func, info)
+        callee_name = resolve_callee(model, call.func, info)
         callee = model.functions.get(callee_name) if callee_name else None
         if callee is not None and callee.node.name.value != "__init__":
             summary = self.summary(callee)
