@@ -86,8 +86,8 @@ class RiskyOpWithoutConfirmation(LintRule):
     `shutil.rmtree`, sending mail, HTTP `DELETE`, and writes to Open WebUI's admin API (the
     catalog is `rules/data/risky.tsv`). A gate is
     `answer = await __event_call__({"type": "confirmation", ...})` followed by a branch that
-    continues only when `answer is True` (or `== True`), also through a helper that returns
-    such a test or only returns when confirmed.
+    continues only when `answer is True` (or `== True`, or truthy and not a dict), also
+    through a helper that returns such a test or only returns when confirmed.
 
     ## Why is this bad?
     An action button is one click, often a mis-click next to the copy button. Without a
@@ -377,7 +377,8 @@ class ConfirmationTruthiness(LintRule):
     returns `{"error": "..."}` (§4 of the action contract). That dict is truthy and is not
     `False`, so `if not confirmed: return` lets the destructive operation run although nobody
     confirmed. This is a common bug in community actions. Only `answer is True` (or
-    `== True`) means the user clicked Confirm.
+    `== True`) means the user clicked Confirm. A test that also rules out the error dict in
+    the same condition (`if not answer or isinstance(answer, dict): return`) is accepted.
 
     ## Example
     ```python
@@ -468,6 +469,17 @@ class ConfirmationTruthiness(LintRule):
                     if not name:
                         return
                     return {"messages": [{"id": body["id"], "content": f"Saved as {name}"}]}
+            """
+        ),
+        Valid(
+            """
+            class Action:
+                async def action(self, body, __event_call__=None):
+                    # The error dict is handled in the same test.
+                    ok = await __event_call__({"type": "confirmation", "data": {"title": "Send", "message": "Send it?"}})
+                    if not ok or isinstance(ok, dict):
+                        return None
+                    return {"messages": [{"id": body["id"], "content": "Sent"}]}
             """
         ),
         Valid(

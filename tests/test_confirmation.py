@@ -106,6 +106,8 @@ def gated(body: str) -> list[tuple[str, int]]:
         "if not (answer is True): return",
         "if not isinstance(answer, bool) or not answer: return",
         "if answer is not True or not body.get('messages'): return",
+        "if not answer or isinstance(answer, dict): return",
+        "if isinstance(answer, dict) or not answer: return",
     ],
 )
 def test_strict_gates(test: str) -> None:

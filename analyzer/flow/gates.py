@@ -254,7 +254,10 @@ def match_risky(model: ActionModule, call: cst.Call, info: FunctionInfo) -> Risk
 
 # --- confirmation answers --------------------------------------------------------------------
 
-AnswerKind = Literal["raw-confirm", "strict", "raw-input", "rejected"]
+# raw-confirm: the answer as `__event_call__` returned it; strict: a boolean that is True only
+# on Confirm; truthy / not-dict: a raw answer known truthy / known not an error dict (both
+# together confirm); rejected: known not True; raw-input: an `input` answer.
+AnswerKind = Literal["raw-confirm", "strict", "raw-input", "rejected", "truthy", "not-dict"]
 NameFact = tuple[str, AnswerKind, cst.Call | None]
 
 
@@ -292,7 +295,9 @@ class Atom:
     """What one atomic test condition says about answers."""
 
     subject: cst.BaseExpression | None  # the tested expression
-    test: Literal["truthy", "is-true", "is-false", "is-none", "isinstance-bool", "other"]
+    test: Literal[
+        "truthy", "is-true", "is-false", "is-none", "isinstance-bool", "isinstance-dict", "other"
+    ]
     negated: bool  # the atom holds on the false edge (`not x`, `x is not True`, `x != True`)
 
 
@@ -323,8 +328,13 @@ def parse_atom(expr: cst.BaseExpression) -> Atom:
         and len(expr.args) == 2
     ):
         kind = expr.args[1].value
-        test2: Literal["isinstance-bool", "other"] = (
-            "isinstance-bool" if isinstance(kind, cst.Name) and kind.value == "bool" else "other"
+        kind_name = kind.value if isinstance(kind, cst.Name) else None
+        test2: Literal["isinstance-bool", "isinstance-dict", "other"] = (
+            "isinstance-bool"
+            if kind_name == "bool"
+            else "isinstance-dict"
+            if kind_name in ("dict", "Mapping")
+            else "other"
         )
         return Atom(expr.args[0].value, test2, negated)
     if (
@@ -722,6 +732,18 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             return _with_name(state, atom.subject.value, ("rejected", ask))
         if atom.test == "truthy" and kind == "strict" and holds:
             return replace(state, confirmed=True)
+        name = atom.subject.value if isinstance(atom.subject, cst.Name) else None
+        # `if not r or isinstance(r, dict): return` (either order) leaves only a confirm.
+        if atom.test == "truthy" and holds and name is not None:
+            if kind == "not-dict":
+                return replace(_with_name(state, name, ("strict", ask)), confirmed=True)
+            if kind == "raw-confirm":
+                return _with_name(state, name, ("truthy", ask))
+        if atom.test == "isinstance-dict" and not holds and name is not None:
+            if kind == "truthy":
+                return replace(_with_name(state, name, ("strict", ask)), confirmed=True)
+            if kind == "raw-confirm":
+                return _with_name(state, name, ("not-dict", ask))
         if (
             atom.test == "isinstance-bool"
             and kind == "raw-confirm"
@@ -779,11 +801,34 @@ def weak_tests(model: ActionModule) -> list[WeakTest]:
                 continue
             found = facts.answer_kind(atom.subject, states[node], info)
             if found is not None and found[0] == "raw-confirm":
+                if _completed_in_same_test(node, atom.subject):
+                    continue
                 how: Literal["truthy", "is-false"] = (
                     "truthy" if atom.test == "truthy" else "is-false"
                 )
                 out.append(WeakTest(node.stmt, info, how))
     return out
+
+
+def _completed_in_same_test(node: Node, subject: cst.BaseExpression) -> bool:
+    """The same `if` / `while` condition also tests the answer strictly (`r is True`,
+    `isinstance(r, bool)`, `isinstance(r, dict)`): `if not r or isinstance(r, dict): return`
+    handles the error dict, so its truthiness part is not a bug on its own."""
+    owner = node.owner
+    test = owner.test if isinstance(owner, (cst.If, cst.While)) else None
+    if test is None or not isinstance(subject, cst.Name):
+        return False
+    for child in walk(test):
+        if child is node.stmt or not isinstance(child, cst.BaseExpression):
+            continue
+        atom = parse_atom(child) if isinstance(child, (cst.Comparison, cst.Call)) else None
+        if atom is None or not isinstance(atom.subject, cst.Name):
+            continue
+        if atom.subject.value != subject.value:
+            continue
+        if atom.test in ("is-true", "isinstance-bool", "isinstance-dict"):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
