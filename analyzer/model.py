@@ -430,16 +430,24 @@ class ActionModule:
         return None
 
     def _local_instance_class(self, within: FunctionInfo, var: str) -> str | None:
-        for target, value in iter_assignments(within.node.body):
-            if (
-                isinstance(target, cst.Name)
-                and target.value == var
-                and isinstance(value, cst.Call)
-                and isinstance(value.func, cst.Name)
-                and value.func.value in self.classes
-            ):
-                return value.func.value
-        return None
+        return self._local_instances.get(within.qualname, {}).get(var)
+
+    @cached_property
+    def _local_instances(self) -> dict[str, dict[str, str]]:
+        """`x = SomeClass(...)` in each function: qualname -> {x: SomeClass} (first wins)."""
+        out: dict[str, dict[str, str]] = {}
+        for qual, info in self.functions.items():
+            found: dict[str, str] = {}
+            for target, value in iter_assignments(info.node.body):
+                if (
+                    isinstance(target, cst.Name)
+                    and isinstance(value, cst.Call)
+                    and isinstance(value.func, cst.Name)
+                    and value.func.value in self.classes
+                ):
+                    found.setdefault(target.value, value.func.value)
+            out[qual] = found
+        return out
 
     @cached_property
     def call_sites(self) -> dict[str, list[CallSite]]:

@@ -145,9 +145,12 @@ def test_suppression_and_unused_suppression(project: Path) -> None:
     assert [(f["rule"], f["line"], f["column"]) for f in findings] == [("OWA002", 8, 41)]
 
 
+FRONTMATTER = '"""\ntitle: T\ndescription: D\n"""\n'
+
+
 def test_bare_noqa_does_not_suppress(project: Path) -> None:
     (project / "bare.py").write_text(
-        "class Action:  # noqa\n    async def run(self, body):\n        return body\n"
+        FRONTMATTER + "class Action:  # noqa\n    async def run(self, body):\n        return body\n"
     )
     _, out, _ = run("check", "bare.py", "--format", "json")
     assert [f["rule"] for f in json.loads(out)["findings"]] == ["OWA103"]
@@ -155,7 +158,8 @@ def test_bare_noqa_does_not_suppress(project: Path) -> None:
 
 def test_noqa_on_first_line_of_multiline_statement(project: Path) -> None:
     (project / "multi.py").write_text(
-        "Action = dict(  # noqa: OWA103\n    a=1,\n)\n\nclass Action:\n    pass\n"
+        FRONTMATTER
+        + "Action = dict(  # noqa: OWA103\n    a=1,\n)\n\nclass Action:\n    pass\n"
     )
     _, out, _ = run("check", "multi.py", "--format", "json")
     # The noqa is on a statement that reports nothing: unused; the class is still flagged.
