@@ -1,42 +1,77 @@
-"""The one entry point the CLI, tests and benchmarks use."""
+"""The one entry point the CLI, tests and benchmarks use.
+
+Every file is analysed in isolation: in its own thread with a large stack and the per-file
+budget (`analyzer.budget`), and with `--jobs` > 1 in worker processes that may die without
+taking the run with them (the files of a dead worker are analysed again, each alone, and
+the one that kills its process is reported).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
+from analyzer import budget
 from analyzer.config import Settings
-from analyzer.engine import FileResult, lint_bytes
-from analyzer.sources import Source, read_source
+from analyzer.engine import FileResult, lint_bytes, one_line
+from analyzer.registry import all_rules
+from analyzer.sources import Source, SourceTooLarge, read_source
 
 
 def lint_source(source: Source, settings: Settings) -> FileResult:
     """Lint one source; never raises (an unexpected error becomes an internal-error result)."""
+    display = source.display
     try:
         data = read_source(source)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        return FileResult(source.display, "unreadable", errors=[f"{source.display}: {reason}"])
+    except OSError as error:  # vanished, unreadable, replaced by a FIFO, too large
+        return _not_analysed(display, one_line(error.strerror or str(error)))
+    if len(data) > budget.MAX_FILE_BYTES:
+        return _not_analysed(display, SourceTooLarge.describe(len(data)))
+    # Import every rule before the clock starts: an interrupted import would stay broken.
+    all_rules()
     try:
-        return lint_bytes(source.display, data, settings, explicit=source.explicit)
-    except Exception as error:  # the engine itself failed: keep going, exit 2 at the end
+        return budget.run_isolated(
+            lambda: lint_bytes(display, data, settings, explicit=source.explicit),
+            settings.timeout,
+        )
+    except budget.BudgetExceeded:
+        return _not_analysed(
+            display,
+            f"analysis exceeded the {settings.timeout:g} s budget and was stopped; not"
+            " analysed (raise it with --timeout or `timeout` in [tool.owui-lint])",
+        )
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # the engine itself failed: keep going, exit 2 at the end
+        reason = one_line(f"{type(error).__name__}: {error}", 200)
         return FileResult(
-            source.display,
+            display,
             "unreadable",
-            errors=[f"{source.display}: internal error: {type(error).__name__}: {error}"],
+            errors=[f"{display}: internal error: {reason} (please report this bug)"],
             internal_error=True,
         )
 
 
+def _not_analysed(display: str, reason: str) -> FileResult:
+    """A file that could not be analysed: a line on stderr, and exit 1 (like unreadable)."""
+    return FileResult(display, "unreadable", errors=[f"{display}: {reason}"])
+
+
 def lint_text(text: str, settings: Settings | None = None, path: str = "<string>") -> FileResult:
     """Convenience for tests and tools: lint source text as an explicitly named file."""
-    source = Source(path, data=text.encode("utf-8"), explicit=True)
+    source = Source(path, data=text.encode("utf-8", "surrogatepass"), explicit=True)
     return lint_source(source, settings or Settings())
 
 
-def _lint_batch(args: tuple[Source, Settings]) -> FileResult:
-    return lint_source(*args)
+def _lint_batch(batch: list[Source], settings: Settings) -> list[FileResult]:
+    """Run in a worker process. A C call that never returns ends the worker (hard limit)."""
+    out = []
+    for source in batch:
+        with budget.hard_limit(settings.timeout * 3 + 30 if settings.timeout else None):
+            out.append(lint_source(source, settings))
+    return out
 
 
 def default_jobs() -> int:
@@ -56,14 +91,49 @@ def lint_sources(
     jobs = default_jobs() if jobs is None else max(1, jobs)
     if jobs == 1 or len(sources) < 2:
         results: Iterator[FileResult] = (lint_source(s, settings) for s in sources)
-        for result in results:
-            if on_result:
-                on_result(result)
-            yield result
-        return
-    chunk = max(1, min(16, len(sources) // (jobs * 4)))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(sources))) as pool:
-        for result in pool.map(_lint_batch, ((s, settings) for s in sources), chunksize=chunk):
-            if on_result:
-                on_result(result)
-            yield result
+    else:
+        results = _pooled(list(sources), settings, jobs)
+    for result in results:
+        if on_result:
+            on_result(result)
+        yield result
+
+
+def _pooled(sources: list[Source], settings: Settings, jobs: int) -> Iterator[FileResult]:
+    size = max(1, min(16, len(sources) // (jobs * 4)))
+    batches = [sources[i : i + size] for i in range(0, len(sources), size)]
+    while batches:
+        failed: int | None = None
+        with ProcessPoolExecutor(max_workers=min(jobs, len(sources))) as pool:
+            futures: list[Future[list[FileResult]]] = [
+                pool.submit(_lint_batch, batch, settings) for batch in batches
+            ]
+            for index, future in enumerate(futures):
+                try:
+                    done = future.result()
+                except BrokenProcessPool:
+                    failed = index  # a worker died: isolate this batch, go on in a fresh pool
+                    break
+                yield from done
+        if failed is None:
+            return
+        yield from (_alone(source, settings) for source in batches[failed])
+        batches = batches[failed + 1 :]
+
+
+def _alone(source: Source, settings: Settings) -> FileResult:
+    """Analyse one file in a process of its own, to tell which file kills its worker."""
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        try:
+            return pool.submit(_lint_batch, [source], settings).result()[0]
+        except BrokenProcessPool:
+            return FileResult(
+                source.display,
+                "unreadable",
+                errors=[
+                    f"{source.display}: the process analysing this file died (a crash in a"
+                    " C extension, memory exhausted, or stuck past the hard time limit);"
+                    " not analysed (please report this bug)"
+                ],
+                internal_error=True,
+            )

@@ -13,13 +13,13 @@ import click
 
 from analyzer.api import default_jobs, lint_sources
 from analyzer.config import ConfigError, Settings, load_settings
-from analyzer.engine import FileResult
+from analyzer.engine import FileResult, SourceError, decode
 from analyzer.findings import Finding
 from analyzer.model import split_lines
 from analyzer.registry import all_rules, enabled_rules, rule_by_code, validate_selectors
 from analyzer.reporters import FORMATS, RunReport, TextOptions, render_text
 from analyzer.reporters.base import Notification, tool_version
-from analyzer.sources import Problem, Source, discover
+from analyzer.sources import Problem, Source, discover, read_source
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -33,8 +33,9 @@ Examples:
   cat action.py | owui-lint check - --stdin-filename action.py
 
 \b
-Exit status: 0 no findings, 1 findings (or a file that could not be read),
-2 usage, configuration or internal error. --exit-zero turns 1 into 0.
+Exit status: 0 no findings, 1 findings (or a file that could not be read or analysed:
+unreadable, too large, over the --timeout budget), 2 usage, configuration or internal
+error. --exit-zero turns 1 into 0.
 """
 
 
@@ -115,6 +116,13 @@ class _Progress:
 @click.option("--show-source", is_flag=True, help="Show the offending source line.")
 @click.option("--stdin-filename", help="The file name to report for `-` (standard input).")
 @click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Per-file analysis budget; a file over it is reported and skipped"
+    " (default 10, 0: none; config: `timeout`).",
+)
+@click.option(
     "--color",
     type=click.Choice(["auto", "always", "never"]),
     default="auto",
@@ -136,11 +144,14 @@ def check(
     show_source: bool,
     stdin_filename: str | None,
     color: str,
+    timeout: float | None = None,
 ) -> None:
     """Lint Open WebUI action modules (files or directories; default: `.`)."""
     cwd = Path.cwd()
     try:
         settings = load_settings(config_file, cwd).with_cli(select or None, ignore, extend_select)
+        if timeout is not None:
+            settings = settings.model_copy(update={"timeout": timeout})
         validate_selectors(settings)
     except ConfigError as error:
         _warn(f"error: {error}")
@@ -241,12 +252,13 @@ def _reader(sources: list[Source]) -> Callable[[str], list[str]]:
         if source is None:
             return []
         try:
-            data = (
-                source.data if source.data is not None else Path(source.fs_path or "").read_bytes()
-            )
+            data = read_source(source)  # non-blocking, size-capped, like the engine's read
         except OSError:
             return []
-        return split_lines(data.decode("utf-8", errors="replace"))
+        try:  # decode as the engine did (BOM, coding cookie), so columns line up
+            return split_lines(decode(data))
+        except SourceError:
+            return split_lines(data.decode("utf-8", errors="replace"))
 
     return read
 

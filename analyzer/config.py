@@ -46,6 +46,8 @@ class Settings(_Strict):
     exclude: tuple[str, ...] = ()
     per_file_ignores: dict[str, tuple[str, ...]] = Field(default={}, alias="per-file-ignores")
     privileged: PrivilegedOptions = PrivilegedOptions()
+    # Per-file analysis budget in seconds (0: none); a file over it is reported and skipped.
+    timeout: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     # Where relative globs are anchored: the directory of the config file, or the cwd.
     root: str = Field(default=".", exclude=True)
 

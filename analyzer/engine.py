@@ -3,30 +3,54 @@
 Nothing here runs analyzed code: the source is decoded and parsed (`ast.parse` for
 CPython's own verdict and messages, LibCST for the tree the rules read), never compiled
 to bytecode, imported or executed.
+
+Hostile input is refused before it can hurt: NUL bytes, nesting deeper than the engine
+analyses (LibCST's parser and traversals are recursive), and match patterns nested deeply
+enough to make LibCST's parser take exponential time all become OWA001 at a real position.
 """
 
 from __future__ import annotations
 
 import ast
 import codecs
+import dataclasses
 import io
 import re
+import time
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
 import libcst as cst
 
+from analyzer import budget
 from analyzer.config import Settings
 from analyzer.findings import Confidence, Finding, Location, with_fingerprints
 from analyzer.model import ActionModule, SourceFile, split_lines
 from analyzer.registry import enabled_rules, is_enabled, rule_by_code, rule_by_role
-from analyzer.rule import LintRule, Report, RuleContext
+from analyzer.rule import LintRule, Report, RuleContext, RuleCrash
 from analyzer.suppression import parse_suppressions
 
 Status = Literal["action", "skipped", "error", "unreadable"]
 
 _ACTION_WORD = re.compile(rb"\bAction\b")
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.M)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# Nesting the engine analyses, counted on CPython's tree where one level of `a and b and c`
+# or of a comprehension's `for` clauses counts once per operand or clause (LibCST nests
+# those). CPython itself refuses more than 200 nested brackets and 100 indentation levels,
+# which stay far below this; only machine-made chains reach it.
+MAX_NESTING = 1000
+# Depth of the LibCST tree handed to rules (a second net for what CPython's tree hides,
+# such as thousands of implicitly concatenated strings). See budget.RECURSION_LIMIT.
+MAX_TREE_DEPTH = 3000
+# LibCST's parser takes time exponential in the nesting of match patterns (mapping
+# patterns: about 8x per level); real code nests two or three.
+MAX_PATTERN_NESTING = 8
+# LibCST's parser is about five times slower than CPython's, and uninterruptible.
+_CST_PARSE_FACTOR = 6.0
 
 
 @dataclass
@@ -50,26 +74,58 @@ class SourceError(Exception):
         self.column = max(column, 1)
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """A message safe for a one-line diagnostic: whitespace collapsed, length capped."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _line_start(data: bytes, index: int) -> int:
+    return max(data.rfind(b"\n", 0, index), data.rfind(b"\r", 0, index)) + 1
+
+
+def _bad_byte(data: bytes, index: int, encoding: str) -> SourceError:
+    start = _line_start(data, index)
+    line = len(split_lines(data[:start].decode("latin-1")))
+    column = len(data[start:index].decode(encoding, errors="replace")) + 1
+    return SourceError(
+        f"cannot decode as {encoding}: byte 0x{data[index]:02x} is invalid "
+        "(declare the encoding with a `# -*- coding: ... -*-` line or save as UTF-8)",
+        line,
+        column,
+    )
+
+
 def decode(data: bytes) -> str:
     """Decode like Python does: BOM, then a PEP 263 coding cookie, else UTF-8."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
-        raise SourceError(f"cannot decode: {error.msg}", error.lineno or 1) from None
+        # detect_encoding rejects invalid UTF-8 in the first two lines without a position.
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise _bad_byte(data, bad.start, "utf-8") from None
+        cookie = _CODING.search(data, 0, len(data))
+        line = data[: cookie.start()].count(b"\n") + 1 if cookie else 1
+        raise SourceError(f"cannot decode: {error.msg}", min(line, 2)) from None
     try:
         codecs.lookup(encoding)
         text = data.decode(encoding)
-    except LookupError:
-        raise SourceError(f"unknown encoding {encoding!r}") from None
+    except LookupError as error:  # unknown, or not a text encoding (`rot13`, `zlib`)
+        raise SourceError(f"cannot decode: {one_line(str(error))}") from None
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise _bad_byte(data, error.start, encoding) from None
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:  # only exotic codecs (`unicode_escape`) produce these
+        before = text[: surrogate.start()]
+        lines = split_lines(before)
         raise SourceError(
-            f"cannot decode as {encoding}: byte 0x{data[error.start]:02x} is invalid "
-            "(declare the encoding with a `# -*- coding: ... -*-` line or save as UTF-8)",
-            line,
-            column,
-        ) from None
+            f"decoding as {encoding} gives an unpaired surrogate"
+            f" (U+{ord(surrogate.group()):04X}), which is not valid Python source",
+            len(lines),
+            len(lines[-1]) + 1,
+        )
     # `utf-8-sig` strips the BOM; tokenize's `utf-8` for a BOM file would keep it.
     return text.removeprefix("\ufeff")
 
@@ -78,71 +134,220 @@ def parse(text: str) -> cst.Module:
     """Parse without running anything; CPython's message wins where it has one."""
     if "\0" in text:
         index = text.index("\0")
-        line = text.count("\n", 0, index) + 1
-        raise SourceError("source contains a NUL byte", line, index - text.rfind("\n", 0, index))
+        line = len(split_lines(text[:index]))
+        start = max(text.rfind("\n", 0, index), text.rfind("\r", 0, index)) + 1
+        raise SourceError("source contains a NUL byte", line, index - start + 1)
+    started = time.monotonic()
     try:
-        ast.parse(text)
+        with warnings.catch_warnings():
+            # `invalid escape sequence` and friends must not become errors under -W error.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
     except SyntaxError as error:
         # CPython's offset is 1-based; a few errors (e.g. in f-strings) report 0.
-        raise SourceError(error.msg, error.lineno or 1, error.offset or 1) from None
+        raise SourceError(one_line(error.msg), error.lineno or 1, error.offset or 1) from None
     except (RecursionError, MemoryError):
         raise SourceError("the file is nested too deeply to analyse") from None
-    except ValueError as error:
-        raise SourceError(str(error)) from None
+    except ValueError as error:  # e.g. a lone surrogate from an exotic source encoding
+        raise SourceError(one_line(str(error))) from None
+    _check_nesting(tree, text)
+    # The LibCST parse runs in C and cannot be interrupted: skip it when it cannot fit.
+    budget.expect((time.monotonic() - started) * _CST_PARSE_FACTOR)
     try:
-        return cst.parse_module(text)
+        module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        raise SourceError(error.message, error.raw_line, error.raw_column + 1) from None
+        raise SourceError(
+            f"owui-lint's parser (LibCST) cannot parse this file: {one_line(error.message)}",
+            error.raw_line,
+            error.raw_column + 1,
+        ) from None
     except (RecursionError, MemoryError):
         raise SourceError("the file is nested too deeply to analyse") from None
+    except Exception as error:
+        raise SourceError(f"owui-lint's parser (LibCST) failed: {_reason(error)}") from None
+    except BaseException as error:  # a Rust panic in LibCST is a BaseException (pyo3)
+        if type(error).__name__ != "PanicException":
+            raise
+        raise SourceError(f"owui-lint's parser (LibCST) failed: {_reason(error)}") from None
+    _check_tree_depth(module)
+    return module
+
+
+def _reason(error: BaseException) -> str:
+    return one_line(f"{type(error).__name__}: {error}", 200)
+
+
+def _column(text_line: str, byte_offset: int) -> int:
+    """1-based character column of a UTF-8 byte offset (CPython's `col_offset`)."""
+    return (
+        len(text_line.encode("utf-8", "surrogatepass")[:byte_offset].decode("utf-8", "ignore")) + 1
+    )
+
+
+def _check_nesting(tree: ast.AST, text: str) -> None:
+    """Refuse nesting deeper than the engine analyses, at the position where it starts."""
+
+    def refuse(message: str, line: int, col: int) -> SourceError:
+        lines = split_lines(text)
+        column = _column(lines[line - 1], col) if 0 < line <= len(lines) else 1
+        return SourceError(message, line, column)
+
+    stack: list[tuple[ast.AST, int, int, int, int]] = [(tree, 0, 0, 1, 0)]
+    while stack:
+        node, depth, patterns, line, col = stack.pop()
+        line = getattr(node, "lineno", line)
+        col = getattr(node, "col_offset", col)
+        if isinstance(node, ast.pattern):
+            patterns += 1
+            if patterns > MAX_PATTERN_NESTING:
+                raise refuse(
+                    f"match pattern nested more than {MAX_PATTERN_NESTING} levels deep;"
+                    " owui-lint's parser (LibCST) would take exponential time on it",
+                    line,
+                    col,
+                )
+        step = 1
+        if isinstance(node, ast.BoolOp):
+            step = len(node.values)
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            step = len(node.generators) + 1
+        children = [c for c in ast.iter_child_nodes(node) if not isinstance(c, _TOKENS)]
+        if children and depth + step > MAX_NESTING:
+            raise refuse(
+                f"nesting deeper than {MAX_NESTING} levels (brackets, blocks, operator or call"
+                " chains); owui-lint does not analyse such code",
+                line,
+                col,
+            )
+        stack += [(child, depth + step, patterns, line, col) for child in children]
+
+
+# Leaves of CPython's tree that stand for a token, not for nesting.
+_TOKENS = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
+
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+
+
+def _child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Children by dataclass fields: several times faster than LibCST's `children`."""
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+    out: list[cst.CSTNode] = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            out.append(value)
+        elif isinstance(value, (tuple, list)):
+            out += [item for item in value if isinstance(item, cst.CSTNode)]
+    return out
+
+
+def _check_tree_depth(module: cst.Module) -> None:
+    stack: list[tuple[cst.CSTNode, int]] = [(module, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise SourceError(
+                f"nesting deeper than {MAX_TREE_DEPTH} syntax levels (for example thousands "
+                "of implicitly concatenated strings); owui-lint does not analyse such code",
+                line_of(module, node),
+            )
+        stack += [(child, depth + 1) for child in _child_nodes(node)]
+
+
+def line_of(module: cst.Module, target: cst.CSTNode) -> int:
+    """The line `target` starts on, found without LibCST's recursive position provider.
+
+    Walks the tree iteratively in source order and counts the line breaks in the leaves
+    before `target` (newline tokens, backslash continuations, multi-line strings).
+    """
+    line = 1
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if node is target:
+            return line
+        children = node.children
+        if children:
+            stack += reversed(children)
+        elif isinstance(node, cst.Newline):
+            line += 1
+        else:
+            value = getattr(node, "value", None)
+            if isinstance(value, str):
+                line += len(split_lines(value)) - 1
+    return 1
 
 
 def lint_bytes(path: str, data: bytes, settings: Settings, *, explicit: bool) -> FileResult:
     """Lint one file's bytes. `explicit`: named on the command line (OWA001 always applies)."""
     if not explicit and not _ACTION_WORD.search(data):
         return FileResult(path, "skipped")
+    text: str | None = None
     try:
         text = decode(data)
         module = parse(text)
     except SourceError as error:
-        return _syntax_error(path, error)
+        return _syntax_error(path, error, text if text is not None else data.decode("latin-1"))
     model = ActionModule(SourceFile(path, text), module)
     if not model.is_action_module:
         return FileResult(path, "skipped")
     return _run_rules(model, settings)
 
 
-def _syntax_error(path: str, error: SourceError) -> FileResult:
+def _syntax_error(path: str, error: SourceError, text: str) -> FileResult:
+    """OWA001 at the error, clamped to a position that exists in the file."""
     rule = rule_by_role("syntax-error")
-    loc = Location(error.line, error.column, error.line, error.column + 1)
+    lines = split_lines(text)
+    line = min(error.line, len(lines))
+    column = min(error.column, len(lines[line - 1]) + 1)
+    loc = Location(line, column, line, column + 1)
     finding = Finding(rule.code, rule.name, rule.level, Confidence.HIGH, path, loc, error.message)
     return FileResult(path, "error", with_fingerprints([finding], []))
+
+
+def _crash_line(path: str, rule: str, error: BaseException) -> str:
+    return (
+        f"{path}: internal error in rule {rule}: {_reason(error)}; its findings for this file"
+        " may be incomplete (please report this bug)"
+    )
 
 
 def _run_rules(model: ActionModule, settings: Settings) -> FileResult:
     path = model.source.path
     per_file = settings.ignored_for(path)
+    result = FileResult(path, "action")
     rules: list[LintRule] = []
-    contexts: dict[str, RuleContext] = {}
     for rule_cls in enabled_rules(settings):
         if rule_cls.engine_role is not None or not is_enabled(rule_cls.code, settings, per_file):
             continue
-        context = RuleContext(model, settings)
-        contexts[rule_cls.code] = context
-        rules.append(rule_cls(context))
+        try:
+            rules.append(rule_cls(RuleContext(model, settings)))
+        except Exception as error:  # a rule that cannot even start; the others still run
+            result.errors.append(_crash_line(path, rule_cls.code, error))
+            result.internal_error = True
 
-    result = FileResult(path, "action")
-    visitors = [rule for rule in rules if rule.get_visitors()]
+    visitors: list[LintRule] = []
+    for rule in rules:
+        try:
+            if rule.get_visitors():
+                visitors.append(rule)
+        except Exception as error:
+            rule.crash = RuleCrash(rule.code, error)
     if visitors:
         try:
             model.wrapper.visit_batched(visitors)
-        except RecursionError:
-            result.errors.append(f"{path}: the file is nested too deeply; some rules were skipped")
+        except Exception as error:  # LibCST itself failed; rules keep what they reported
+            result.errors.append(
+                f"{path}: internal error during the traversal: {_reason(error)}; findings for"
+                " this file may be incomplete (please report this bug)"
+            )
             result.internal_error = True
     for rule in rules:
         rule.run_check()
         if rule.crash is not None:
-            result.errors.append(f"{path}: rule {rule.crash} (please report this bug)")
+            result.errors.append(_crash_line(path, rule.code, rule.crash.error))
             result.internal_error = True
 
     raw: list[tuple[type[LintRule], Report]] = [
@@ -159,7 +364,9 @@ def _apply_suppressions(
     settings: Settings,
 ) -> list[Finding]:
     path = model.source.path
-    suppressions = parse_suppressions(model.source.text)
+    # The tokenizer behind the suppressions splits lines on `\n` only: give it one line
+    # break per line (a lone-CR file would otherwise be one long line). Columns stay put.
+    suppressions = parse_suppressions("\n".join(model.source.lines))
     findings: list[Finding] = []
     seen: set[tuple[str, Location, str]] = set()
     for rule_cls, report in raw:

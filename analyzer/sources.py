@@ -7,11 +7,13 @@ difference.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzer.budget import MAX_FILE_BYTES
 from analyzer.config import Settings
 
 # Folders nobody wants linted (Ruff's defaults, trimmed to what occurs in Python repos).
@@ -135,9 +137,33 @@ def _walk(
             found.setdefault(display, Source(display, str(path)))
 
 
+class SourceTooLarge(OSError):
+    """A file over `budget.MAX_FILE_BYTES`: not read in full, not analysed."""
+
+    @staticmethod
+    def describe(size: int) -> str:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
+        return f"file too large to analyse ({size / 1048576:.1f} MiB; the limit is {limit} MiB)"
+
+
 def read_source(source: Source) -> bytes:
+    """The bytes of a source, read safely from whatever the path has become since discovery.
+
+    The path is opened without blocking (a FIFO put in place of a file must not hang the
+    run) and must still be a regular file; at most `MAX_FILE_BYTES` + 1 bytes are read.
+    """
     if source.data is not None:
         return source.data
     assert source.fs_path is not None
-    with open(source.fs_path, "rb") as handle:
-        return handle.read()
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(source.fs_path, flags | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (FIFO, socket or device); skipped")
+        if info.st_size > MAX_FILE_BYTES:
+            raise SourceTooLarge(errno.EFBIG, SourceTooLarge.describe(info.st_size))
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:  # it grew while we read
+        raise SourceTooLarge(errno.EFBIG, SourceTooLarge.describe(len(data)))
+    return data
