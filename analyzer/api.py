@@ -69,7 +69,7 @@ def _lint_batch(batch: list[Source], settings: Settings) -> list[FileResult]:
     """Run in a worker process. A C call that never returns ends the worker (hard limit)."""
     out = []
     for source in batch:
-        with budget.hard_limit(settings.timeout * 3 + 30 if settings.timeout else None):
+        with budget.hard_limit(budget.hard_seconds(settings.timeout)):
             out.append(lint_source(source, settings))
     return out
 

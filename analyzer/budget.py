@@ -180,6 +180,11 @@ def run_isolated(fn: Callable[[], T], timeout: float | None) -> T:
 _devnull: int | None = None
 
 
+def hard_seconds(timeout: float) -> float | None:
+    """The hard limit for a worker process analysing one file under budget `timeout`."""
+    return timeout * 3 + 30 if timeout else None
+
+
 @contextlib.contextmanager
 def hard_limit(seconds: float | None) -> Iterator[None]:
     """End this process if the block runs longer than `seconds` (worker processes only).

@@ -37,6 +37,7 @@ Status = Literal["action", "skipped", "error", "unreadable"]
 _ACTION_WORD = re.compile(rb"\bAction\b")
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.M)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_END = re.compile(rb"\r\n?|\n")
 
 # Nesting the engine analyses, counted on CPython's tree where one level of `a and b and c`
 # or of a comprehension's `for` clauses counts once per operand or clause (LibCST nests
@@ -98,8 +99,13 @@ def _bad_byte(data: bytes, index: int, encoding: str) -> SourceError:
 
 def decode(data: bytes) -> str:
     """Decode like Python does: BOM, then a PEP 263 coding cookie, else UTF-8."""
+    # detect_encoding splits lines on b"\n" only; CPython also honours a cookie in a file
+    # whose lines end with a lone CR. Only the first two lines matter.
+    ends = _LINE_END.finditer(data)
+    second = next(ends, None) and next(ends, None)
+    head = _LINE_END.sub(b"\n", data[: second.end()] if second else data)
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
     except SyntaxError as error:
         # detect_encoding rejects invalid UTF-8 in the first two lines without a position.
         try:
