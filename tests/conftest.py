@@ -5,6 +5,20 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+# Hypothesis profiles. "default" keeps the suite fast; "long" runs the fuzz tests
+# (tests/test_fuzz.py) with thousands of examples: `pytest --hypothesis-profile=long` or
+# `OWUI_LINT_HYPOTHESIS=long pytest`. Tests that fix `max_examples` scale it by the profile.
+hypothesis_settings.register_profile("default", deadline=None, max_examples=100)
+hypothesis_settings.register_profile(
+    "long",
+    deadline=None,
+    max_examples=3000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+hypothesis_settings.load_profile(os.environ.get("OWUI_LINT_HYPOTHESIS", "default"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
