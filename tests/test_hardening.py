@@ -632,7 +632,7 @@ def test_big_file_hits_the_budget_quickly(tree: Path) -> None:
     (tree / "big.py").write_bytes(GOOD + code)
     started = time.monotonic()
     status, out, err = run("check", "big.py", "good.py", "--timeout", "1", "--format", "json")
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 60  # generous for loaded CI machines; ~2 s idle
     assert status == 1 and good_was_analysed(out)
     assert "big.py: analysis exceeded the 1 s budget" in err
 
