@@ -42,9 +42,9 @@ def lint_source(source: Source, settings: Settings) -> FileResult:
             f"analysis exceeded the {settings.timeout:g} s budget and was stopped; not"
             " analysed (raise it with --timeout or `timeout` in [tool.owui-lint])",
         )
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         raise
-    except BaseException as error:  # the engine itself failed: keep going, exit 2 at the end
+    except BaseException as error:  # the engine failed (SystemExit too): go on, exit 2 at the end
         reason = one_line(f"{type(error).__name__}: {error}", 200)
         return FileResult(
             display,

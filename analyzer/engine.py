@@ -320,6 +320,15 @@ def _crash_line(path: str, rule: str, error: BaseException) -> str:
     )
 
 
+def _fatal(error: BaseException) -> bool:
+    """What must stop the whole file (the budget, Ctrl-C) rather than count as a rule bug.
+
+    Anything else a rule raises, `SystemExit` included, is that rule's crash: it must not
+    end the run or take the other rules' findings with it.
+    """
+    return isinstance(error, (budget.BudgetExceeded, KeyboardInterrupt))
+
+
 def _run_rules(model: ActionModule, settings: Settings) -> FileResult:
     path = model.source.path
     per_file = settings.ignored_for(path)
@@ -330,7 +339,9 @@ def _run_rules(model: ActionModule, settings: Settings) -> FileResult:
             continue
         try:
             rules.append(rule_cls(RuleContext(model, settings)))
-        except Exception as error:  # a rule that cannot even start; the others still run
+        except BaseException as error:  # a rule that cannot even start; the others still run
+            if _fatal(error):
+                raise
             result.errors.append(_crash_line(path, rule_cls.code, error))
             result.internal_error = True
 
@@ -339,19 +350,28 @@ def _run_rules(model: ActionModule, settings: Settings) -> FileResult:
         try:
             if rule.get_visitors():
                 visitors.append(rule)
-        except Exception as error:
+        except BaseException as error:
+            if _fatal(error):
+                raise
             rule.crash = RuleCrash(rule.code, error)
     if visitors:
         try:
             model.wrapper.visit_batched(visitors)
-        except Exception as error:  # LibCST itself failed; rules keep what they reported
+        except BaseException as error:  # LibCST failed, or a visitor raised a BaseException
+            if _fatal(error):
+                raise
             result.errors.append(
                 f"{path}: internal error during the traversal: {_reason(error)}; findings for"
                 " this file may be incomplete (please report this bug)"
             )
             result.internal_error = True
     for rule in rules:
-        rule.run_check()
+        try:
+            rule.run_check()
+        except BaseException as error:  # run_check keeps only `Exception`s
+            if _fatal(error):
+                raise
+            rule.crash = RuleCrash(rule.code, error)
         if rule.crash is not None:
             result.errors.append(_crash_line(path, rule.code, rule.crash.error))
             result.internal_error = True

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -458,6 +459,24 @@ class _EndlessRecursion(LintRule):
             return down(n + 1) + 1
 
         down(0)
+
+
+class _ExitsInCheck(LintRule):
+    code = "OWA998"
+    name = "exits-in-check"
+    summary = "test: calls sys.exit()"
+
+    def check(self) -> None:
+        sys.exit(5)
+
+
+def test_a_rule_calling_sys_exit_does_not_end_the_run(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inject(monkeypatch, _ExitsInCheck)
+    code, out, err = run("check", ".", "--jobs", "1", "--format", "json")
+    assert code == 2 and good_was_analysed(out)
+    assert "internal error in rule OWA998: SystemExit: 5" in err
 
 
 @pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=needs_fork)])
