@@ -19,7 +19,7 @@ from analyzer.model import split_lines
 from analyzer.registry import all_rules, enabled_rules, rule_by_code, validate_selectors
 from analyzer.reporters import FORMATS, RunReport, TextOptions, render_text
 from analyzer.reporters.base import Notification, tool_version
-from analyzer.sources import Problem, Source, discover, read_source
+from analyzer.sources import Problem, Source, discover, read_source, safe_display
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -202,7 +202,8 @@ def _collect(
     files = [p for p in paths if p != "-"]
     if "-" in paths:
         data = sys.stdin.buffer.read()
-        sources.append(Source(stdin_filename or "<stdin>", data=data, explicit=True))
+        name = safe_display(stdin_filename or "<stdin>")
+        sources.append(Source(name, data=data, explicit=True))
     if files:
         found, problems = discover(files, settings, cwd)
         sources += found

@@ -55,13 +55,22 @@ class Problem:
     usage: bool = False  # a missing command-line path is a usage error (exit 2)
 
 
+def safe_display(text: str) -> str:
+    """`text` as valid Unicode: bytes of a file name that are not UTF-8 (which Python keeps
+    as lone surrogates) become `\\xNN`, so every reporter can write and encode the path."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # other lone surrogates (only from a hand-made name)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def display_path(path: Path, cwd: Path) -> str:
-    """POSIX path relative to `cwd` when inside it, absolute otherwise."""
+    """POSIX path relative to `cwd` when inside it, absolute otherwise; valid Unicode."""
     absolute = Path(os.path.abspath(path))
     try:
-        return absolute.relative_to(cwd).as_posix() or "."
+        return safe_display(absolute.relative_to(cwd).as_posix() or ".")
     except ValueError:
-        return absolute.as_posix()
+        return safe_display(absolute.as_posix())
 
 
 def _relative_to_root(path: Path, settings: Settings) -> str:
@@ -84,10 +93,10 @@ def discover(
         try:
             info = path.stat()
         except FileNotFoundError:
-            problems.append(Problem(raw, "no such file or directory", usage=True))
+            problems.append(Problem(safe_display(raw), "no such file or directory", usage=True))
             continue
         except OSError as error:
-            problems.append(Problem(raw, error.strerror or str(error)))
+            problems.append(Problem(safe_display(raw), error.strerror or str(error)))
             continue
         if stat.S_ISDIR(info.st_mode):
             _walk(path, settings, cwd, found, problems)
@@ -95,7 +104,9 @@ def discover(
             display = display_path(path, cwd)
             found.setdefault(display, Source(display, str(path), explicit=True))
         else:
-            problems.append(Problem(raw, "not a regular file (FIFO, socket or device); skipped"))
+            problems.append(
+                Problem(safe_display(raw), "not a regular file (FIFO, socket or device); skipped")
+            )
     return [found[key] for key in sorted(found)], problems
 
 

@@ -400,6 +400,22 @@ def test_file_vanishing_during_the_run(tree: Path, monkeypatch: pytest.MonkeyPat
         assert err == "owui-lint: warning: gone.py: No such file or directory\n"
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_file_names_that_are_not_utf8(tree: Path, fmt: str) -> None:
+    os.mkfifo(os.path.join(bytes(tree), b"pipe\xfe.py"))
+    with open(os.path.join(bytes(tree), b"odd\xff.py"), "wb") as handle:
+        handle.write(GOOD)
+    result = CliRunner().invoke(main, ["check", ".", "--jobs", "1", "--format", fmt])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    out = result.stdout_bytes.decode("utf-8")  # strict: the output is valid UTF-8
+    shown = {"json": "odd\\\\xff.py", "sarif": "odd%5Cxff.py"}.get(fmt, "odd\\xff.py")
+    assert shown in out
+    explicit = CliRunner().invoke(main, ["check", os.fsdecode(b"pipe\xfe.py")])
+    assert explicit.exit_code == 1
+    assert "pipe\\xfe.py: not a regular file" in explicit.stderr
+
+
 def test_too_large_file_is_not_read_in_full(tree: Path) -> None:
     with open(tree / "huge.py", "wb") as handle:
         handle.truncate(budget.MAX_FILE_BYTES + 1)  # sparse: costs no disk
