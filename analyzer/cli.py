@@ -13,7 +13,7 @@ import click
 
 from analyzer.api import default_jobs, lint_sources
 from analyzer.config import ConfigError, Settings, load_settings
-from analyzer.engine import FileResult, SourceError, decode
+from analyzer.engine import FileResult, SourceError, decode, inert
 from analyzer.findings import Finding
 from analyzer.model import split_lines
 from analyzer.registry import all_rules, enabled_rules, rule_by_code, validate_selectors
@@ -257,9 +257,12 @@ def _reader(sources: list[Source]) -> Callable[[str], list[str]]:
         except OSError:
             return []
         try:  # decode as the engine did (BOM, coding cookie), so columns line up
-            return split_lines(decode(data))
+            text = decode(data)
         except SourceError:
-            return split_lines(data.decode("utf-8", errors="replace"))
+            text = data.decode("utf-8", errors="replace")
+        # An analysed file must not reach the terminal raw (ANSI/OSC escapes); a line that
+        # holds control characters shows them escaped, its caret may then sit off by a few.
+        return [inert(line) for line in split_lines(text)]
 
     return read
 

@@ -75,9 +75,25 @@ class SourceError(Exception):
         self.column = max(column, 1)
 
 
+# Characters that would let text from an analysed file act on a terminal or a CI log
+# (ANSI escapes, OSC sequences, line breaks that start a `::workflow-command::`) or
+# reorder what is displayed (bidirectional overrides). Tabs are harmless.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\x1b`), safe for any output."""
+    return _CONTROL.sub(_escape, text)
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """A message safe for a one-line diagnostic: whitespace collapsed, length capped."""
-    flat = " ".join(text.split())
+    flat = inert(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -410,7 +426,7 @@ def _apply_suppressions(
                 report.confidence,
                 path,
                 report.location,
-                report.message,
+                inert(report.message),  # rules quote source text; it must stay text
             )
         )
 

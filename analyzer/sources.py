@@ -15,6 +15,7 @@ from pathlib import Path
 
 from analyzer.budget import MAX_FILE_BYTES
 from analyzer.config import Settings
+from analyzer.engine import inert
 
 # Folders nobody wants linted (Ruff's defaults, trimmed to what occurs in Python repos).
 ALWAYS_EXCLUDED = frozenset(
@@ -56,12 +57,14 @@ class Problem:
 
 
 def safe_display(text: str) -> str:
-    """`text` as valid Unicode: bytes of a file name that are not UTF-8 (which Python keeps
-    as lone surrogates) become `\\xNN`, so every reporter can write and encode the path."""
+    """`text` as valid, inert Unicode: bytes of a file name that are not UTF-8 (which Python
+    keeps as lone surrogates) and control characters (a newline, an ANSI escape) become
+    `\\xNN`, so every reporter can write the path and it cannot act on a terminal or CI log."""
     try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # other lone surrogates (only from a hand-made name)
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return inert(text)
 
 
 def display_path(path: Path, cwd: Path) -> str:
