@@ -130,7 +130,7 @@ def decode(data: bytes) -> str:
             raise _bad_byte(data, bad.start, "utf-8") from None
         cookie = _CODING.search(data, 0, len(data))
         line = data[: cookie.start()].count(b"\n") + 1 if cookie else 1
-        raise SourceError(f"cannot decode: {error.msg}", min(line, 2)) from None
+        raise SourceError(f"cannot decode: {one_line(error.msg)}", min(line, 2)) from None
     try:
         codecs.lookup(encoding)
         text = data.decode(encoding)
