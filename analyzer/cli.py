@@ -16,7 +16,13 @@ from analyzer.config import ConfigError, Settings, load_settings
 from analyzer.engine import FileResult, SourceError, decode, inert
 from analyzer.findings import Finding
 from analyzer.model import split_lines
-from analyzer.registry import all_rules, enabled_rules, rule_by_code, validate_selectors
+from analyzer.registry import (
+    RuleLoadError,
+    all_rules,
+    enabled_rules,
+    rule_by_code,
+    validate_selectors,
+)
 from analyzer.reporters import FORMATS, RunReport, TextOptions, render_text
 from analyzer.reporters.base import Notification, tool_version
 from analyzer.sources import Problem, Source, discover, read_source, safe_display
@@ -39,7 +45,19 @@ error. --exit-zero turns 1 into 0.
 """
 
 
+class _Group(click.Group):
+    """Turns a broken rule module into a one-line error and exit 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RuleLoadError as error:
+            _warn(f"internal error: {error}")
+            sys.exit(EXIT_ERROR)
+
+
 @click.group(
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Run `owui-lint COMMAND --help` for a command's options and examples.",
 )

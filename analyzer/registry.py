@@ -13,13 +13,23 @@ from analyzer.rule import LintRule
 RULE_PACKAGE = "rules"
 
 
+class RuleLoadError(Exception):
+    """A rule module of the installation cannot be imported (a broken install or edit)."""
+
+
 @cache
 def all_rules() -> tuple[type[LintRule], ...]:
     """Every rule class defined in the `rules` package, sorted by id."""
     package = importlib.import_module(RULE_PACKAGE)
     found: dict[str, type[LintRule]] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{RULE_PACKAGE}.{info.name}")
+        try:
+            module = importlib.import_module(f"{RULE_PACKAGE}.{info.name}")
+        except Exception as error:
+            raise RuleLoadError(
+                f"cannot load rule module {RULE_PACKAGE}.{info.name}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         for value in vars(module).values():
             if (
                 isinstance(value, type)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
+from analyzer.budget import BudgetExceeded
 from analyzer.findings import Confidence, Level, Location
 
 if TYPE_CHECKING:
@@ -182,9 +183,9 @@ class LintRule(cst.BatchableCSTVisitor):
                 return
             try:
                 fn(node)
-            except RecursionError as error:
-                self.crash = RuleCrash(self.code, error)
-            except Exception as error:
+            except (KeyboardInterrupt, BudgetExceeded):
+                raise
+            except BaseException as error:  # SystemExit too: a rule bug, not the run's end
                 self.crash = RuleCrash(self.code, error)
 
         return run
@@ -194,7 +195,7 @@ class LintRule(cst.BatchableCSTVisitor):
             return
         try:
             self.check()
-        except RecursionError as error:
-            self.crash = RuleCrash(self.code, error)
-        except Exception as error:
+        except (KeyboardInterrupt, BudgetExceeded):
+            raise
+        except BaseException as error:
             self.crash = RuleCrash(self.code, error)

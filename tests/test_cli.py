@@ -158,8 +158,7 @@ def test_bare_noqa_does_not_suppress(project: Path) -> None:
 
 def test_noqa_on_first_line_of_multiline_statement(project: Path) -> None:
     (project / "multi.py").write_text(
-        FRONTMATTER
-        + "Action = dict(  # noqa: OWA103\n    a=1,\n)\n\nclass Action:\n    pass\n"
+        FRONTMATTER + "Action = dict(  # noqa: OWA103\n    a=1,\n)\n\nclass Action:\n    pass\n"
     )
     _, out, _ = run("check", "multi.py", "--format", "json")
     # The noqa is on a statement that reports nothing: unused; the class is still flagged.
@@ -229,3 +228,15 @@ def test_rules_and_explain() -> None:
 def test_help_shows_examples() -> None:
     _, out, _ = run("check", "--help")
     assert "Examples:" in out and "--format sarif" in out
+
+
+def test_broken_rule_module_is_a_one_line_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from analyzer import cli, registry
+
+    def broken() -> tuple[()]:
+        raise registry.RuleLoadError("cannot load rule module rules.x: SyntaxError: bad")
+
+    monkeypatch.setattr(cli, "all_rules", broken)
+    code, out, err = run("rules")
+    assert code == 2 and out == ""
+    assert err == "owui-lint: internal error: cannot load rule module rules.x: SyntaxError: bad\n"
