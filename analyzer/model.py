@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import libcst as cst
 import libcst.matchers as m
@@ -61,6 +61,8 @@ NEVER_INJECTED_PARAMS: frozenset[str] = frozenset(
         "__tools__",
     }
 )
+
+T = TypeVar("T")
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -146,6 +148,19 @@ class ActionModule:
         self.source = source
         self.module = module
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self._memo: dict[Hashable, Any] = {}
+
+    # --- per-file caches for facts other modules derive (flow analyses) ------------------
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The fact stored under `key`, computed by `compute()` the first time it is asked."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast(T, self._memo[key])
+
+    def memo_table(self, key: str) -> dict[Any, Any]:
+        """A dict cache for facts computed per function or per node, one per `key`."""
+        return self.memo(("table", key), dict)
 
     # --- metadata ---------------------------------------------------------------------
 
@@ -375,7 +390,18 @@ class ActionModule:
         return out
 
     def resolve_callable(self, expr: cst.BaseExpression, within: FunctionInfo) -> str | None:
-        """The qualname of the module function that `expr` (a callee or reference) denotes."""
+        """The qualname of the module function that `expr` (a callee or reference) denotes.
+
+        Cached per (expression, function): the flow analyses ask it on every fixpoint round.
+        """
+        cache = self.memo_table("resolve_callable")
+        key = (expr, within.qualname)
+        if key not in cache:
+            cache[key] = self._resolve_callable(expr, within)
+        result: str | None = cache[key]
+        return result
+
+    def _resolve_callable(self, expr: cst.BaseExpression, within: FunctionInfo) -> str | None:
         if isinstance(expr, cst.Name):
             name = expr.value
             scope: FunctionInfo | None = within

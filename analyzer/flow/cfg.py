@@ -488,7 +488,7 @@ _CACHE_KEY = "_flow_cfg_cache"
 
 def cfg_for(model: ActionModule, info: FunctionInfo) -> CFG:
     """`build_cfg(info.node)`, built once per model whoever asks."""
-    cache: dict[cst.FunctionDef, CFG] = model.__dict__.setdefault(_CACHE_KEY, {})
+    cache: dict[cst.FunctionDef, CFG] = model.memo_table(_CACHE_KEY)
     cfg = cache.get(info.node)
     if cfg is None:
         cfg = cache[info.node] = build_cfg(info.node)

@@ -135,21 +135,9 @@ def function_body_nodes(info: FunctionInfo) -> Iterator[cst.CSTNode]:
     return iter_scope(info.node.body)
 
 
-def resolve_callee(model: ActionModule, func: cst.BaseExpression, info: FunctionInfo) -> str | None:
-    """`model.resolve_callable(func, info)`, cached per model (the flow analyses ask the
-    same question for the same call on every fixpoint round)."""
-    cache: dict[tuple[cst.CSTNode, str], str | None] = model.__dict__.setdefault(
-        "_events_callees", {}
-    )
-    key = (func, info.qualname)
-    if key not in cache:
-        cache[key] = model.resolve_callable(func, info)
-    return cache[key]
-
-
 def calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
     """The calls under `node` (not in nested defs / lambdas), in source order; cached."""
-    cache: dict[cst.CSTNode, list[cst.Call]] = model.__dict__.setdefault("_events_calls", {})
+    cache: dict[cst.CSTNode, list[cst.Call]] = model.memo_table("events_calls")
     found = cache.get(node)
     if found is None:
         found = [n for n in iter_scope(node) if isinstance(n, cst.Call)]
@@ -294,9 +282,7 @@ def _target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:
 
 def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Binding]]:
     """Every binding of each local name of `info` (cached on the model)."""
-    cache: dict[cst.FunctionDef, dict[str, list[Binding]]] = model.__dict__.setdefault(
-        "_events_bindings", {}
-    )
+    cache: dict[cst.FunctionDef, dict[str, list[Binding]]] = model.memo_table("events_bindings")
     found = cache.get(info.node)
     if found is not None:
         return found
@@ -541,11 +527,7 @@ class EventFacts:
 
 def event_facts(model: ActionModule) -> EventFacts:
     """The model's `EventFacts`, computed once."""
-    facts = model.__dict__.get("_events_facts")
-    if not isinstance(facts, EventFacts):
-        facts = EventFacts(model)
-        model.__dict__["_events_facts"] = facts
-    return facts
+    return model.memo(EventFacts, lambda: EventFacts(model))
 
 
 # --- the evaluator ----------------------------------------------------------------------------
@@ -711,7 +693,7 @@ class Evaluator:
             )
         if self.function is None:
             return self.opaque(expr)
-        callee_name = resolve_callee(model, expr.func, self.function)
+        callee_name = model.resolve_callable(expr.func, self.function)
         callee = model.functions.get(callee_name) if callee_name else None
         if callee is None or callee.node.name.value == "__init__":
             return self.opaque(expr)
@@ -829,7 +811,7 @@ class Evaluator:
                 isinstance(arg.value, cst.Name)
                 and arg.value.value == name
                 and self.function is not None
-                and resolve_callee(self.model, func, self.function)
+                and self.model.resolve_callable(func, self.function)
             ):
                 _mark_incomplete(root)
 
@@ -928,7 +910,7 @@ def action_returns(model: ActionModule) -> list[ReturnSite]:
                 continue
             inner = unwrap_await(node.value)
             if isinstance(inner, cst.Call):
-                callee_name = resolve_callee(model, inner.func, info)
+                callee_name = model.resolve_callable(inner.func, info)
                 callee = model.functions.get(callee_name) if callee_name else None
                 if callee is not None and callee.node.name.value != "__init__":
                     new_env = evaluator.bind_env(inner, callee, node) or {}

@@ -50,7 +50,6 @@ from analyzer.flow.events import (
     event_facts,
     function_body_nodes,
     local_bindings,
-    resolve_callee,
     unwrap_await,
 )
 from analyzer.flow.guards import authorization_facts
@@ -439,7 +438,7 @@ class GateFacts:
         return None
 
     def _callee(self, call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
-        name = resolve_callee(self.model, call.func, info)
+        name = self.model.resolve_callable(call.func, info)
         callee = self.model.functions.get(name) if name else None
         if callee is None or callee.node.name.value == "__init__":
             return None
@@ -765,11 +764,7 @@ class GateAnalysis(ForwardAnalysis[GateState]):
 
 def gate_facts(model: ActionModule) -> GateFacts:
     """The model's `GateFacts`, computed once."""
-    facts = model.__dict__.get("_gate_facts")
-    if not isinstance(facts, GateFacts):
-        facts = GateFacts(model)
-        model.__dict__["_gate_facts"] = facts
-    return facts
+    return model.memo(GateFacts, lambda: GateFacts(model))
 
 
 # --- what the rules ask --------------------------------------------------------------------
@@ -1123,7 +1118,7 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
                 elif effect == "open":
                     state = _set_open(state, model.position(call).start.line)
                 continue
-            name = resolve_callee(model, call.func, self.info)
+            name = model.resolve_callable(call.func, self.info)
             callee = model.functions.get(name) if name else None
             if callee is None or callee is self.info:
                 continue
@@ -1221,11 +1216,7 @@ class StatusPaths:
 
 
 def status_paths(model: ActionModule) -> StatusPaths:
-    found = model.__dict__.get("_status_paths")
-    if not isinstance(found, StatusPaths):
-        found = StatusPaths(model)
-        model.__dict__["_status_paths"] = found
-    return found
+    return model.memo(StatusPaths, lambda: StatusPaths(model))
 
 
 # --- authorization -------------------------------------------------------------------------

@@ -226,7 +226,7 @@ def authorization_facts(model: ActionModule, settings: Settings | None = None) -
     `self.settings` so every caller sees the same findings.
     """
     extra = tuple(sorted(settings.privileged.extra)) if settings is not None else ()
-    cache: dict[tuple[str, ...], AuthFacts] = model.__dict__.setdefault(_CACHE_KEY, {})
+    cache: dict[tuple[str, ...], AuthFacts] = model.memo_table(_CACHE_KEY)
     if extra not in cache:
         if not cache or extra:
             cache[extra] = _Analysis(model, extra).run()

@@ -40,7 +40,6 @@ from analyzer.flow.events import (
     bind_arguments,
     const_str,
     event_facts,
-    resolve_callee,
     subscript_key,
     unwrap_await,
 )
@@ -475,7 +474,7 @@ class TaintEngine:
         args = CLEAN
         for arg in call.args:
             args |= self._expr(arg.value, state, info, local)
-        callee_name = resolve_callee(model, call.func, info)
+        callee_name = model.resolve_callable(call.func, info)
         callee = model.functions.get(callee_name) if callee_name else None
         if callee is not None and callee.node.name.value != "__init__":
             summary = self.summary(callee)
@@ -574,7 +573,7 @@ def _substitute(taint: Taint, params: Mapping[str, Taint]) -> Taint:
 
 def taint_engine(model: ActionModule, policy: TaintPolicy) -> TaintEngine:
     """The model's engine for `policy`, built once."""
-    cache: dict[str, TaintEngine] = model.__dict__.setdefault("_taint_engines", {})
+    cache: dict[str, TaintEngine] = model.memo_table("taint_engines")
     engine = cache.get(policy.name)
     if engine is None or engine.policy != policy:
         engine = cache[policy.name] = TaintEngine(model, policy)
