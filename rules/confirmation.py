@@ -28,6 +28,7 @@ from analyzer.flow.events import (
     event_facts,
     function_body_nodes,
     reach_suffix,
+    site_value,
     unwrap_await,
 )
 from analyzer.flow.gates import (
@@ -1015,12 +1016,10 @@ class MalformedEvent(LintRule):
         model = self.module
         facts = event_facts(model)
         for site in facts.sites:
-            payload = site.payload
-            if payload is None:
+            value = site_value(model, site)
+            if value is None:
                 continue
-            base = _payload_problems(
-                site.kind, Evaluator(model, site.function).value(payload, site.call)
-            )
+            base = _payload_problems(site.kind, value)
             if base:
                 self._report(site, site.call, base, site.function)
             for call, caller, extra in self._contexts(site, set(base)):
@@ -1213,12 +1212,6 @@ def _taint_of_value(model: ActionModule, value: Value, policy_js: bool) -> Taint
     return frozenset()
 
 
-def _site_value(model: ActionModule, site: EventSite) -> Value | None:
-    if site.payload is None:
-        return None
-    return Evaluator(model, site.function).value(site.payload, site.call)
-
-
 class TaintedExecuteCode(LintRule):
     """
     ## What it does
@@ -1261,7 +1254,7 @@ class TaintedExecuteCode(LintRule):
     def check(self) -> None:
         model = self.module
         for site in event_facts(model).sites:
-            value = _site_value(model, site)
+            value = site_value(model, site)
             if not isinstance(value, DictV) or const_str(value.items.get("type")) != "execute":
                 continue
             data = value.items.get("data")
@@ -1709,7 +1702,7 @@ class TaintedHtmlEmbed(LintRule):
     def check(self) -> None:
         model = self.module
         for site in event_facts(model).sites:
-            value = _site_value(model, site)
+            value = site_value(model, site)
             if (
                 not isinstance(value, DictV)
                 or const_str(value.items.get("type")) not in EMBED_EVENTS

@@ -31,6 +31,7 @@ from analyzer.flow.events import (
     local_bindings,
     reach_suffix,
     single_assignment,
+    site_value,
     unwrap_await,
 )
 from analyzer.model import ActionModule, CallSite, FunctionInfo
@@ -191,10 +192,9 @@ class MalformedFiles(LintRule):
         model = self.module
         facts = event_facts(model)
         for site in facts.sites:
-            payload = site.payload
-            if payload is None:
+            value = site_value(model, site)
+            if value is None:
                 continue
-            value = Evaluator(model, site.function).value(payload, site.call)
             for problem in self._event_problems(value):
                 self._emit(problem, site.call, site.function)
         for ret in action_returns(model):

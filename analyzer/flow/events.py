@@ -525,6 +525,19 @@ class EventFacts:
         return None
 
 
+def site_value(model: ActionModule, site: EventSite) -> Value | None:
+    """The folded payload of `site` (None without one), computed once per file: the gate
+    analysis and several rules all read it."""
+    if site.payload is None:
+        return None
+    cache = model.memo_table("event_site_values")
+    key = (site.call, site.function.qualname)
+    if key not in cache:
+        cache[key] = Evaluator(model, site.function).value(site.payload, site.call)
+    value: Value = cache[key]
+    return value
+
+
 def event_facts(model: ActionModule) -> EventFacts:
     """The model's `EventFacts`, computed once."""
     return model.memo(EventFacts, lambda: EventFacts(model))

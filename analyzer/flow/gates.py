@@ -50,6 +50,7 @@ from analyzer.flow.events import (
     event_facts,
     function_body_nodes,
     local_bindings,
+    site_value,
     unwrap_await,
 )
 from analyzer.flow.guards import authorization_facts
@@ -377,8 +378,8 @@ class GateFacts:
         """The `type` of an `__event_call__` payload (`confirmation`, `input`, ...)."""
         if site.call not in self._ask_kinds:
             kind = None
-            if site.kind == "call" and site.payload is not None:
-                value = Evaluator(self.model, site.function).value(site.payload, site.call)
+            if site.kind == "call":
+                value = site_value(self.model, site)
                 if isinstance(value, DictV):
                     kind = const_str(value.items.get("type"))
             self._ask_kinds[site.call] = kind
