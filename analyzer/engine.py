@@ -372,7 +372,7 @@ def _run_rules(model: ActionModule, settings: Settings) -> FileResult:
             rule.crash = RuleCrash(rule.code, error)
     if visitors:
         try:
-            model.wrapper.visit_batched(visitors)
+            cst.visit_batched(model.module, visitors)
         except BaseException as error:  # LibCST failed, or a visitor raised a BaseException
             if _fatal(error):
                 raise

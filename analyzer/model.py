@@ -16,20 +16,10 @@ from functools import cached_property
 from typing import Any, Literal, TypeVar, cast
 
 import libcst as cst
-import libcst.matchers as m
-from libcst.metadata import (
-    CodeRange,
-    MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-    QualifiedName,
-    QualifiedNameProvider,
-    QualifiedNameSource,
-    ScopeProvider,
-)
-from libcst.metadata.scope_provider import GlobalScope, Scope
+from libcst._position import CodePosition, CodeRange
 
 from analyzer.findings import Location
+from analyzer.index import BUILTIN, Index
 
 # §3 of the action contract: the only names Open WebUI passes to `action` (matched by name).
 INJECTED_PARAMS: frozenset[str] = frozenset(
@@ -63,6 +53,7 @@ NEVER_INJECTED_PARAMS: frozenset[str] = frozenset(
 )
 
 T = TypeVar("T")
+N = TypeVar("N", bound=cst.CSTNode)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -147,8 +138,13 @@ class ActionModule:
     def __init__(self, source: SourceFile, module: cst.Module) -> None:
         self.source = source
         self.module = module
-        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self._memo: dict[Hashable, Any] = {}
+        self._codes: dict[cst.CSTNode, CodeRange] = {}
+
+    @cached_property
+    def index(self) -> Index:
+        """The one traversal of the module every query below reads (built on first use)."""
+        return Index(self.module)
 
     # --- per-file caches for facts other modules derive (flow analyses) ------------------
 
@@ -162,31 +158,19 @@ class ActionModule:
         """A dict cache for facts computed per function or per node, one per `key`."""
         return self.memo(("table", key), dict)
 
-    # --- metadata ---------------------------------------------------------------------
-
-    @cached_property
-    def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        return self.wrapper.resolve(PositionProvider)
-
-    @cached_property
-    def _parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
-        return self.wrapper.resolve(ParentNodeProvider)
-
-    @cached_property
-    def _scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
-        return self.wrapper.resolve(ScopeProvider)
-
-    @cached_property
-    def _qualnames(self) -> Mapping[cst.CSTNode, Any]:
-        return self.wrapper.resolve(QualifiedNameProvider)
+    # --- positions, parents, names (all read from the index) ------------------------------
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        return self._positions[node]
+        found = self._codes.get(node)
+        if found is None:
+            sl, sc, el, ec = self.index.ranges[node]
+            found = self._codes[node] = CodeRange(CodePosition(sl, sc), CodePosition(el, ec))
+        return found
 
     def location(self, node: cst.CSTNode) -> Location:
         """1-based line and column, exclusive end column (LibCST columns are 0-based)."""
-        r = self._positions[node]
-        return Location(r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+        sl, sc, el, ec = self.index.ranges[node]
+        return Location(sl, sc + 1, el, ec + 1)
 
     def line_location(self, line: int) -> Location:
         """The whole of source line `line` (1-based)."""
@@ -194,13 +178,27 @@ class ActionModule:
         return Location(line, 1, line, len(text) + 1)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self._parents.get(node)
+        return self.index.parent.get(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        current = self._parents.get(node)
-        while current is not None:
-            yield current
-            current = self._parents.get(current)
+        return self.index.ancestors(node)
+
+    def walk(self, node: cst.CSTNode) -> Sequence[cst.CSTNode]:
+        """`node` and every node under it, in source order (a slice of the index)."""
+        if node in self.index:
+            return self.index.subtree(node)
+        return list(_walk(node))  # a node built by a rule, not part of the module
+
+    def own_nodes(self, root: cst.CSTNode, *, lambdas: bool = True) -> list[cst.CSTNode]:
+        """Nodes under `root` that run with it (nested defs and classes, and with
+        `lambdas=False` lambda bodies, left out), in source order."""
+        return self.index.own(root, lambdas=lambdas)
+
+    def own_of(
+        self, root: cst.CSTNode, kind: type[N], *, lambdas: bool = True
+    ) -> list[N]:
+        """`own_nodes(root)` of exactly type `kind`; cached."""
+        return self.index.own_of(root, kind, lambdas=lambdas)
 
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         """The statement holding `node`: a simple statement line or a compound statement."""
@@ -222,16 +220,17 @@ class ActionModule:
         indent = len(text) - len(text.lstrip())
         return Location(line, indent + 1, line, len(text.rstrip()) + 1)
 
-    def scope(self, node: cst.CSTNode) -> Scope | None:
-        return self._scopes.get(node)
+    def referents(self, name: cst.Name) -> list[cst.CSTNode | None] | None:
+        """The bindings a read of `name` may refer to (None for a builtin), like LibCST's
+        scope accesses; None when `name` is not a read."""
+        found = self.index.names.referents(name)
+        if found is None:
+            return None
+        return [None if r == BUILTIN else cast(cst.CSTNode, r) for r in found]
 
-    def qualified_names(self, node: cst.CSTNode) -> set[QualifiedName]:
-        value = self._qualnames.get(node)
-        if value is None:
-            return set()
-        if callable(value):
-            value = value()
-        return set(value)
+    def qualified_names(self, node: cst.CSTNode) -> set[tuple[str, str]]:
+        """(qualified name, source) pairs; source is "import", "builtin" or "local"."""
+        return self.index.names.qualified_names(node)
 
     def resolve_name(self, node: cst.CSTNode) -> set[str]:
         """Dotted names `node` may refer to, imports and aliases resolved.
@@ -239,7 +238,7 @@ class ActionModule:
         `from pydantic import BaseModel as BM; BM` gives {"pydantic.BaseModel"}; a local
         name gives its own dotted name; anything else (calls, subscripts) gives nothing.
         """
-        names = {q.name for q in self.qualified_names(node)}
+        names = {name for name, _ in self.qualified_names(node)}
         if not names:
             dotted = dotted_name(node)
             if dotted:
@@ -249,9 +248,7 @@ class ActionModule:
     def imported_name(self, node: cst.CSTNode) -> set[str]:
         """Like `resolve_name` but only names that come from an import."""
         return {
-            q.name
-            for q in self.qualified_names(node)
-            if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN)
+            name for name, source in self.qualified_names(node) if source in ("import", "builtin")
         }
 
     def call_names(self, call: cst.Call) -> set[str]:
@@ -260,23 +257,9 @@ class ActionModule:
     # --- module-level bindings -----------------------------------------------------------
 
     @cached_property
-    def global_scope(self) -> GlobalScope | None:
-        scope = self._scopes.get(self.module)
-        return scope if isinstance(scope, GlobalScope) else None
-
-    @cached_property
     def bindings(self) -> dict[str, list[cst.CSTNode]]:
         """Every module-level binding by name: classes, defs, imports, assignments, loops."""
-        out: dict[str, list[cst.CSTNode]] = {}
-        if self.global_scope is None:
-            return out
-        for assignment in self.global_scope.assignments:
-            node = getattr(assignment, "node", None)
-            if isinstance(node, cst.CSTNode):
-                out.setdefault(assignment.name, []).append(node)
-        for nodes in out.values():
-            nodes.sort(key=lambda n: (self.position(n).start.line, self.position(n).start.column))
-        return out
+        return self.index.names.module_bindings()
 
     @cached_property
     def is_action_module(self) -> bool:
@@ -377,10 +360,11 @@ class ActionModule:
         for info in self.functions.values():
             if info.class_name is None:
                 continue
-            for assign in iter_assignments(info.node.body):
-                target, value = assign
+            for target, value in self.assignments_under(info.node.body):
                 if (
-                    m.matches(target, m.Attribute(value=m.Name("self"), attr=m.Name()))
+                    isinstance(target, cst.Attribute)
+                    and isinstance(target.value, cst.Name)
+                    and target.value.value == "self"
                     and isinstance(value, cst.Call)
                     and isinstance(value.func, cst.Name)
                     and value.func.value in self.classes
@@ -464,7 +448,7 @@ class ActionModule:
         out: dict[str, dict[str, str]] = {}
         for qual, info in self.functions.items():
             found: dict[str, str] = {}
-            for target, value in iter_assignments(info.node.body):
+            for target, value in self.assignments_under(info.node.body):
                 if (
                     isinstance(target, cst.Name)
                     and isinstance(value, cst.Call)
@@ -480,16 +464,45 @@ class ActionModule:
         """For each function, the module functions it calls, offloads or hands on."""
         out: dict[str, list[CallSite]] = {}
         for qual, info in self.functions.items():
-            collector = _CallCollector(self, info)
-            info.node.body.visit(collector)
-            for deco in info.node.decorators:
-                deco.visit(collector)
-            out[qual] = sorted(collector.sites, key=lambda s: self._order(s.node))
+            calls = [
+                *self.own_of(info.node.body, cst.Call),
+                *(c for d in info.node.decorators for c in self.own_of(d, cst.Call)),
+            ]
+            sites: list[CallSite] = []
+            for call in calls:
+                sites += self._sites_of(call, info)
+            out[qual] = sorted(sites, key=lambda s: self.index.order[s.node])
         return out
 
-    def _order(self, node: cst.CSTNode) -> tuple[int, int]:
-        start = self.position(node).start
-        return (start.line, start.column)
+    def _sites_of(self, node: cst.Call, info: FunctionInfo) -> list[CallSite]:
+        sites = []
+        callee = self.resolve_callable(node.func, info)
+        if callee is not None:
+            sites.append(CallSite(info.qualname, callee, node, "call"))
+        if self._is_offloader(node):
+            for arg in node.args:
+                target = self.resolve_callable(arg.value, info)
+                if target is not None:
+                    sites.append(CallSite(info.qualname, target, node, "offload"))
+        return sites
+
+    def _is_offloader(self, node: cst.Call) -> bool:
+        if self.imported_name(node.func) & OFFLOADERS:
+            return True
+        return isinstance(node.func, cst.Attribute) and node.func.attr.value in OFFLOAD_METHODS
+
+    def assignments_under(
+        self, body: cst.CSTNode
+    ) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression]]:
+        """(target, value) of every plain or annotated assignment under `body`, in order."""
+        index = self.index
+        nodes = [*index.under(body, cst.Assign), *index.under(body, cst.AnnAssign)]
+        for node in sorted(nodes, key=index.order.__getitem__):
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    yield target.target, node.value
+            elif isinstance(node, cst.AnnAssign) and node.value is not None:
+                yield node.target, node.value
 
     @cached_property
     def callers(self) -> dict[str, list[CallSite]]:
@@ -526,37 +539,6 @@ class ActionModule:
         return f"line {self.position(first.node).start.line} reaches it through {chain}"
 
 
-class _CallCollector(cst.CSTVisitor):
-    """Collects call sites of one function, not descending into nested defs or classes."""
-
-    def __init__(self, model: ActionModule, info: FunctionInfo) -> None:
-        super().__init__()
-        self.model = model
-        self.info = info
-        self.sites: list[CallSite] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        callee = self.model.resolve_callable(node.func, self.info)
-        if callee is not None:
-            self.sites.append(CallSite(self.info.qualname, callee, node, "call"))
-        if self._is_offloader(node):
-            for arg in node.args:
-                target = self.model.resolve_callable(arg.value, self.info)
-                if target is not None:
-                    self.sites.append(CallSite(self.info.qualname, target, node, "offload"))
-
-    def _is_offloader(self, node: cst.Call) -> bool:
-        if self.model.imported_name(node.func) & OFFLOADERS:
-            return True
-        return isinstance(node.func, cst.Attribute) and node.func.attr.value in OFFLOAD_METHODS
-
-
 def iter_nested_defs(body: cst.BaseSuite) -> Iterator[cst.FunctionDef]:
     """Function definitions directly nested in a function body (inside if/try/with too)."""
     for stmt in getattr(body, "body", ()):
@@ -568,18 +550,6 @@ def iter_nested_defs(body: cst.BaseSuite) -> Iterator[cst.FunctionDef]:
                     yield from iter_nested_defs(child)
                 elif isinstance(child, (cst.Else, cst.ExceptHandler, cst.Finally)):
                     yield from iter_nested_defs(child.body)
-
-
-def iter_assignments(
-    body: cst.CSTNode,
-) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression]]:
-    """(target, value) of every plain or annotated assignment under `body`."""
-    for node in _walk(body):
-        if isinstance(node, cst.Assign):
-            for target in node.targets:
-                yield target.target, node.value
-        elif isinstance(node, cst.AnnAssign) and node.value is not None:
-            yield node.target, node.value
 
 
 def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:

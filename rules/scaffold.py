@@ -1692,13 +1692,8 @@ _DUNDER = re.compile(r"^__\w+__$")
 
 def _refers_to(model: ActionModule, name: cst.Name, binding: cst.CSTNode) -> bool:
     """True when the Name `name` reads the binding at `binding` (through libcst's scopes)."""
-    scope = model.scope(name)
-    if scope is None:
-        return False
-    for access in scope.accesses[name.value]:
-        if access.node is name:
-            return any(getattr(r, "node", None) is binding for r in access.referents)
-    return False
+    referents = model.referents(name)
+    return referents is not None and any(r is binding for r in referents)
 
 
 class KwargsNeverFilled(LintRule):
@@ -2702,13 +2697,10 @@ class UndefinedInjectedName(LintRule):
                     self._report(node, info, (), start)
 
     def _undefined(self, name: cst.Name) -> bool:
-        scope = self.module.scope(name)
-        if scope is None:
-            return False
-        for access in scope.accesses[name.value]:
-            if access.node is name:
-                return not access.referents and not self._name_error_guarded(name)
-        return False  # not a read (an attribute name, a keyword, a target)
+        referents = self.module.referents(name)
+        if referents is None:
+            return False  # not a read (an attribute name, a keyword, a target)
+        return not referents and not self._name_error_guarded(name)
 
     def _name_error_guarded(self, name: cst.Name) -> bool:
         """Inside `try:` with an `except NameError` handler, or under a `locals()` test."""
@@ -3752,19 +3744,11 @@ class _Emitters:
     def origin(self, expr: cst.BaseExpression, info: FunctionInfo) -> str | None:
         """`__event_emitter__` or `__event_call__` when `expr` holds one, else None."""
         if isinstance(expr, cst.Name):
-            scope = self.model.scope(expr)
-            if scope is None:
+            referents = self.model.referents(expr)
+            if referents is None:
                 return None
-            for access in scope.accesses[expr.value]:
-                if access.node is expr:
-                    origins: set[str | None] = set()
-                    for referent in access.referents:
-                        bound = getattr(referent, "node", None)
-                        origins.add(self.bindings.get(bound) if bound is not None else None)
-                    if len(origins) == 1:
-                        return next(iter(origins))
-                    return None
-            return None
+            origins = {self.bindings.get(r) if r is not None else None for r in referents}
+            return next(iter(origins)) if len(origins) == 1 else None
         if isinstance(expr, cst.Attribute) and m.matches(expr.value, m.Name("self")):
             owner = _owner_class(info)
             return self.attributes.get((owner, expr.attr.value)) if owner else None

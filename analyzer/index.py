@@ -1,0 +1,659 @@
+"""The index: one traversal of a parsed module that every rule and analysis queries.
+
+LibCST's metadata providers (positions, parents, scopes, qualified names) each walk the
+whole tree again, and `.children` is itself a full visit; on a 3,000-line module that was
+most of the analysis time. Here a single code-generation pass (the same pass LibCST's own
+`PositionProvider` makes, so positions are exactly LibCST's) visits every node once, in
+source order, and records:
+
+- the node list in source order, each node's number in it and where its subtree ends, so
+  "every node under X" is a list slice and "every call under X" a binary search;
+- parents;
+- positions (as plain tuples; `CodeRange` objects only for the nodes asked about);
+- the function, class or lambda each node runs in ("fences"), so "the nodes of this
+  function, nested definitions excluded" is a lookup;
+- each node's name scope and each `Name`'s expression context, from which `Scopes`
+  (below) resolves names, bindings and qualified names the way LibCST's `ScopeProvider`
+  and `QualifiedNameProvider` do, without their extra traversals.
+
+Code generation recurses, like LibCST's parser; the engine bounds the depth of the trees
+it hands over (see `analyzer.engine.MAX_TREE_DEPTH`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+# What opens a new region of code that runs on its own (a fence between it and its parent).
+FENCES: tuple[type[cst.CSTNode], ...] = (cst.FunctionDef, cst.ClassDef)
+LAMBDA_FENCES: tuple[type[cst.CSTNode], ...] = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+# Statements and expressions after which the names they bind are visible (LibCST's list).
+_ASSIGNMENT_LIKE = (
+    cst.AnnAssign,
+    cst.AsName,
+    cst.Assign,
+    cst.AugAssign,
+    cst.ClassDef,
+    cst.CompFor,
+    cst.FunctionDef,
+    cst.Global,
+    cst.Import,
+    cst.ImportFrom,
+    cst.NamedExpr,
+    cst.Nonlocal,
+    cst.For,
+)
+
+Context = Literal["store", "load", "del"]
+ScopeKind = Literal["module", "class", "function", "comprehension"]
+
+Range = tuple[int, int, int, int]  # start line, start column, end line, end column
+
+
+class Scope:
+    """A name scope: the module, a class body, a function or lambda, a comprehension."""
+
+    __slots__ = ("globals", "kind", "name", "node", "nonlocals", "parent", "prefix", "table")
+
+    def __init__(
+        self, kind: ScopeKind, node: cst.CSTNode, parent: Scope | None, name: str | None
+    ) -> None:
+        self.kind = kind
+        self.node = node
+        self.parent = parent
+        self.name = name
+        # name -> binding nodes, in source order
+        self.table: dict[str, list[cst.CSTNode]] = {}
+        self.globals: set[str] = set()
+        self.nonlocals: set[str] = set()
+        # The prefix of qualified names of local bindings, as LibCST spells it.
+        parent_prefix = parent.prefix if parent is not None else ""
+        if kind == "module":
+            self.prefix = ""
+        elif kind == "class":
+            self.prefix = ".".join(p for p in (parent_prefix, name) if p)
+        elif kind == "comprehension":
+            self.prefix = ".".join(p for p in (parent_prefix, "<comprehension>") if p)
+        else:
+            self.prefix = ".".join(p for p in (parent_prefix, name, "<locals>") if p)
+
+    def visible_parent(self) -> Scope | None:
+        """The next enclosing scope whose names this one sees (class bodies are skipped)."""
+        parent = self.parent
+        while parent is not None and parent.kind == "class":
+            parent = parent.parent
+        return parent
+
+    def module(self) -> Scope:
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+
+class _IndexState(CodegenState):
+    """A code-generation state that indexes instead of only printing."""
+
+    def __init__(self, module: cst.Module, index: Index) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.ix = index
+        self.line = 1
+        self.column = 0
+        self.stack: list[cst.CSTNode] = []
+        self.starts: list[tuple[int, int]] = []
+        self.fence: list[cst.CSTNode] = [module]
+        self.lfence: list[cst.CSTNode] = [module]
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        if "\n" in value or "\r" in value:
+            lines = value.replace("\r\n", "\n").replace("\r", "\n")
+            self.line += lines.count("\n")
+            self.column = len(lines) - lines.rfind("\n") - 1
+        else:
+            self.column += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        ix = self.ix
+        ix.order[node] = len(ix.nodes)
+        ix.nodes.append(node)
+        stack = self.stack
+        if stack:
+            parent = stack[-1]
+            ix.parent[node] = parent
+            ix._enter(node, parent)
+        else:
+            ix._enter_module(node)
+        fence = node if isinstance(node, FENCES) else self.fence[-1]
+        lfence = node if isinstance(node, LAMBDA_FENCES) else self.lfence[-1]
+        ix.fence[node] = fence
+        ix.lfence[node] = lfence
+        self.fence.append(fence)
+        self.lfence.append(lfence)
+        stack.append(node)
+        self.starts.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        self.stack.pop()
+        self.fence.pop()
+        self.lfence.pop()
+        start = self.starts.pop()
+        ix = self.ix
+        ix.end[node] = len(ix.nodes)
+        if node not in ix.ranges:
+            ix.ranges[node] = (start[0], start[1], self.line, self.column)
+
+    @contextlib.contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: cst.CSTNode | None = None,
+        end_node: cst.CSTNode | None = None,
+    ) -> Iterator[None]:
+        # The position of a node without the whitespace it owns (LibCST's PositionProvider).
+        start = (self.line, self.column)
+        try:
+            yield
+        finally:
+            end = (self.line, self.column)
+            ranges = self.ix.ranges
+            if start_node is not None:
+                start = ranges[start_node][:2]
+            if end_node is not None:
+                end = ranges[end_node][2:]
+            ranges[node] = (start[0], start[1], end[0], end[1])
+
+
+class Index:
+    """Built once per module by `Index(module)`; read-only afterwards."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.nodes: list[cst.CSTNode] = []
+        self.order: dict[cst.CSTNode, int] = {}
+        self.end: dict[cst.CSTNode, int] = {}
+        self.parent: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.ranges: dict[cst.CSTNode, Range] = {}
+        self.fence: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.lfence: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.scope_of: dict[cst.CSTNode, Scope] = {}
+        self.context: dict[cst.Name, Context] = {}
+        self.scopes: list[Scope] = []
+        self._scope_for: dict[cst.CSTNode, Scope] = {}
+        self._by_type: dict[type[cst.CSTNode], list[int]] = {}
+        self._own: dict[tuple[cst.CSTNode, type[cst.CSTNode] | None, bool], list[Any]] = {}
+        module._codegen(_IndexState(module, self))
+        for number, node in enumerate(self.nodes):
+            self._by_type.setdefault(type(node), []).append(number)
+        self.names = Scopes(self)
+
+    # --- the traversal's per-node work (scope and expression context) --------------------
+
+    def _enter_module(self, node: cst.CSTNode) -> None:
+        scope = Scope("module", node, None, None)
+        self.scopes.append(scope)
+        self.scope_of[node] = scope
+
+    def _enter(self, node: cst.CSTNode, parent: cst.CSTNode) -> None:
+        scope = self.scope_of[parent]
+        # Which scope `node` is evaluated in: mostly its parent's, except where a
+        # definition's body, parameters or comprehension opens a new one.
+        if isinstance(parent, cst.FunctionDef):
+            if node is parent.body or node is parent.params:
+                scope = self._new_scope("function", parent, scope, parent.name.value)
+        elif isinstance(parent, cst.Lambda):
+            if node is parent.params or node is parent.body:
+                scope = self._new_scope("function", parent, scope, None)
+        elif isinstance(parent, cst.ClassDef):
+            if node is parent.body:
+                scope = self._new_scope("class", parent, scope, parent.name.value)
+        elif isinstance(parent, cst.Param):
+            if node is parent.default or node is parent.annotation:
+                scope = _outside_function(scope)
+        elif isinstance(parent, _COMPREHENSIONS):
+            if node is not parent.for_in:
+                scope = self._new_scope("comprehension", parent, scope, None)
+        elif isinstance(parent, cst.CompFor):
+            grand = self.parent.get(parent)
+            if isinstance(grand, _COMPREHENSIONS) and grand.for_in is parent:
+                if node is not parent.iter:
+                    scope = self._new_scope("comprehension", grand, scope, None)
+        self.scope_of[node] = scope
+        if isinstance(node, cst.Name):
+            self._name_context(node, parent)
+
+    def _new_scope(
+        self, kind: ScopeKind, owner: cst.CSTNode, parent: Scope, name: str | None
+    ) -> Scope:
+        # A definition's parts (params, body) share one scope.
+        scope = self._scope_for.get(owner)
+        if scope is None:
+            scope = self._scope_for[owner] = Scope(kind, owner, parent, name)
+            self.scopes.append(scope)
+        return scope
+
+    def _name_context(self, node: cst.Name, parent: cst.CSTNode) -> None:
+        context: Context | None = None
+        if isinstance(parent, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
+            context = "store" if node is parent.target else "load"
+        elif isinstance(parent, (cst.For, cst.CompFor)):
+            context = "store" if node is parent.target else "load"
+        elif isinstance(parent, cst.NamedExpr):
+            context = "store" if node is parent.target else "load"
+        elif isinstance(parent, cst.AsName):
+            grand = self.parent.get(parent)
+            if isinstance(grand, (cst.WithItem, cst.ExceptHandler, cst.ExceptStarHandler)):
+                context = "store"
+        elif isinstance(parent, cst.Del):
+            context = "del"
+        elif isinstance(parent, (cst.Element, cst.StarredElement)):
+            context = self._container_context(parent)
+        elif isinstance(parent, cst.Attribute):
+            context = "load" if node is parent.value and not self._in_import(parent) else None
+        elif isinstance(parent, cst.MatchAs | cst.MatchStar):
+            context = "store"
+        elif isinstance(parent, cst.Param):
+            context = "load" if node is parent.default else None
+        elif isinstance(
+            parent,
+            (
+                cst.FunctionDef,
+                cst.ClassDef,
+                cst.ImportAlias,
+                cst.Global,
+                cst.Nonlocal,
+                cst.NameItem,
+                cst.Arg,
+                cst.ImportFrom,
+                cst.Import,
+                cst.MatchKeywordElement,
+                cst.MatchMappingElement,
+                cst.TypeVar,
+                cst.TypeVarTuple,
+                cst.ParamSpec,
+                cst.TypeAlias,
+            ),
+        ):
+            context = "load" if isinstance(parent, cst.Arg) and node is parent.value else None
+        else:
+            context = "load"
+        if context is not None:
+            self.context[node] = context
+
+    def _in_import(self, attribute: cst.Attribute) -> bool:
+        """True for the dotted module names of an import (`import a.b`, `from a.b import c`)."""
+        top: cst.CSTNode = attribute
+        parent = self.parent.get(top)
+        while isinstance(parent, cst.Attribute):
+            top, parent = parent, self.parent.get(parent)
+        return isinstance(parent, (cst.ImportAlias, cst.ImportFrom))
+
+    def _container_context(self, element: cst.CSTNode) -> Context:
+        container = self.parent.get(element)
+        if isinstance(container, (cst.Tuple, cst.List)):
+            outer = self.parent.get(container)
+            if isinstance(outer, (cst.AssignTarget, cst.For, cst.CompFor)) and (
+                outer.target is container
+            ):
+                return "store"
+            if isinstance(outer, cst.AsName) and outer.name is container:
+                return "store"
+            if isinstance(outer, cst.Del):
+                return "del"
+            if isinstance(outer, (cst.Element, cst.StarredElement)):
+                return self._container_context(outer)
+        if isinstance(container, cst.StarredElement):  # pragma: no cover - nested stars
+            return self._container_context(container)
+        return "load"
+
+    # --- queries ----------------------------------------------------------------------
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.order
+
+    def subtree(self, node: cst.CSTNode) -> Sequence[cst.CSTNode]:
+        """`node` and every node under it, in source order."""
+        start = self.order[node]
+        return self.nodes[start : self.end[node]]
+
+    def under(self, node: cst.CSTNode, kind: type[cst.CSTNode]) -> list[cst.CSTNode]:
+        """The nodes of exactly type `kind` under `node` (itself included), in source order."""
+        numbers = self._by_type.get(kind)
+        if not numbers:
+            return []
+        lo = bisect_left(numbers, self.order[node])
+        hi = bisect_left(numbers, self.end[node], lo)
+        nodes = self.nodes
+        return [nodes[i] for i in numbers[lo:hi]]
+
+    def of_type(self, kind: type[cst.CSTNode]) -> list[cst.CSTNode]:
+        """Every node of exactly type `kind` in the module, in source order."""
+        return [self.nodes[i] for i in self._by_type.get(kind, ())]
+
+    def own(self, root: cst.CSTNode, *, lambdas: bool = True) -> list[cst.CSTNode]:
+        """Nodes under `root` (not `root`) that run with it: nested defs and classes left out.
+
+        `lambdas=False` leaves lambda bodies out too. A definition under `root` is left out
+        whole, decorators and defaults included, as the tree walks this replaces did.
+        """
+        fences = self.fence if lambdas else self.lfence
+        kinds = FENCES if lambdas else LAMBDA_FENCES
+        home = root if isinstance(root, kinds) else fences[root]
+        nodes = self.nodes
+        out: list[cst.CSTNode] = []
+        i = self.order[root] + 1
+        stop = self.end[root]
+        end = self.end
+        while i < stop:
+            node = nodes[i]
+            if fences[node] is home:
+                out.append(node)
+                i += 1
+            else:
+                i = end[node]  # a nested definition: skip its whole subtree
+        return out
+
+    def own_of(
+        self, root: cst.CSTNode, kind: type[cst.CSTNode], *, lambdas: bool = True
+    ) -> list[Any]:
+        """`own(root)` restricted to nodes of exactly type `kind`; cached."""
+        key = (root, kind, lambdas)
+        found = self._own.get(key)
+        if found is None:
+            fences = self.fence if lambdas else self.lfence
+            kinds = FENCES if lambdas else LAMBDA_FENCES
+            home = root if isinstance(root, kinds) else fences[root]
+            found = [
+                n for n in self.under(root, kind) if n is not root and _inside(n, home, fences)
+            ]
+            self._own[key] = found
+        return found
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        parent = self.parent
+        current = parent.get(node)
+        while current is not None:
+            yield current
+            current = parent.get(current)
+
+    def is_under(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+        """True when `node` is `ancestor` or lies under it."""
+        number = self.order.get(node)
+        start = self.order.get(ancestor)
+        if number is None or start is None:
+            return False
+        return start <= number < self.end[ancestor]
+
+
+def _inside(node: cst.CSTNode, home: cst.CSTNode, fences: dict[cst.CSTNode, cst.CSTNode]) -> bool:
+    return fences[node] is home
+
+
+def _outside_function(scope: Scope) -> Scope:
+    """Where a parameter's default and annotation are evaluated: outside its function."""
+    return scope.parent if scope.kind == "function" and scope.parent is not None else scope
+
+
+# --- names: bindings, references, qualified names ----------------------------------------
+
+ImportNode = cst.Import | cst.ImportFrom
+
+
+class Binding:
+    """A name bound in a scope: by an assignment target, a definition, a parameter or an
+    import (then `node` is the import statement, as in LibCST)."""
+
+    __slots__ = ("after", "name", "node", "scope")
+
+    def __init__(self, name: str, node: cst.CSTNode, scope: Scope, after: int) -> None:
+        self.name = name
+        self.node = node
+        self.scope = scope
+        # Reads numbered at or after this see the binding (same scope only).
+        self.after = after
+
+
+BUILTIN = "builtin"
+
+
+class Scopes:
+    """Name resolution over the index, LibCST-compatible where the rules rely on it."""
+
+    def __init__(self, index: Index) -> None:
+        self.ix = index
+        self.tables: dict[Scope, dict[str, list[Binding]]] = {s: {} for s in index.scopes}
+        self._collect()
+
+    def _bind(self, scope: Scope, name: str, node: cst.CSTNode, after: int) -> None:
+        target = scope
+        if name in scope.globals:
+            target = scope.module()
+        elif name in scope.nonlocals and scope.parent is not None:
+            target = scope.visible_parent() or scope.parent
+        self.tables.setdefault(target, {}).setdefault(name, []).append(
+            Binding(name, node, target, after)
+        )
+
+    def _after(self, node: cst.CSTNode) -> int:
+        """The number from which reads see a binding made at `node`."""
+        ix = self.ix
+        for ancestor in (node, *ix.ancestors(node)):
+            if isinstance(ancestor, _ASSIGNMENT_LIKE):
+                if isinstance(ancestor, cst.CompFor):
+                    return -1  # the element, written first, runs after the `for` binds
+                if isinstance(ancestor, cst.For):
+                    return ix.end[ancestor.target]
+                return ix.end[ancestor]
+            if isinstance(ancestor, (cst.BaseStatement, cst.BaseSuite)):
+                break
+        return ix.end[node]
+
+    def _collect(self) -> None:
+        ix = self.ix
+        for node in ix.of_type(cst.Global):
+            for item in node.names:
+                ix.scope_of[node].globals.add(item.name.value)
+        for node in ix.of_type(cst.Nonlocal):
+            for item in node.names:
+                ix.scope_of[node].nonlocals.add(item.name.value)
+        for node in ix.nodes:
+            if isinstance(node, cst.Name):
+                if ix.context.get(node) == "store":
+                    self._bind(ix.scope_of[node], node.value, node, self._after(node))
+            elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                self._bind(ix.scope_of[node], node.name.value, node, ix.end[node])
+            elif isinstance(node, cst.Param):
+                self._bind(ix.scope_of[node], node.name.value, node, -1)
+            elif isinstance(node, (cst.Import, cst.ImportFrom)):
+                names = node.names
+                if isinstance(names, cst.ImportStar):
+                    continue
+                for alias in names:
+                    target = alias.asname.name if alias.asname else alias.name
+                    if isinstance(target, (cst.Name, cst.Attribute)):
+                        for dotted in _prefixes(target):
+                            self._bind(ix.scope_of[node], dotted, node, ix.end[node])
+
+    # --- bindings and references -------------------------------------------------------
+
+    def table(self, scope: Scope) -> dict[str, list[Binding]]:
+        return self.tables.get(scope, {})
+
+    def module_bindings(self) -> dict[str, list[cst.CSTNode]]:
+        """Every module-level binding by name (imports by their statement), source order."""
+        module = self.ix.scopes[0]
+        order = self.ix.order
+        return {
+            name: sorted((b.node for b in bindings), key=lambda n: order[n])
+            for name, bindings in self.table(module).items()
+        }
+
+    def _resolve(self, name: str, scope: Scope) -> tuple[Scope | None, list[Binding]]:
+        """The nearest scope that binds `name` for a read in `scope`, and its bindings."""
+        current: Scope | None = scope
+        while current is not None:
+            if name in current.globals:
+                current = current.module()
+            found = self.table(current).get(name)
+            if found:
+                return current, found
+            current = current.visible_parent()
+        return None, []
+
+    def referents(self, name: cst.Name) -> list[cst.CSTNode | str] | None:
+        """What a read of `name` may refer to: binding nodes, or `BUILTIN`.
+
+        None when `name` is not a read (an attribute, a keyword, a binding target).
+        Like LibCST, a read sees the bindings of the nearest scope that binds the name,
+        those of its own scope only when made before it; when all come later it sees the
+        enclosing scope's.
+        """
+        ix = self.ix
+        if ix.context.get(name) not in ("load", "del"):
+            return None
+        scope = ix.scope_of[name]
+        number = ix.order[name]
+        _, found = self._resolve(name.value, scope)
+        if found:
+            earlier = [b.node for b in found if b.scope is not scope or b.after <= number]
+            if earlier:
+                return list(earlier)
+            if scope.parent is None:
+                return []
+            _, found = self._resolve(name.value, scope.parent)
+            if found:
+                return [b.node for b in found]
+        return [BUILTIN] if hasattr(builtins, name.value) else []
+
+    # --- qualified names ----------------------------------------------------------------
+
+    def qualified_names(self, node: cst.CSTNode) -> set[tuple[str, str]]:
+        """(name, source) pairs as LibCST's QualifiedNameProvider gives them; source is
+        "import", "builtin" or "local"."""
+        full = _full_name(node)
+        if full is None:
+            return set()
+        scope = self.ix.scope_of.get(node)
+        if scope is None:
+            return set()
+        found: list[Binding] = []
+        home: Scope | None = None
+        prefix: str | None = full
+        builtin = False
+        while prefix:
+            home, found = self._resolve(prefix, scope)
+            if found:
+                break
+            if "." not in prefix and hasattr(builtins, prefix):
+                builtin = True
+                break
+            cut = prefix.rfind(".")
+            prefix = prefix[:cut] if cut >= 0 else None
+        if builtin and prefix is not None:
+            return {(f"builtins.{prefix}", "builtin")}
+        out: set[tuple[str, str]] = set()
+        for binding in found:
+            if isinstance(binding.node, (cst.Import, cst.ImportFrom)):
+                out |= _import_names(binding.node, full)
+            else:
+                owner = binding.scope
+                if binding.node is node or _binds(node, binding.node):
+                    p = owner.prefix
+                    return {(f"{p}.{full}" if p else full, "local")}
+                p = owner.prefix
+                out.add((f"{p}.{full}" if p else full, "local"))
+        return out
+
+
+def _binds(node: cst.CSTNode, binding: cst.CSTNode) -> bool:
+    """LibCST's `_is_assignment`: `node` is the name a definition or parameter binds."""
+    if node is binding:
+        return True
+    if isinstance(binding, (cst.FunctionDef, cst.ClassDef, cst.Param)):
+        return node is binding.name
+    return False
+
+
+def _prefixes(node: cst.Name | cst.Attribute) -> list[str]:
+    """`a.b.c` gives ["a.b.c", "a.b", "a"] (what `import a.b.c` binds, as LibCST records)."""
+    full = _full_name(node)
+    if full is None:
+        return []
+    parts = full.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def _full_name(node: cst.CSTNode) -> str | None:
+    """LibCST's `get_full_name_for_node`: the dotted name a node spells, if any."""
+    parts: list[str] = []
+    current: cst.CSTNode | None = node
+    while current is not None:
+        if isinstance(current, cst.Name):
+            parts.append(current.value)
+            break
+        if isinstance(current, cst.Attribute):
+            parts.append(current.attr.value)
+            current = current.value
+        elif isinstance(current, cst.Call):
+            current = current.func
+        elif isinstance(current, cst.Subscript):
+            current = current.value
+        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            current = current.name
+        elif isinstance(current, cst.Decorator):
+            current = current.decorator
+        else:
+            return None
+    else:  # pragma: no cover - the loop always breaks or returns
+        return None
+    return ".".join(reversed(parts))
+
+
+def _import_names(node: ImportNode, full: str) -> set[tuple[str, str]]:
+    """LibCST's `ImportAssignment.get_qualified_names_for`."""
+    module = ""
+    if isinstance(node, cst.ImportFrom):
+        if node.module is not None:
+            module = _full_name(node.module) or ""
+        if node.relative:
+            module = "." * len(node.relative) + module
+    out: set[tuple[str, str]] = set()
+    names = node.names
+    if isinstance(names, cst.ImportStar):
+        return out
+    for alias in names:
+        real = _full_name(alias.name)
+        if not real:
+            continue
+        parts = real.split(".")
+        for candidate in (".".join(parts[:i]) for i in range(len(parts), 0, -1)):
+            as_name = candidate
+            if module and module.endswith("."):
+                candidate = f"{module}{candidate}"
+            elif module:
+                candidate = f"{module}.{candidate}"
+            if alias.asname is not None:
+                evaluated = alias.evaluated_alias
+                if evaluated is not None:
+                    as_name = evaluated
+            if full.startswith(as_name):
+                rest = full.split(as_name, 1)[1]
+                if rest and not rest.startswith("."):
+                    continue
+                rest = rest.lstrip(".")
+                out.add((f"{candidate}.{rest}" if rest else candidate, "import"))
+                break
+    return out
