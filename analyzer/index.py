@@ -26,7 +26,7 @@ import builtins
 import contextlib
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -52,6 +52,7 @@ _ASSIGNMENT_LIKE = (
     cst.For,
 )
 
+N = TypeVar("N", bound=cst.CSTNode)
 Context = Literal["store", "load", "del"]
 ScopeKind = Literal["module", "class", "function", "comprehension"]
 
@@ -61,7 +62,7 @@ Range = tuple[int, int, int, int]  # start line, start column, end line, end col
 class Scope:
     """A name scope: the module, a class body, a function or lambda, a comprehension."""
 
-    __slots__ = ("globals", "kind", "name", "node", "nonlocals", "parent", "prefix", "table")
+    __slots__ = ("globals", "kind", "name", "node", "nonlocals", "parent", "prefix")
 
     def __init__(
         self, kind: ScopeKind, node: cst.CSTNode, parent: Scope | None, name: str | None
@@ -70,12 +71,11 @@ class Scope:
         self.node = node
         self.parent = parent
         self.name = name
-        # name -> binding nodes, in source order
-        self.table: dict[str, list[cst.CSTNode]] = {}
         self.globals: set[str] = set()
         self.nonlocals: set[str] = set()
         # The prefix of qualified names of local bindings, as LibCST spells it.
         parent_prefix = parent.prefix if parent is not None else ""
+        self.prefix: str
         if kind == "module":
             self.prefix = ""
         elif kind == "class":
@@ -103,7 +103,9 @@ class _IndexState(CodegenState):
     """A code-generation state that indexes instead of only printing."""
 
     def __init__(self, module: cst.Module, index: Index) -> None:
-        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        super().__init__(
+            default_indent=module.default_indent, default_newline=module.default_newline
+        )
         self.ix = index
         self.line = 1
         self.column = 0
@@ -228,9 +230,12 @@ class Index:
                 scope = self._new_scope("comprehension", parent, scope, None)
         elif isinstance(parent, cst.CompFor):
             grand = self.parent.get(parent)
-            if isinstance(grand, _COMPREHENSIONS) and grand.for_in is parent:
-                if node is not parent.iter:
-                    scope = self._new_scope("comprehension", grand, scope, None)
+            if (
+                isinstance(grand, _COMPREHENSIONS)
+                and grand.for_in is parent
+                and node is not parent.iter
+            ):
+                scope = self._new_scope("comprehension", grand, scope, None)
         self.scope_of[node] = scope
         if isinstance(node, cst.Name):
             self._name_context(node, parent)
@@ -247,11 +252,10 @@ class Index:
 
     def _name_context(self, node: cst.Name, parent: cst.CSTNode) -> None:
         context: Context | None = None
-        if isinstance(parent, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
-            context = "store" if node is parent.target else "load"
-        elif isinstance(parent, (cst.For, cst.CompFor)):
-            context = "store" if node is parent.target else "load"
-        elif isinstance(parent, cst.NamedExpr):
+        if isinstance(
+            parent,
+            (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr),
+        ):
             context = "store" if node is parent.target else "load"
         elif isinstance(parent, cst.AsName):
             grand = self.parent.get(parent)
@@ -329,7 +333,7 @@ class Index:
         start = self.order[node]
         return self.nodes[start : self.end[node]]
 
-    def under(self, node: cst.CSTNode, kind: type[cst.CSTNode]) -> list[cst.CSTNode]:
+    def under(self, node: cst.CSTNode, kind: type[N]) -> list[N]:
         """The nodes of exactly type `kind` under `node` (itself included), in source order."""
         numbers = self._by_type.get(kind)
         if not numbers:
@@ -337,11 +341,11 @@ class Index:
         lo = bisect_left(numbers, self.order[node])
         hi = bisect_left(numbers, self.end[node], lo)
         nodes = self.nodes
-        return [nodes[i] for i in numbers[lo:hi]]
+        return [cast(N, nodes[i]) for i in numbers[lo:hi]]
 
-    def of_type(self, kind: type[cst.CSTNode]) -> list[cst.CSTNode]:
+    def of_type(self, kind: type[N]) -> list[N]:
         """Every node of exactly type `kind` in the module, in source order."""
-        return [self.nodes[i] for i in self._by_type.get(kind, ())]
+        return [cast(N, self.nodes[i]) for i in self._by_type.get(kind, ())]
 
     def own(self, root: cst.CSTNode, *, lambdas: bool = True) -> list[cst.CSTNode]:
         """Nodes under `root` (not `root`) that run with it: nested defs and classes left out.
@@ -365,6 +369,14 @@ class Index:
             else:
                 i = end[node]  # a nested definition: skip its whole subtree
         return out
+
+    def scope_nodes(self, root: cst.CSTNode) -> list[cst.CSTNode]:
+        """`root` and the nodes under it that run with it, lambda bodies excluded; cached."""
+        key = (root, None, False)
+        found = self._own.get(key)
+        if found is None:
+            found = self._own[key] = [root, *self.own(root, lambdas=False)]
+        return found
 
     def own_of(
         self, root: cst.CSTNode, kind: type[cst.CSTNode], *, lambdas: bool = True
@@ -463,12 +475,12 @@ class Scopes:
 
     def _collect(self) -> None:
         ix = self.ix
-        for node in ix.of_type(cst.Global):
-            for item in node.names:
-                ix.scope_of[node].globals.add(item.name.value)
-        for node in ix.of_type(cst.Nonlocal):
-            for item in node.names:
-                ix.scope_of[node].nonlocals.add(item.name.value)
+        for declaration in ix.of_type(cst.Global):
+            for item in declaration.names:
+                ix.scope_of[declaration].globals.add(item.name.value)
+        for nonlocal_ in ix.of_type(cst.Nonlocal):
+            for item in nonlocal_.names:
+                ix.scope_of[nonlocal_].nonlocals.add(item.name.value)
         for node in ix.nodes:
             if isinstance(node, cst.Name):
                 if ix.context.get(node) == "store":
@@ -550,11 +562,10 @@ class Scopes:
         if scope is None:
             return set()
         found: list[Binding] = []
-        home: Scope | None = None
         prefix: str | None = full
         builtin = False
         while prefix:
-            home, found = self._resolve(prefix, scope)
+            _, found = self._resolve(prefix, scope)
             if found:
                 break
             if "." not in prefix and hasattr(builtins, prefix):

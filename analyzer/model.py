@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, TypeVar, cast
@@ -194,9 +194,19 @@ class ActionModule:
         `lambdas=False` lambda bodies, left out), in source order."""
         return self.index.own(root, lambdas=lambdas)
 
-    def own_of(
-        self, root: cst.CSTNode, kind: type[N], *, lambdas: bool = True
-    ) -> list[N]:
+    def scope_nodes(self, root: cst.CSTNode) -> list[cst.CSTNode]:
+        """`root` and the nodes under it that run with it (not in nested defs, classes or
+        lambdas), in source order; cached."""
+        if root in self.index:
+            return self.index.scope_nodes(root)
+        return [root]
+
+    def scoped(self, node: cst.CSTNode, kind: type[N], *, lambdas: bool = True) -> list[N]:
+        """`node` itself if it is exactly a `kind`, then `own_of(node, kind)`."""
+        own = self.own_of(node, kind, lambdas=lambdas)
+        return [node, *own] if type(node) is kind else own
+
+    def own_of(self, root: cst.CSTNode, kind: type[N], *, lambdas: bool = True) -> list[N]:
         """`own_nodes(root)` of exactly type `kind`; cached."""
         return self.index.own_of(root, kind, lambdas=lambdas)
 

@@ -1717,7 +1717,7 @@ class TaintedHtmlEmbed(LintRule):
             )
         for qual in model.reachable:
             info = model.functions[qual]
-            for node in function_body_nodes(info):
+            for node in function_body_nodes(self.module, info):
                 if not isinstance(node, cst.Call) or not _is_html_response(model, node):
                     continue
                 call = cst.ensure_type(node, cst.Call)

@@ -676,7 +676,7 @@ class NonInlineHtmlResponse(LintRule):
         return "has no `Content-Disposition` header" if value.complete else None
 
     def _headers_set_later(self, info: FunctionInfo, name: str) -> bool:
-        for node in function_body_nodes(info):
+        for node in function_body_nodes(self.module, info):
             if isinstance(node, cst.Assign):
                 for t in node.targets:
                     chain = access_chain(t.target)

@@ -31,7 +31,7 @@ from typing import Literal, Union
 
 import libcst as cst
 
-from analyzer.model import ActionModule, CallSite, FunctionInfo, string_value, walk
+from analyzer.model import ActionModule, CallSite, FunctionInfo, string_value
 
 EventKind = Literal["emitter", "call"]
 
@@ -118,21 +118,10 @@ def copy_value(value: Value) -> Value:
 # --- small syntax helpers -------------------------------------------------------------------
 
 
-def iter_scope(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Nodes under `node` (pre-order), not entering nested defs, classes or lambdas."""
-    stack: list[cst.CSTNode] = [node]
-    first = True
-    while stack:
-        current = stack.pop()
-        if not first and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        first = False
-        yield current
-        stack.extend(reversed(current.children))
-
-
-def function_body_nodes(info: FunctionInfo) -> Iterator[cst.CSTNode]:
-    return iter_scope(info.node.body)
+def function_body_nodes(model: ActionModule, info: FunctionInfo) -> list[cst.CSTNode]:
+    """The body of `info` and the nodes under it that run in it (not in nested defs,
+    classes or lambdas), in source order."""
+    return model.scope_nodes(info.node.body)
 
 
 def calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
@@ -140,8 +129,7 @@ def calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
     cache: dict[cst.CSTNode, list[cst.Call]] = model.memo_table("events_calls")
     found = cache.get(node)
     if found is None:
-        found = [n for n in iter_scope(node) if isinstance(n, cst.Call)]
-        found.sort(key=lambda c: _start(model, c))
+        found = [n for n in model.scope_nodes(node) if isinstance(n, cst.Call)]
         cache[node] = found
     return found
 
@@ -291,7 +279,7 @@ def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Bi
     def add(name: str, binding: Binding) -> None:
         out.setdefault(name, []).append(binding)
 
-    for node in function_body_nodes(info):
+    for node in function_body_nodes(model, info):
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 if isinstance(t.target, cst.Name):
@@ -316,15 +304,20 @@ def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Bi
             if isinstance(node.name.name, cst.Name):
                 add(node.name.name.value, Binding("other", node))
         elif isinstance(node, (cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal)):
-            for child in walk(node):
+            for child in model.walk(node):
                 if isinstance(child, cst.Name):
                     add(child.value, Binding("other", node))
         elif isinstance(node, cst.Del):
             for name in _target_names(node.target):
                 add(name.value, Binding("other", node))
     # Nested defs and classes bind their name too.
-    for node in walk(info.node.body):
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not info.node:
+    index = model.index
+    nested: list[cst.FunctionDef | cst.ClassDef] = [
+        *index.under(info.node.body, cst.FunctionDef),
+        *index.under(info.node.body, cst.ClassDef),
+    ]
+    for node in sorted(nested, key=index.order.__getitem__):
+        if node is not info.node:
             parent = model.enclosing_function(node)
             if parent is not None and parent.node is info.node:
                 add(node.name.value, Binding("other", node))
@@ -443,7 +436,7 @@ class EventFacts:
         if found is None:
             found = [
                 node
-                for node in function_body_nodes(info)
+                for node in function_body_nodes(self.model, info)
                 if isinstance(node, cst.Assign)
                 and any(
                     isinstance(t.target, cst.Attribute)
@@ -495,7 +488,7 @@ class EventFacts:
     def _collect_sites(self) -> list[EventSite]:
         out: list[EventSite] = []
         for info in self.model.functions.values():
-            for node in function_body_nodes(info):
+            for node in function_body_nodes(self.model, info):
                 if isinstance(node, cst.Call):
                     kind = self.alias_kind(node.func, info)
                     if kind is not None:
@@ -710,7 +703,7 @@ class Evaluator:
         callee = model.functions.get(callee_name) if callee_name else None
         if callee is None or callee.node.name.value == "__init__":
             return self.opaque(expr)
-        returns = [n for n in function_body_nodes(callee) if isinstance(n, cst.Return)]
+        returns = [n for n in function_body_nodes(model, callee) if isinstance(n, cst.Return)]
         if len(returns) != 1 or returns[0].value is None:
             return self.opaque(expr)
         env = self.bind_env(expr, callee, at)
@@ -745,7 +738,7 @@ class Evaluator:
         assert info is not None
         lo = _end(model, assigned)
         hi = _start(model, at)
-        for node in function_body_nodes(info):
+        for node in function_body_nodes(model, info):
             if not isinstance(node, (cst.Assign, cst.AugAssign, cst.Call)):
                 continue
             pos = _start(model, node)
@@ -918,7 +911,7 @@ def action_returns(model: ActionModule) -> list[ReturnSite]:
             return
         seen.add(info.qualname)
         evaluator = Evaluator(model, info, env)
-        for node in function_body_nodes(info):
+        for node in function_body_nodes(model, info):
             if not isinstance(node, cst.Return) or node.value is None:
                 continue
             inner = unwrap_await(node.value)

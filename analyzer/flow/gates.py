@@ -60,7 +60,6 @@ from analyzer.model import (
     CallSite,
     FunctionInfo,
     string_value,
-    walk,
 )
 
 # --- the catalog -----------------------------------------------------------------------------
@@ -212,12 +211,12 @@ def _is_temp_path(model: ActionModule, expr: cst.BaseExpression, info: FunctionI
         return any(
             isinstance(n, cst.Call)
             and any(x.startswith("tempfile.") for x in model.resolve_name(n.func))
-            for n in walk(node)
+            for n in model.walk(node)
         )
 
     if has_tempfile(expr):
         return True
-    for node in walk(expr):
+    for node in model.walk(expr):
         if isinstance(node, cst.Name):
             for binding in local_bindings(model, info).get(node.value, []):
                 if binding.value is not None and has_tempfile(binding.value):
@@ -353,8 +352,8 @@ def _const_name(expr: cst.BaseExpression) -> str | None:
     return None
 
 
-def _names_read(node: cst.CSTNode) -> Iterator[cst.Name]:
-    for child in walk(node):
+def _names_read(model: ActionModule, node: cst.CSTNode) -> Iterator[cst.Name]:
+    for child in model.walk(node):
         if isinstance(child, cst.Name):
             yield child
 
@@ -525,7 +524,7 @@ class GateFacts:
 
     def risky_in(self, info: FunctionInfo) -> list[RiskyOp]:
         out: list[RiskyOp] = []
-        for node in function_body_nodes(info):
+        for node in function_body_nodes(self.model, info):
             if isinstance(node, cst.Call):
                 op = match_risky(self.model, node, info)
                 if op is not None:
@@ -645,12 +644,12 @@ class GateAnalysis(ForwardAnalysis[GateState]):
         facts = self.facts
         info = self.info
         if node.kind == "for" and isinstance(node.owner, cst.For):
-            for name in _names_read(node.owner.target):
+            for name in _names_read(facts.model, node.owner.target):
                 state = _with_name(state, name.value, None)
             return state
         if node.kind == "with" and isinstance(stmt, cst.WithItem):
             if stmt.asname is not None:
-                for name in _names_read(stmt.asname.name):
+                for name in _names_read(facts.model, stmt.asname.name):
                     state = _with_name(state, name.value, None)
             return state
         # Helpers that return normally only when confirmed.
@@ -658,7 +657,7 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             callee = facts._callee(call, info)
             if callee is not None and callee is not info and facts.confirms_on_return(callee):
                 state = replace(state, confirmed=True)
-        for child in walk(stmt):
+        for child in facts.model.walk(stmt):
             if isinstance(child, cst.NamedExpr) and isinstance(child.target, cst.Name):
                 state = self._bind(state, child.target.value, child.value)
         if isinstance(stmt, cst.Assign):
@@ -666,7 +665,7 @@ class GateAnalysis(ForwardAnalysis[GateState]):
                 if isinstance(target.target, cst.Name):
                     state = self._bind(state, target.target.value, stmt.value)
                 else:
-                    for name in _names_read(target.target):
+                    for name in _names_read(facts.model, target.target):
                         if isinstance(target.target, (cst.Tuple, cst.List)):
                             state = _with_name(state, name.value, None)
         elif isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
@@ -706,7 +705,7 @@ class GateAnalysis(ForwardAnalysis[GateState]):
         holds = (edge.kind == "true") != atom.negated
         # Every answer the test mentions counts as tested (OWA403) / checked (OWA404),
         # except an input compared only with None (cancel returns False, not None).
-        mentioned = {n.value for n in _names_read(condition)}
+        mentioned = {n.value for n in _names_read(facts.model, condition)}
         tested_asks = {ask for n, k, ask in state.names if n in mentioned and k == "raw-confirm"}
         inline = self._inline_asks(condition)
         pending = state.pending - tested_asks - inline
@@ -755,7 +754,7 @@ class GateAnalysis(ForwardAnalysis[GateState]):
 
     def _inline_asks(self, condition: cst.BaseExpression) -> set[cst.Call]:
         out: set[cst.Call] = set()
-        for child in walk(condition):
+        for child in self.facts.model.walk(condition):
             if isinstance(child, cst.Await):
                 site = self.facts._site(child)
                 if site is not None:
@@ -797,7 +796,7 @@ def weak_tests(model: ActionModule) -> list[WeakTest]:
                 continue
             found = facts.answer_kind(atom.subject, states[node], info)
             if found is not None and found[0] == "raw-confirm":
-                if _completed_in_same_test(node, atom.subject):
+                if _completed_in_same_test(model, node, atom.subject):
                     continue
                 how: Literal["truthy", "is-false"] = (
                     "truthy" if atom.test == "truthy" else "is-false"
@@ -806,7 +805,7 @@ def weak_tests(model: ActionModule) -> list[WeakTest]:
     return out
 
 
-def _completed_in_same_test(node: Node, subject: cst.BaseExpression) -> bool:
+def _completed_in_same_test(model: ActionModule, node: Node, subject: cst.BaseExpression) -> bool:
     """The same `if` / `while` condition also tests the answer strictly (`r is True`,
     `isinstance(r, bool)`, `isinstance(r, dict)`): `if not r or isinstance(r, dict): return`
     handles the error dict, so its truthiness part is not a bug on its own."""
@@ -814,7 +813,7 @@ def _completed_in_same_test(node: Node, subject: cst.BaseExpression) -> bool:
     test = owner.test if isinstance(owner, (cst.If, cst.While)) else None
     if test is None or not isinstance(subject, cst.Name):
         return False
-    for child in walk(test):
+    for child in model.walk(test):
         if child is node.stmt or not isinstance(child, cst.BaseExpression):
             continue
         atom = parse_atom(child) if isinstance(child, (cst.Comparison, cst.Call)) else None
@@ -891,7 +890,7 @@ def ignored_confirmations(model: ActionModule) -> list[IgnoredAsk]:
 
 
 def _risky_in_node(facts: GateFacts, stmt: cst.CSTNode, info: FunctionInfo) -> cst.CSTNode | None:
-    for child in walk(stmt):
+    for child in facts.model.walk(stmt):
         if isinstance(child, cst.Call):
             if match_risky(facts.model, child, info) is not None:
                 return child
@@ -921,8 +920,8 @@ def _read_elsewhere(
         targets = {t.target for t in assign.targets}
     elif isinstance(assign, cst.AnnAssign):
         targets = {assign.target}
-    for node in walk(info.node.body):
-        if isinstance(node, cst.Name) and node.value == name and node not in targets:
+    for node in model.index.under(info.node.body, cst.Name):
+        if node.value == name and node not in targets:
             return True
     return False
 
@@ -999,8 +998,8 @@ def _text_use(model: ActionModule, stmt: cst.CSTNode, name: str) -> cst.CSTNode 
     targets: set[cst.CSTNode] = set()
     if isinstance(stmt, cst.Assign):
         targets = {t.target for t in stmt.targets}
-    for node in walk(stmt):
-        if not isinstance(node, cst.Name) or node.value != name or node in targets:
+    for node in model.index.under(stmt, cst.Name):
+        if node.value != name or node in targets:
             continue
         if _is_check_context(model, node) or _in_log_call(model, node):
             continue

@@ -319,39 +319,18 @@ def _subscript_key(node: cst.Subscript) -> str | None:
     return None
 
 
-def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
-    """Names read in `node` (not descending into nested defs, lambdas or classes)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Name):
-            yield current
-        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        stack.extend(current.children)
+def _names_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Name]:
+    """Names in `node` (not inside nested defs, lambdas or classes)."""
+    return model.scoped(node, cst.Name, lambdas=False)
 
 
-def _calls_in(node: cst.CSTNode) -> Iterator[cst.Call]:
+def _calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
     """Calls in `node`, not inside nested defs or classes (lambdas count: same context)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        if isinstance(current, cst.Call):
-            yield current
-        stack.extend(reversed(current.children))
+    return model.scoped(node, cst.Call)
 
 
-def _walrus_in(node: cst.CSTNode) -> Iterator[cst.NamedExpr]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(current, cst.NamedExpr):
-            yield current
-        stack.extend(reversed(current.children))
+def _walrus_in(model: ActionModule, node: cst.CSTNode) -> list[cst.NamedExpr]:
+    return model.scoped(node, cst.NamedExpr, lambdas=False)
 
 
 def _code(node: cst.CSTNode) -> str:
@@ -445,9 +424,7 @@ class _Analysis:
                 owner = owner.parent
             if owner.class_name is None:
                 continue
-            for node in _calls_and_assigns(info.node):
-                if not isinstance(node, cst.Assign):
-                    continue
+            for node in self.model.index.under(info.node, cst.Assign):
                 for target in node.targets:
                     t = target.target
                     if (
@@ -821,7 +798,7 @@ class _Analysis:
         stmt = node.stmt
         if stmt is None or not state.roles:
             return state
-        for walrus in _walrus_in(stmt):
+        for walrus in _walrus_in(self.model, stmt):
             if isinstance(walrus.target, cst.Name):
                 state = state.bind(walrus.target.value, self.facts(walrus.value, state, fn))
         if isinstance(stmt, cst.Assign):
@@ -837,7 +814,7 @@ class _Analysis:
             added = self.facts(stmt.value, state, fn) & LEAKY
             state = state.bind(stmt.target.value, keep | ({LEAK} if added else frozenset()))
         elif isinstance(stmt, cst.Del):
-            for name in _names_in(stmt.target):
+            for name in _names_in(self.model, stmt.target):
                 state = state.bind(name.value, frozenset())
         elif isinstance(stmt, cst.WithItem):
             if stmt.asname is not None:
@@ -862,7 +839,7 @@ class _Analysis:
         # A call to a module function that raises (or returns) for non-admins narrows the
         # roles after it: `self._require_admin(__user__)`.
         if node.kind in ("stmt", "with"):
-            for call in _calls_in(stmt):
+            for call in _calls_in(self.model, stmt):
                 if not self._completes_here(call, stmt):
                     continue
                 summary = self.summary_for_call(call, state, fn)
@@ -1205,15 +1182,6 @@ def _norm(literal: str, case: str) -> str:
     return literal
 
 
-def _calls_and_assigns(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.Assign, cst.Call)):
-            yield current
-        stack.extend(current.children)
-
-
 # --- finding operations and building the report --------------------------------------------
 
 
@@ -1276,12 +1244,12 @@ class _Report:
             if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
                 continue
             # Walrus bindings earlier in the same test are visible to its calls.
-            for walrus in _walrus_in(stmt):
+            for walrus in _walrus_in(self.model, stmt):
                 if isinstance(walrus.target, cst.Name):
                     state = state.bind(
                         walrus.target.value, analysis.facts(walrus.value, state, info)
                     )
-            for call in _calls_in(stmt):
+            for call in _calls_in(self.model, stmt):
                 op = self.classify_call(call, state, info)
                 if op is not None:
                     out.append(op)
@@ -1501,14 +1469,14 @@ class _Report:
         for node, state in self.nodes(qual):
             stmt = node.stmt
             assert stmt is not None
-            if any(c is call for c in _calls_in(stmt)):
+            if any(c is call for c in _calls_in(self.model, stmt)):
                 continue
             if "user" not in state.roles:
                 continue
             facts = state.facts(target)
             if not any(f[:2] == tag for f in facts) or OWN in facts:
                 continue
-            if not any(n.value == target for n in _names_in(stmt)):
+            if not any(n.value == target for n in _names_in(self.model, stmt)):
                 continue
             if _only_presence_or_owner_test(stmt, target):
                 continue
@@ -1562,7 +1530,7 @@ class _Report:
             for node, state in self.nodes(qual):
                 stmt = node.stmt
                 assert stmt is not None
-                for comparison in _comparisons_in(stmt):
+                for comparison in _comparisons_in(self.model, stmt):
                     if comparison in seen:
                         continue
                     seen.add(comparison)
@@ -1716,7 +1684,7 @@ class _Report:
                     self.leak(stmt, "returned from `action` (the browser receives it)")
                 if isinstance(stmt, (cst.Assign, cst.AugAssign)):
                     self._message_write(stmt, state, info)
-                for call in _calls_in(stmt):
+                for call in _calls_in(self.model, stmt):
                     sink = self.sink(call, state, info)
                     if sink is None:
                         continue
@@ -1813,15 +1781,8 @@ def _display_callee(site: CallSite) -> str:
     return f"`{site.callee}`"
 
 
-def _comparisons_in(node: cst.CSTNode) -> Iterator[cst.Comparison]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        if isinstance(current, cst.Comparison):
-            yield current
-        stack.extend(reversed(current.children))
+def _comparisons_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Comparison]:
+    return model.scoped(node, cst.Comparison)
 
 
 def _only_presence_or_owner_test(stmt: cst.CSTNode, name: str) -> bool:
