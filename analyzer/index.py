@@ -370,12 +370,12 @@ class Index:
                 i = end[node]  # a nested definition: skip its whole subtree
         return out
 
-    def scope_nodes(self, root: cst.CSTNode) -> list[cst.CSTNode]:
-        """`root` and the nodes under it that run with it, lambda bodies excluded; cached."""
-        key = (root, None, False)
+    def scope_nodes(self, root: cst.CSTNode, *, lambdas: bool = False) -> list[cst.CSTNode]:
+        """`root` and `own(root)`; cached."""
+        key = (root, None, lambdas)
         found = self._own.get(key)
         if found is None:
-            found = self._own[key] = [root, *self.own(root, lambdas=False)]
+            found = self._own[key] = [root, *self.own(root, lambdas=lambdas)]
         return found
 
     def own_of(

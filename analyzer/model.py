@@ -194,11 +194,11 @@ class ActionModule:
         `lambdas=False` lambda bodies, left out), in source order."""
         return self.index.own(root, lambdas=lambdas)
 
-    def scope_nodes(self, root: cst.CSTNode) -> list[cst.CSTNode]:
-        """`root` and the nodes under it that run with it (not in nested defs, classes or
-        lambdas), in source order; cached."""
+    def scope_nodes(self, root: cst.CSTNode, *, lambdas: bool = False) -> list[cst.CSTNode]:
+        """`root` and the nodes under it that run with it (not in nested defs or classes;
+        lambda bodies only with `lambdas=True`), in source order; cached."""
         if root in self.index:
-            return self.index.scope_nodes(root)
+            return self.index.scope_nodes(root, lambdas=lambdas)
         return [root]
 
     def scoped(self, node: cst.CSTNode, kind: type[N], *, lambdas: bool = True) -> list[N]:
@@ -332,10 +332,14 @@ class ActionModule:
         def add(
             node: cst.FunctionDef, qual: str, cls: str | None, parent: FunctionInfo | None
         ) -> None:
-            info = FunctionInfo(qual, node, cls, parent)
-            out[qual] = info
-            for inner in iter_nested_defs(node.body):
-                add(inner, f"{qual}.{inner.name.value}", None, info)
+            # Depth-first, nested functions right after their parent, without recursion.
+            stack = [(node, qual, cls, parent)]
+            while stack:
+                node, qual, cls, parent = stack.pop()
+                info = FunctionInfo(qual, node, cls, parent)
+                out[qual] = info
+                inner = self.nested_defs(node)
+                stack += [(d, f"{qual}.{d.name.value}", None, info) for d in reversed(inner)]
 
         for name, nodes in self.bindings.items():
             for node in nodes:
@@ -345,6 +349,13 @@ class ActionModule:
             for mname, fn in self.class_methods(cls).items():
                 add(fn, f"{cname}.{mname}", cname, None)
         return out
+
+    def nested_defs(self, fn: cst.FunctionDef) -> list[cst.FunctionDef]:
+        """Functions defined directly in `fn`'s body (in any block, not in a nested class)."""
+        index = self.index
+        return [
+            d for d in index.under(fn.body, cst.FunctionDef) if index.fence[index.parent[d]] is fn
+        ]
 
     @cached_property
     def function_of_node(self) -> dict[cst.FunctionDef, FunctionInfo]:
@@ -549,30 +560,12 @@ class ActionModule:
         return f"line {self.position(first.node).start.line} reaches it through {chain}"
 
 
-def iter_nested_defs(body: cst.BaseSuite) -> Iterator[cst.FunctionDef]:
-    """Function definitions directly nested in a function body (inside if/try/with too)."""
-    for stmt in getattr(body, "body", ()):
-        if isinstance(stmt, cst.FunctionDef):
-            yield stmt
-        elif isinstance(stmt, cst.BaseCompoundStatement) and not isinstance(stmt, cst.ClassDef):
-            for child in stmt.children:
-                if isinstance(child, cst.BaseSuite):
-                    yield from iter_nested_defs(child)
-                elif isinstance(child, (cst.Else, cst.ExceptHandler, cst.Finally)):
-                    yield from iter_nested_defs(child.body)
-
-
 def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
         stack.extend(reversed(current.children))
-
-
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every node under `node` (pre-order), iteratively: deep trees do not overflow."""
-    return _walk(node)
 
 
 def dotted_name(node: cst.CSTNode) -> str | None:

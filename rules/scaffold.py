@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import libcst as cst
-import libcst.matchers as m
 
 from analyzer.findings import Confidence, Level
 from analyzer.model import (
@@ -121,23 +120,25 @@ def _all_params(fn: cst.FunctionDef) -> list[cst.Param]:
     return out
 
 
-def _own_nodes(root: cst.CSTNode, *, skip_lambdas: bool = False) -> Iterator[cst.CSTNode]:
+def _own_nodes(
+    model: ActionModule, root: cst.CSTNode, *, skip_lambdas: bool = False
+) -> list[cst.CSTNode]:
     """Nodes of a function body that run in that function: nested defs and classes excluded."""
-    stack: list[cst.CSTNode] = list(reversed(root.children))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        if skip_lambdas and isinstance(node, cst.Lambda):
-            continue
-        yield node
-        stack.extend(reversed(node.children))
+    return model.own_nodes(root, lambdas=not skip_lambdas)
 
 
-def _function_body_nodes(
-    fn: cst.FunctionDef, *, skip_lambdas: bool = False
-) -> Iterator[cst.CSTNode]:
-    return _own_nodes(fn.body, skip_lambdas=skip_lambdas)
+def _is_name(node: cst.CSTNode | None, *values: str) -> bool:
+    """`node` is a bare name, one of `values` when any are given."""
+    return isinstance(node, cst.Name) and (not values or node.value in values)
+
+
+def _is_self_attr(node: cst.CSTNode | None, attr: str | None = None) -> bool:
+    """`node` is `self.<attr>` (any attribute when `attr` is None)."""
+    return (
+        isinstance(node, cst.Attribute)
+        and _is_name(node.value, "self")
+        and (attr is None or node.attr.value == attr)
+    )
 
 
 def _class_bases(model: ActionModule, cls: cst.ClassDef) -> list[cst.ClassDef] | None:
@@ -179,7 +180,7 @@ def _method_of(model: ActionModule, cls: cst.ClassDef, name: str) -> FunctionInf
                 for small in stmt.body:
                     if (
                         isinstance(small, cst.Assign)
-                        and any(m.matches(t.target, m.Name(name)) for t in small.targets)
+                        and any(_is_name(t.target, name) for t in small.targets)
                         and isinstance(small.value, cst.Name)
                         and small.value.value in model.functions
                     ):
@@ -647,10 +648,8 @@ def _classify_function(model: ActionModule, fn: cst.FunctionDef) -> _Bound:
     required = [p for p in (*fn.params.posonly_params, *fn.params.params) if p.default is None]
     returns = [
         n.value
-        for n in _own_nodes(fn.body)
-        if isinstance(n, cst.Return)
-        and n.value is not None
-        and not m.matches(n.value, m.Name("None"))
+        for n in _own_nodes(model, fn.body)
+        if isinstance(n, cst.Return) and n.value is not None and not _is_name(n.value, "None")
     ]
     name = info.qualname if info else fn.name.value
     if required:
@@ -704,7 +703,7 @@ def _classify_call_result(
     model: ActionModule, fn: cst.FunctionDef, callee: str, depth: int
 ) -> _Bound:
     """`Action = make_action()`: what the module function `make_action` returns."""
-    nodes = list(_own_nodes(fn.body))
+    nodes = list(_own_nodes(model, fn.body))
     if any(isinstance(n, (cst.Yield, cst.Await)) for n in nodes) or fn.asynchronous:
         return _Bound("other", f"what `{callee}()` returns (a generator or coroutine)")
     values = [n.value for n in nodes if isinstance(n, cst.Return) and n.value is not None]
@@ -1745,7 +1744,7 @@ class KwargsNeverFilled(LintRule):
         # Names in the body that read the `**` parameter (closures included).
         reads: list[cst.Name] = [
             n
-            for n in _walk_all(info.node.body)
+            for n in self.module.walk(info.node.body)
             if isinstance(n, cst.Name) and n.value == kw and _refers_to(self.module, n, star)
         ]
         aliases = self._aliases(info, reads)
@@ -1780,10 +1779,10 @@ class KwargsNeverFilled(LintRule):
                 alias_names |= {t.value for t in targets if isinstance(t, cst.Name)}
         if alias_names:
             assigned: dict[str, int] = {}
-            for node in _walk_all(info.node.body):
+            for node in self.module.walk(info.node.body):
                 if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Name):
                     assigned[node.target.value] = assigned.get(node.target.value, 0) + 1
-            for node in _walk_all(info.node.body):
+            for node in self.module.walk(info.node.body):
                 if (
                     isinstance(node, cst.Name)
                     and node.value in alias_names
@@ -1937,14 +1936,6 @@ class KwargsNeverFilled(LintRule):
             lines=(4, 5),
         ),
     ]
-
-
-def _walk_all(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack: list[cst.CSTNode] = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(node.children))
 
 
 class SyncAction(LintRule):
@@ -2159,7 +2150,7 @@ class ActionIsGenerator(LintRule):
         info = _signature_target(self.module)
         if info is None:
             return
-        for node in _own_nodes(info.node.body, skip_lambdas=True):
+        for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
             if isinstance(node, cst.Yield):
                 kind = "an async generator" if info.is_async else "a generator"
                 self.report(
@@ -2424,15 +2415,13 @@ class MalformedActionsList(LintRule):
         for stmt in cls.body.body:
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
-                    self._check_assignment(small, lambda t: m.matches(t, m.Name("actions")))
+                    self._check_assignment(small, lambda t: _is_name(t, "actions"))
         init = self.module.class_methods(cls).get("__init__")
         if init is not None:
-            for node in _own_nodes(init.body):
+            for node in _own_nodes(self.module, init.body):
                 self._check_assignment(
                     node,
-                    lambda t: m.matches(
-                        t, m.Attribute(value=m.Name("self"), attr=m.Name("actions"))
-                    ),
+                    lambda t: _is_self_attr(t, "actions"),
                 )
 
     def _check_assignment(
@@ -2675,7 +2664,7 @@ class UndefinedInjectedName(LintRule):
         reached = reach(self.module, start, lambda site: True)
         done: set[tuple[str, str]] = set()
         for qual, (info, path) in reached.items():
-            for node in _own_nodes(info.node.body):
+            for node in _own_nodes(self.module, info.node.body):
                 if not isinstance(node, cst.Name) or node.value not in self.WATCHED:
                     continue
                 if (qual, node.value) in done or not self._undefined(node):
@@ -2686,7 +2675,7 @@ class UndefinedInjectedName(LintRule):
         for qual, info in self.module.functions.items():
             if not qual.startswith(f"{start.qualname}.") or qual in reached:
                 continue
-            for node in _own_nodes(info.node.body):
+            for node in _own_nodes(self.module, info.node.body):
                 if (
                     isinstance(node, cst.Name)
                     and node.value in self.WATCHED
@@ -2713,9 +2702,8 @@ class UndefinedInjectedName(LintRule):
             if isinstance(parent, (cst.If, cst.IfExp)):
                 test = parent.test
                 if any(
-                    isinstance(n, cst.Call)
-                    and m.matches(n.func, m.Name("locals") | m.Name("globals") | m.Name("vars"))
-                    for n in _walk_all(test)
+                    isinstance(n, cst.Call) and _is_name(n.func, "locals", "globals", "vars")
+                    for n in self.module.walk(test)
                 ):
                     return True
             if isinstance(parent, cst.FunctionDef):
@@ -3296,10 +3284,10 @@ class _SyncClients:
             owner = _owner_class(info)
             if owner is None:
                 continue
-            for node in _own_nodes(info.node.body):
+            for node in _own_nodes(model, info.node.body):
                 if isinstance(node, cst.Assign) and self.is_client_factory(node.value):
                     for t in node.targets:
-                        if m.matches(t.target, m.Attribute(value=m.Name("self"), attr=m.Name())):
+                        if _is_self_attr(t.target):
                             attr = cst.ensure_type(t.target, cst.Attribute).attr.value
                             self.attributes.add((owner, attr))
 
@@ -3310,7 +3298,7 @@ class _SyncClients:
 
     def local_clients(self, info: FunctionInfo) -> set[str]:
         out: set[str] = set()
-        for node in _own_nodes(info.node.body):
+        for node in _own_nodes(self.model, info.node.body):
             if isinstance(node, cst.Assign) and self.is_client_factory(node.value):
                 out |= {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
             elif (
@@ -3330,7 +3318,7 @@ class _SyncClients:
         owner = _owner_class(info)
         return (
             owner is not None
-            and m.matches(expr, m.Attribute(value=m.Name("self"), attr=m.Name()))
+            and _is_self_attr(expr)
             and (owner, cst.ensure_type(expr, cst.Attribute).attr.value) in self.attributes
         )
 
@@ -3403,7 +3391,7 @@ class BlockingCallInAsyncAction(LintRule):
 
         for _qual, (info, path) in reach(self.module, start, direct).items():
             local = clients.local_clients(info)
-            for node in _own_nodes(info.node.body, skip_lambdas=True):
+            for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
                 if not isinstance(node, cst.Call):
                     continue
                 found = self._blocking(node, info, clients, local)
@@ -3705,9 +3693,7 @@ def _skips_self(model: ActionModule, callee: FunctionInfo, func: cst.BaseExpress
     if "classmethod" in decorators or callee.name == "__init__":
         return True
     # `Class.method(obj, ...)` passes `self` explicitly; `self.method(...)`, `obj.method(...)` not.
-    return not (
-        isinstance(func, cst.Attribute) and m.matches(func.value, m.Name(callee.class_name))
-    )
+    return not (isinstance(func, cst.Attribute) and _is_name(func.value, callee.class_name))
 
 
 class _Emitters:
@@ -3749,7 +3735,7 @@ class _Emitters:
                 return None
             origins = {self.bindings.get(r) if r is not None else None for r in referents}
             return next(iter(origins)) if len(origins) == 1 else None
-        if isinstance(expr, cst.Attribute) and m.matches(expr.value, m.Name("self")):
+        if isinstance(expr, cst.Attribute) and _is_name(expr.value, "self"):
             owner = _owner_class(info)
             return self.attributes.get((owner, expr.attr.value)) if owner else None
         if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
@@ -3757,7 +3743,7 @@ class _Emitters:
         if isinstance(expr, cst.IfExp):
             body = self.origin(expr.body, info)
             other = expr.orelse
-            if body and (m.matches(other, m.Name("None")) or self.origin(other, info) == body):
+            if body and (_is_name(other, "None") or self.origin(other, info) == body):
                 return body
         return None
 
@@ -3775,7 +3761,7 @@ class _Emitters:
         attr_values: dict[tuple[str, str], list[str | None]] = {}
         for info, _path in self.functions.values():
             owner = _owner_class(info)
-            for node in _own_nodes(info.node.body):
+            for node in _own_nodes(self.model, info.node.body):
                 if isinstance(node, cst.Assign):
                     pairs = [(t.target, node.value) for t in node.targets]
                 elif isinstance(node, cst.AnnAssign) and node.value is not None:
@@ -3786,11 +3772,9 @@ class _Emitters:
                     origin = self.origin(value, info)
                     if isinstance(target, cst.Name) and origin is not None:
                         self.bindings[target] = origin
-                    elif owner is not None and m.matches(
-                        target, m.Attribute(value=m.Name("self"), attr=m.Name())
-                    ):
+                    elif owner is not None and _is_self_attr(target):
                         key = (owner, cst.ensure_type(target, cst.Attribute).attr.value)
-                        if origin is None and m.matches(value, m.Name("None")):
+                        if origin is None and _is_name(value, "None"):
                             continue  # `self.emitter = None` in __init__ is a placeholder
                         attr_values.setdefault(key, []).append(origin)
         for key, origins in attr_values.items():
@@ -3937,12 +3921,12 @@ class EventNotAwaited(LintRule):
         for info, path in self.emitters.functions.values():
             for call, origin in self._emitting_calls(info):
                 self._check_call(call, origin, info, path)
-            for node in _own_nodes(info.node.body, skip_lambdas=True):
+            for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
                 if isinstance(node, cst.Call) and _is_thread_offloader(self.module, node):
                     self._check_offload(node, info, path)
 
     def _emitting_calls(self, info: FunctionInfo) -> Iterator[tuple[cst.Call, str]]:
-        for node in _own_nodes(info.node.body, skip_lambdas=True):
+        for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
             if not isinstance(node, cst.Call):
                 continue
             origin = self.emitters.origin(node.func, info)
@@ -4036,7 +4020,7 @@ class EventNotAwaited(LintRule):
 
     def _awaited_later(self, target: cst.Name, info: FunctionInfo) -> bool:
         """True when the variable holding the coroutine is awaited, passed on or returned."""
-        for node in _walk_all(info.node.body):
+        for node in self.module.walk(info.node.body):
             if not isinstance(node, cst.Name) or node.value != target.value or node is target:
                 continue
             if not _refers_to(self.module, node, target):

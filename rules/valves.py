@@ -21,7 +21,7 @@ from typing import Literal
 import libcst as cst
 
 from analyzer.findings import Confidence, Level
-from analyzer.model import ActionModule, FunctionInfo, assigned_value, string_value, walk
+from analyzer.model import ActionModule, FunctionInfo, assigned_value, string_value
 from analyzer.rule import Invalid, LintRule, Valid
 
 # --- what a Valves base class is ------------------------------------------------------------
@@ -1288,7 +1288,7 @@ def _class_chain(model: ActionModule, cls: cst.ClassDef) -> list[cst.ClassDef] |
     return out
 
 
-def _class_body_binds(cls: cst.ClassDef, attr: str) -> bool:
+def _class_body_binds(model: ActionModule, cls: cst.ClassDef, attr: str) -> bool:
     """The class body defines `attr` (assignment, def, property) or a `__getattr__`."""
     for stmt in cls.body.body:
         if isinstance(stmt, cst.FunctionDef) and stmt.name.value in (
@@ -1314,25 +1314,27 @@ def _class_body_binds(cls: cst.ClassDef, attr: str) -> bool:
             isinstance(stmt, cst.BaseCompoundStatement)
             and not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))
             # Conditional class bodies (`if ...: valves = ...`): assume it may be bound.
-            and any(isinstance(n, cst.Name) and n.value == attr for n in walk(stmt))
+            and any(n.value == attr for n in model.index.under(stmt, cst.Name))
         ):
             return True
     return False
 
 
-def _assigns_self_attr(info: FunctionInfo, attr: str) -> Literal["yes", "no", "unknown"]:
+def _assigns_self_attr(
+    model: ActionModule, info: FunctionInfo, attr: str
+) -> Literal["yes", "no", "unknown"]:
     """Whether the method assigns `self.<attr>` (or `setattr(self, "<attr>", ...)`)."""
     params = info.param_names()
     receivers = {"self"} | ({params[0]} if params else set())
     verdict: Literal["yes", "no", "unknown"] = "no"
-    for node in walk(info.node.body):
+    for node in model.walk(info.node.body):
         targets: list[cst.BaseExpression] = []
         if isinstance(node, cst.Assign):
             targets = [t.target for t in node.targets]
         elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
             targets = [node.target]
         for target in targets:
-            for sub in walk(target):
+            for sub in model.walk(target):
                 if (
                     isinstance(sub, cst.Attribute)
                     and sub.attr.value == attr
@@ -1371,7 +1373,7 @@ def sets_valves(model: ActionModule) -> tuple[SetsValves, str]:
     chain = _class_chain(model, cls)
     if chain is None:
         return "unknown", ""  # an imported base may set it
-    if any(_class_body_binds(c, "valves") for c in chain):
+    if any(_class_body_binds(model, c, "valves") for c in chain):
         return "yes", ""
     names = {c.name.value for c in chain}
     starts = [f"{c.name.value}.{m}" for c in chain for m in ("__init__", "__new__")]
@@ -1383,7 +1385,7 @@ def sets_valves(model: ActionModule) -> tuple[SetsValves, str]:
         if current in reached:
             continue
         reached.add(current)
-        verdict = _assigns_self_attr(model.functions[current], "valves")
+        verdict = _assigns_self_attr(model, model.functions[current], "valves")
         if verdict == "yes":
             return "yes", ""
         unknown = unknown or verdict == "unknown"
@@ -1393,7 +1395,7 @@ def sets_valves(model: ActionModule) -> tuple[SetsValves, str]:
     for qual, info in model.functions.items():
         if qual in reached or info.class_name not in names:
             continue
-        if _assigns_self_attr(info, "valves") != "no":
+        if _assigns_self_attr(model, info, "valves") != "no":
             return "elsewhere", qual
     return "no", ""
 
@@ -2229,17 +2231,6 @@ DICT_METHODS: frozenset[str] = frozenset({"get", "keys", "items", "values", "pop
 MISUSE_LIMIT = 200  # (function, seeds) pairs analysed per module: bounds pathological inputs
 
 
-def _walk_own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Nodes of a function body, not descending into nested defs or classes."""
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        stack.extend(reversed(current.children))
-
-
 def _is_fallback(node: cst.BaseExpression | None) -> bool:
     """`None`, `{}`, `dict()`: the "no valves" fallback of a branch, not a new value."""
     if isinstance(node, cst.Name) and node.value == "None":
@@ -2301,7 +2292,7 @@ class UserValvesFlow:
             self._bind(target.value, None, at)
 
     def _collect(self) -> None:
-        for node in _walk_own(self.info.node.body):
+        for node in self.model.scope_nodes(self.info.node.body, lambdas=True):
             if isinstance(node, cst.Assign):
                 for t in node.targets:
                     self._bind(t.target, node.value, self._end(node))
@@ -2382,7 +2373,7 @@ class UserValvesFlow:
         return None
 
     def misuses(self) -> Iterator[Misuse]:
-        for node in _walk_own(self.info.node.body):
+        for node in self.model.scope_nodes(self.info.node.body, lambdas=True):
             if isinstance(node, cst.Subscript):
                 if self._is_uv(node.value):
                     key = None
@@ -2418,7 +2409,7 @@ class UserValvesFlow:
         Offloads pass the arguments on: `asyncio.to_thread(f, uv)`,
         `loop.run_in_executor(None, f, uv)`, `executor.submit(f, uv)`, `partial(f, uv)`.
         """
-        for node in _walk_own(self.info.node.body):
+        for node in self.model.scope_nodes(self.info.node.body, lambdas=True):
             if not isinstance(node, cst.Call):
                 continue
             func, args = node.func, list(node.args)
@@ -2863,7 +2854,7 @@ class PriorityOutsideValves(LintRule):
         if not params:
             return
         receiver = params[0]
-        for node in walk(info.node.body):
+        for node in self.module.walk(info.node.body):
             if isinstance(node, cst.Assign):
                 for t in node.targets:
                     if (

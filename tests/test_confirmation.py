@@ -11,7 +11,7 @@ import pytest
 from analyzer.api import lint_text
 from analyzer.config import Settings
 from analyzer.flow.gates import match_risky, risky_catalog
-from analyzer.model import ActionModule, SourceFile, walk
+from analyzer.model import ActionModule, SourceFile
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -26,7 +26,7 @@ def risky_names(source: str) -> list[str]:
     text = textwrap.dedent(source).lstrip("\n")
     model = ActionModule(SourceFile("t.py", text), cst.parse_module(text))
     out = []
-    for node in walk(model.module):
+    for node in model.walk(model.module):
         if isinstance(node, cst.Call):
             info = model.enclosing_function(node)
             op = match_risky(model, node, info) if info is not None else None

@@ -21,7 +21,7 @@ from analyzer.flow.taint import (
     is_low_confidence,
     taint_engine,
 )
-from analyzer.model import ActionModule, SourceFile, walk
+from analyzer.model import ActionModule, SourceFile
 
 
 def build(source: str) -> ActionModule:
@@ -31,7 +31,7 @@ def build(source: str) -> ActionModule:
 
 def sink(model: ActionModule, policy: TaintPolicy = JS_POLICY, name: str = "sink") -> Taint:
     """Labels of the (single) argument of the call `sink(...)` in the module."""
-    for node in walk(model.module):
+    for node in model.walk(model.module):
         if (
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Name)

@@ -276,21 +276,11 @@ class _FunctionTaint(ForwardAnalysis[State]):
         return _assign(state, [root], t, strong=False) if t else state
 
     def _walrus(self, stmt: cst.CSTNode, state: State) -> State:
-        for node in _walk_expr(stmt):
-            if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+        for node in self.engine.model.scoped(stmt, cst.NamedExpr, lambdas=False):
+            if isinstance(node.target, cst.Name):
                 t = self.engine.expr_taint(node.value, state, self.info)
                 state = _assign(state, [node.target.value], t, strong=True)
         return state
-
-
-def _walk_expr(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        for child in current.children:
-            if not isinstance(child, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-                stack.append(child)
 
 
 @dataclass
