@@ -38,6 +38,7 @@ import corpus as corpus_module  # noqa: E402
 
 CACHE = HERE / ".cache"
 REQUIREMENTS = HERE / "requirements.txt"
+LAUNCH = HERE / "launch.py"
 BIN = "Scripts" if os.name == "nt" else "bin"
 GROUPS = ("corpus", "single", "largest", "memory", "mixed", "scaling")
 MEMORY_LIMIT_MB = 150
@@ -112,15 +113,17 @@ def _rss_mb(maxrss: int) -> float:
 
 
 def run_once(command: Command, timeout: float, round_: int, scratch: Path) -> Sample:
-    """Wall time (perf_counter around the whole process) and peak RSS (wait4: the largest of
-    the process and the children it waited for, i.e. of any one of its workers)."""
+    """Wall time of the whole process and its peak RSS (of its largest single process, a
+    worker of a pool included), as bench/launch.py measures them: see there why not here."""
     if command.prepare is not None:
         command.prepare()
     err_path = scratch / f"{command.key}.stderr"
+    probe = scratch / f"{command.key}.probe"
+    probe.unlink(missing_ok=True)
     with open(err_path, "wb") as err:
         start = time.perf_counter()
         process = subprocess.Popen(
-            command.argv,
+            [sys.executable, "-S", str(LAUNCH), str(probe), *command.argv],
             cwd=command.cwd,
             env=command.env,
             stdin=subprocess.DEVNULL,
@@ -141,7 +144,6 @@ def run_once(command: Command, timeout: float, round_: int, scratch: Path) -> Sa
         try:
             # Wait without reaping, so that the timer can never signal a recycled id.
             os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-            elapsed = time.perf_counter() - start
         except BaseException:
             kill()
             raise
@@ -149,16 +151,23 @@ def run_once(command: Command, timeout: float, round_: int, scratch: Path) -> Sa
             if timer is not None:
                 timer.cancel()
                 timer.join()
-            _, status, usage = os.wait4(process.pid, 0)
+            _, status, _ = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
-    code = None if killed.is_set() else process.returncode
-    sample = Sample(round_, elapsed, _rss_mb(usage.ru_maxrss), code)
+        outer = time.perf_counter() - start
+    if killed.is_set():
+        sample = Sample(round_, outer, 0.0, None)
+    elif probe.exists():
+        seconds, maxrss, raw = probe.read_text(encoding="ascii").split()
+        code = os.waitstatus_to_exitcode(int(raw))
+        sample = Sample(round_, float(seconds), _rss_mb(int(maxrss)), code)
+    else:  # the launcher could not start the command
+        sample = Sample(round_, outer, 0.0, process.returncode or 127)
     command.samples.append(sample)
-    if code is None:
+    if sample.code is None:
         command.timed_out = True
-    elif code not in command.ok:
+    elif sample.code not in command.ok:
         tail = err_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-6:]
-        command.error = f"exit {code}" + (": " + " | ".join(tail) if tail else "")
+        command.error = f"exit {sample.code}" + (": " + " | ".join(tail) if tail else "")
     return sample
 
 
@@ -296,11 +305,14 @@ def mixed_corpus(venv: Path, refresh: bool) -> tuple[Path | None, str]:
                 timeout=1200,
                 check=False,
             )
-        except subprocess.TimeoutExpired:
-            return None, "skipped: `pip download open-webui` timed out"
-        found = sorted(wheels.glob("open_webui-*.whl"), key=lambda p: p.stat().st_mtime)
-        if result.returncode != 0 or not found:
+            failed = result.returncode != 0
             reason = (result.stderr.strip().splitlines() or ["no wheel"])[-1]
+        except subprocess.TimeoutExpired:
+            failed, reason = True, "timed out"
+        found = sorted(wheels.glob("open_webui-*.whl"), key=lambda p: p.stat().st_mtime)
+        if failed and found:
+            log(f"   the download failed ({reason}); using the wheel downloaded before")
+        elif failed or not found:
             return None, f"skipped: `pip download open-webui` failed (no network?): {reason}"
     wheel = found[-1]
     target = CACHE / "mixed" / wheel.name.removesuffix(".whl")
