@@ -394,6 +394,25 @@ class Index:
             self._own[key] = found
         return found
 
+    def own_of_types(
+        self, root: cst.CSTNode, kinds: tuple[type[cst.CSTNode], ...], *, lambdas: bool = True
+    ) -> list[cst.CSTNode]:
+        """`own(root)` restricted to nodes of exactly one of `kinds`, in source order."""
+        if len(kinds) == 1:
+            return self.own_of(root, kinds[0], lambdas=lambdas)
+        found = [n for kind in kinds for n in self.own_of(root, kind, lambdas=lambdas)]
+        found.sort(key=self.order.__getitem__)
+        return found
+
+    def under_types(
+        self, root: cst.CSTNode, kinds: tuple[type[cst.CSTNode], ...]
+    ) -> list[cst.CSTNode]:
+        """The nodes of exactly one of `kinds` under `root` (itself included), in order."""
+        found = [n for kind in kinds for n in self.under(root, kind)]
+        if len(kinds) > 1:
+            found.sort(key=self.order.__getitem__)
+        return found
+
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         parent = self.parent
         current = parent.get(node)

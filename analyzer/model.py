@@ -201,6 +201,16 @@ class ActionModule:
             return self.index.scope_nodes(root, lambdas=lambdas)
         return [root]
 
+    def own_nodes_of(
+        self, root: cst.CSTNode, *kinds: type[cst.CSTNode], lambdas: bool = True
+    ) -> list[cst.CSTNode]:
+        """`own_nodes(root)` of exactly one of `kinds` (concrete node classes), in order."""
+        return self.index.own_of_types(root, kinds, lambdas=lambdas)
+
+    def walk_of(self, root: cst.CSTNode, *kinds: type[cst.CSTNode]) -> list[cst.CSTNode]:
+        """`walk(root)` of exactly one of `kinds` (concrete node classes), in order."""
+        return self.index.under_types(root, kinds)
+
     def scoped(self, node: cst.CSTNode, kind: type[N], *, lambdas: bool = True) -> list[N]:
         """`node` itself if it is exactly a `kind`, then `own_of(node, kind)`."""
         own = self.own_of(node, kind, lambdas=lambdas)

@@ -88,6 +88,18 @@ class RuleCrash(Exception):
         self.error = error
 
 
+@functools.cache
+def _visitor_names(cls: type[LintRule]) -> tuple[str, ...]:
+    """The `visit_*` / `leave_*` methods a rule class defines (LibCST's no-op stubs excluded)."""
+    names = []
+    for name in dir(cls):
+        if name.startswith(("visit_", "leave_")):
+            method = getattr(cls, name)
+            if callable(method) and not getattr(method, "_is_no_op", False):
+                names.append(name)
+    return tuple(names)
+
+
 class LintRule(cst.BatchableCSTVisitor):
     """Base class of every owui-lint rule."""
 
@@ -172,7 +184,9 @@ class LintRule(cst.BatchableCSTVisitor):
     def get_visitors(self) -> Mapping[str, Callable[[cst.CSTNode], None]]:
         # One rule raising must not abort the batched traversal for the others: wrap each
         # visitor so the first exception is kept, and the rule goes quiet from then on.
-        return {name: self._guarded(fn) for name, fn in super().get_visitors().items()}
+        # The method names are found once per class (LibCST's `inspect.getmembers` per
+        # instance cost more than some rules).
+        return {name: self._guarded(getattr(self, name)) for name in _visitor_names(type(self))}
 
     crash: RuleCrash | None = None
 

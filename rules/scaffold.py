@@ -3298,7 +3298,7 @@ class _SyncClients:
 
     def local_clients(self, info: FunctionInfo) -> set[str]:
         out: set[str] = set()
-        for node in _own_nodes(self.model, info.node.body):
+        for node in self.model.own_nodes_of(info.node.body, cst.Assign, cst.WithItem):
             if isinstance(node, cst.Assign) and self.is_client_factory(node.value):
                 out |= {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
             elif (
@@ -3761,7 +3761,7 @@ class _Emitters:
         attr_values: dict[tuple[str, str], list[str | None]] = {}
         for info, _path in self.functions.values():
             owner = _owner_class(info)
-            for node in _own_nodes(self.model, info.node.body):
+            for node in self.model.own_nodes_of(info.node.body, cst.Assign, cst.AnnAssign):
                 if isinstance(node, cst.Assign):
                     pairs = [(t.target, node.value) for t in node.targets]
                 elif isinstance(node, cst.AnnAssign) and node.value is not None:
@@ -3926,9 +3926,7 @@ class EventNotAwaited(LintRule):
                     self._check_offload(node, info, path)
 
     def _emitting_calls(self, info: FunctionInfo) -> Iterator[tuple[cst.Call, str]]:
-        for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
-            if not isinstance(node, cst.Call):
-                continue
+        for node in self.module.own_of(info.node.body, cst.Call, lambdas=False):
             origin = self.emitters.origin(node.func, info)
             if origin is None:
                 callee = self.module.resolve_callable(node.func, info)

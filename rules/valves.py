@@ -2854,7 +2854,7 @@ class PriorityOutsideValves(LintRule):
         if not params:
             return
         receiver = params[0]
-        for node in self.module.walk(info.node.body):
+        for node in self.module.walk_of(info.node.body, cst.Assign, cst.AnnAssign, cst.Call):
             if isinstance(node, cst.Assign):
                 for t in node.targets:
                     if (

@@ -268,6 +268,23 @@ def _target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:
         yield from _target_names(target.value)
 
 
+# The statements and expressions `local_bindings` reads.
+_BINDING_NODES: tuple[type[cst.CSTNode], ...] = (
+    cst.Assign,
+    cst.AnnAssign,
+    cst.AugAssign,
+    cst.For,
+    cst.WithItem,
+    cst.NamedExpr,
+    cst.ExceptHandler,
+    cst.Import,
+    cst.ImportFrom,
+    cst.Global,
+    cst.Nonlocal,
+    cst.Del,
+)
+
+
 def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Binding]]:
     """Every binding of each local name of `info` (cached on the model)."""
     cache: dict[cst.FunctionDef, dict[str, list[Binding]]] = model.memo_table("events_bindings")
@@ -279,7 +296,7 @@ def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Bi
     def add(name: str, binding: Binding) -> None:
         out.setdefault(name, []).append(binding)
 
-    for node in function_body_nodes(model, info):
+    for node in model.own_nodes_of(info.node.body, *_BINDING_NODES, lambdas=False):
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 if isinstance(t.target, cst.Name):
@@ -738,9 +755,9 @@ class Evaluator:
         assert info is not None
         lo = _end(model, assigned)
         hi = _start(model, at)
-        for node in function_body_nodes(model, info):
-            if not isinstance(node, (cst.Assign, cst.AugAssign, cst.Call)):
-                continue
+        for node in model.own_nodes_of(
+            info.node.body, cst.Assign, cst.AugAssign, cst.Call, lambdas=False
+        ):
             pos = _start(model, node)
             if not (lo <= pos < hi):
                 continue
@@ -761,7 +778,7 @@ class Evaluator:
                         target.complete = target.complete and added.complete and not conditional
                     elif target is not None:
                         _mark_incomplete(target)
-            else:
+            elif isinstance(node, cst.Call):
                 self._call_mutation(name, root, node, conditional)
 
     def _call_mutation(
