@@ -4,14 +4,14 @@ Every file is analysed in isolation: in its own thread with a large stack and th
 budget (`analyzer.budget`), and with `--jobs` > 1 in worker processes that may die without
 taking the run with them (the files of a dead worker are analysed again, each alone, and
 the one that kills its process is reported).
+
+The process pool is imported only when it is used (never for a single file).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 from analyzer import budget
 from analyzer.config import Settings
@@ -89,10 +89,18 @@ def lint_sources(
     Results come back in input order whatever the job count, so output is deterministic.
     """
     jobs = default_jobs() if jobs is None else max(1, jobs)
-    if jobs == 1 or len(sources) < 2:
-        results: Iterator[FileResult] = (lint_source(s, settings) for s in sources)
-    else:
-        results = _pooled(list(sources), settings, jobs)
+    return _notify(_lint_all(list(sources), settings, jobs), on_result)
+
+
+def _lint_all(sources: list[Source], settings: Settings, jobs: int) -> Iterator[FileResult]:
+    if jobs == 1 or len(sources) < 2:  # no process pool for one file
+        return (lint_source(s, settings) for s in sources)
+    return _pooled(sources, settings, jobs)
+
+
+def _notify(
+    results: Iterator[FileResult], on_result: Callable[[FileResult], None] | None
+) -> Iterator[FileResult]:
     for result in results:
         if on_result:
             on_result(result)
@@ -100,6 +108,9 @@ def lint_sources(
 
 
 def _pooled(sources: list[Source], settings: Settings, jobs: int) -> Iterator[FileResult]:
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     size = max(1, min(16, len(sources) // (jobs * 4)))
     batches = [sources[i : i + size] for i in range(0, len(sources), size)]
     while batches:
@@ -123,6 +134,9 @@ def _pooled(sources: list[Source], settings: Settings, jobs: int) -> Iterator[Fi
 
 def _alone(source: Source, settings: Settings) -> FileResult:
     """Analyse one file in a process of its own, to tell which file kills its worker."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     with ProcessPoolExecutor(max_workers=1) as pool:
         try:
             return pool.submit(_lint_batch, [source], settings).result()[0]

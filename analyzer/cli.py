@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Callable
-from functools import cache
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
-from analyzer.api import default_jobs, lint_sources
-from analyzer.config import ConfigError, Settings, load_settings
-from analyzer.engine import FileResult, SourceError, decode, inert
-from analyzer.findings import Finding
-from analyzer.model import split_lines
 from analyzer.registry import (
     RuleLoadError,
     all_rules,
@@ -23,9 +18,15 @@ from analyzer.registry import (
     rule_by_code,
     validate_selectors,
 )
-from analyzer.reporters import FORMATS, RunReport, TextOptions, render_text
-from analyzer.reporters.base import Notification, tool_version
 from analyzer.sources import Problem, Source, discover, read_source, safe_display
+
+if TYPE_CHECKING:
+    from analyzer.config import Settings
+    from analyzer.engine import FileResult
+    from analyzer.reporters import RunReport
+
+# Modules are imported where a command needs them, so that `--version`, `--help`, `rules`
+# and `explain` start fast.
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -61,7 +62,14 @@ class _Group(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Run `owui-lint COMMAND --help` for a command's options and examples.",
 )
-@click.version_option(tool_version(), prog_name="owui-lint")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _, value: _print_version(ctx, value),
+    help="Show the version and exit.",
+)
 def main() -> None:
     """Static analyzer and security linter for Open WebUI action functions.
 
@@ -69,6 +77,15 @@ def main() -> None:
     scaffolds, invalid Valves, privileged operations without a role check,
     risky operations without a confirmation, and malformed events and files.
     """
+
+
+def _print_version(ctx: click.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from analyzer.reporters.base import tool_version
+
+    click.echo(f"owui-lint, version {tool_version()}")
+    ctx.exit()
 
 
 def _warn(message: str) -> None:
@@ -165,6 +182,9 @@ def check(
     timeout: float | None = None,
 ) -> None:
     """Lint Open WebUI action modules (files or directories; default: `.`)."""
+    from analyzer.config import ConfigError, load_settings
+    from analyzer.reporters.base import Notification
+
     cwd = Path.cwd()
     try:
         settings = load_settings(config_file, cwd).with_cli(select or None, ignore, extend_select)
@@ -185,7 +205,7 @@ def check(
         _warn(f"warning: {p.display}: {p.reason}")
 
     progress = _Progress(len(sources), sys.stderr.isatty() and not quiet)
-    results = list(lint_sources(sources, settings, jobs or default_jobs(), progress))
+    results = list(_analyse(sources, settings, jobs, progress))
     progress.close()
 
     report, internal_error = _report(results, settings, cwd)
@@ -193,6 +213,8 @@ def check(
         report.notifications.append(Notification(p.display, p.reason, "warning"))
 
     if output_format == "text":
+        from analyzer.reporters import TextOptions, render_text
+
         stream = sys.stdout if output is None else None
         text_options = TextOptions(
             colour=stream is not None and _want_colour(color, stream),
@@ -203,6 +225,8 @@ def check(
         )
         rendered = render_text(report, text_options)
     else:
+        from analyzer.reporters import FORMATS
+
         rendered = FORMATS[output_format](report)
     _write(rendered, output)
 
@@ -210,6 +234,18 @@ def check(
         sys.exit(EXIT_ERROR)
     failed = bool(report.findings) or any(r.status == "unreadable" for r in results) or problems
     sys.exit(EXIT_FINDINGS if failed and not exit_zero else EXIT_CLEAN)
+
+
+def _analyse(
+    sources: Sequence[Source],
+    settings: Settings,
+    jobs: int | None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> Iterator[FileResult]:
+    # The engine, LibCST and the rules are imported only when there are files to analyse.
+    from analyzer.api import lint_sources
+
+    return lint_sources(sources, settings, jobs, on_result)
 
 
 def _collect(
@@ -229,6 +265,10 @@ def _collect(
 
 
 def _report(results: list[FileResult], settings: Settings, cwd: Path) -> tuple[RunReport, bool]:
+    from analyzer.findings import Finding
+    from analyzer.reporters import RunReport
+    from analyzer.reporters.base import Notification
+
     findings: list[Finding] = []
     notifications: list[Notification] = []
     internal_error = False
@@ -265,7 +305,7 @@ def _report(results: list[FileResult], settings: Settings, cwd: Path) -> tuple[R
 def _reader(sources: list[Source]) -> Callable[[str], list[str]]:
     by_display = {s.display: s for s in sources}
 
-    @cache
+    @functools.cache
     def read(display: str) -> list[str]:
         source = by_display.get(display)
         if source is None:
@@ -274,6 +314,9 @@ def _reader(sources: list[Source]) -> Callable[[str], list[str]]:
             data = read_source(source)  # non-blocking, size-capped, like the engine's read
         except OSError:
             return []
+        from analyzer.engine import SourceError, decode, inert
+        from analyzer.model import split_lines
+
         try:  # decode as the engine did (BOM, coding cookie), so columns line up
             text = decode(data)
         except SourceError:
@@ -346,6 +389,7 @@ def explain(rule: str) -> None:
 def debug_cfg(file: Path, every_function: bool, config_file: Path | None) -> None:
     """Print the control-flow graph of `action` with the guard state at each node and at
     each privileged operation (the facts OWA301-OWA305 are built on)."""
+    from analyzer.config import ConfigError, load_settings
     from analyzer.engine import SourceError, decode, parse
     from analyzer.flow.guards import debug_report
     from analyzer.model import ActionModule, SourceFile

@@ -1,4 +1,8 @@
-"""Rule discovery and selection. The engine knows rules only through this registry."""
+"""Rule discovery and selection. The engine knows rules only through this registry.
+
+Importing this module is cheap: the rules (and LibCST, which they use) are imported on the
+first call that needs them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import importlib
 import pkgutil
 from collections.abc import Iterable
 from functools import cache
+from typing import TYPE_CHECKING
 
-from analyzer.config import ConfigError, Settings
-from analyzer.rule import LintRule
+if TYPE_CHECKING:
+    from analyzer.config import Settings
+    from analyzer.rule import LintRule
 
 RULE_PACKAGE = "rules"
 
@@ -20,6 +26,8 @@ class RuleLoadError(Exception):
 @cache
 def all_rules() -> tuple[type[LintRule], ...]:
     """Every rule class defined in the `rules` package, sorted by id."""
+    from analyzer.rule import LintRule
+
     package = importlib.import_module(RULE_PACKAGE)
     found: dict[str, type[LintRule]] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
@@ -64,6 +72,8 @@ def _longest(code: str, selectors: Iterable[str]) -> int:
 
 def validate_selectors(settings: Settings) -> None:
     """Every selector must match at least one known rule (a typo is a usage error)."""
+    from analyzer.config import ConfigError
+
     codes = [rule.code for rule in all_rules()]
     groups = {
         "select": settings.select,

@@ -12,10 +12,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer.budget import MAX_FILE_BYTES
-from analyzer.config import Settings
-from analyzer.engine import inert
+
+if TYPE_CHECKING:
+    from analyzer.config import Settings
 
 # Folders nobody wants linted (Ruff's defaults, trimmed to what occurs in Python repos).
 ALWAYS_EXCLUDED = frozenset(
@@ -64,6 +66,10 @@ def safe_display(text: str) -> str:
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # other lone surrogates (only from a hand-made name)
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.isprintable():  # `inert` only changes non-printable characters
+        return text
+    from analyzer.engine import inert  # imports LibCST: only for the rare hostile name
+
     return inert(text)
 
 

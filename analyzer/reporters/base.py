@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Protocol
 
-from analyzer.findings import Finding
-from analyzer.rule import LintRule
+from analyzer.findings import Confidence, Finding, Level
 
 TOOL_NAME = "owui-lint"
 # The distribution's package page: the tool's home for SARIF consumers.
 INFORMATION_URI = "https://pypi.org/project/owui-lint/"
 
 
+class RuleMeta(Protocol):
+    """What a reporter reads of a rule: a `LintRule` class, or its `registry.RuleInfo`."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def level(self) -> Level: ...
+    @property
+    def confidence(self) -> Confidence: ...
+    @property
+    def summary(self) -> str: ...
+    def docs(self) -> str: ...
+    def full_description(self) -> str: ...
+    def tags(self) -> list[str]: ...
+    def severity_score(self) -> str | None: ...
+
+
+@cache
 def tool_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -34,7 +56,7 @@ class Notification:
 @dataclass
 class RunReport:
     findings: list[Finding]
-    rules: list[type[LintRule]]
+    rules: Sequence[RuleMeta]
     files: int = 0
     actions: int = 0
     skipped: int = 0

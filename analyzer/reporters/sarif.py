@@ -17,8 +17,7 @@ import attrs
 import sarif_om as so
 
 from analyzer.findings import Finding
-from analyzer.reporters.base import INFORMATION_URI, TOOL_NAME, RunReport
-from analyzer.rule import LintRule
+from analyzer.reporters.base import INFORMATION_URI, TOOL_NAME, RuleMeta, RunReport
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -57,11 +56,11 @@ def _uri(path: str) -> tuple[str, str | None]:
     return quote(str(posix)), SRCROOT
 
 
-def _markdown_help(rule: type[LintRule]) -> str:
+def _markdown_help(rule: RuleMeta) -> str:
     return f"**{rule.code} {rule.name}** ({rule.level.value})\n\n{rule.docs()}"
 
 
-def _descriptor(rule: type[LintRule]) -> so.ReportingDescriptor:
+def _descriptor(rule: RuleMeta) -> so.ReportingDescriptor:
     properties: dict[str, Any] = {"tags": rule.tags(), "precision": rule.confidence.value}
     score = rule.severity_score()
     if score is not None:

@@ -1,0 +1,59 @@
+"""Fast start: each command imports only what it needs (checked by module, never by clock).
+
+`--version` and `--help` import neither LibCST nor pydantic; a check of one file starts no
+process pool.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Runs the CLI in a fresh interpreter and prints, at exit, every module it imported.
+PROBE = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('MODULES', *sorted(sys.modules), file=sys.stderr))\n"
+    "from analyzer.cli import main\n"
+    "main()\n"
+)
+LIBCST = {"libcst", "libcst.matchers"}
+POOL = {"concurrent.futures.process", "multiprocessing.pool", "multiprocessing.context"}
+
+
+def imported(*args: str) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
+    assert len(lines) == 1, proc.stderr
+    return set(lines[0].split()[1:])
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("check", "--help")])
+def test_version_and_help_import_no_libcst_nor_pydantic(args: tuple[str, ...]) -> None:
+    modules = imported(*args)
+    assert "analyzer.cli" in modules  # the probe works
+    assert not modules & (LIBCST | POOL | {"pydantic", "sarif_om", "analyzer.engine"})
+    assert not any(m == "rules" or m.startswith("rules.") for m in modules)
+
+
+def test_explain_and_rules_start_no_pool_nor_sarif() -> None:
+    for args in (("explain", "OWA301"), ("rules",)):
+        modules = imported(*args)
+        assert "rules.authorization" in modules
+        assert not modules & (POOL | {"sarif_om", "analyzer.api"})
+
+
+def test_one_file_check_starts_no_pool(project: Path) -> None:
+    modules = imported("check", "no_method.py")
+    assert "analyzer.engine" in modules  # it was analysed
+    assert not modules & POOL
+
+
+def test_sarif_is_imported_only_for_sarif(project: Path) -> None:
+    assert "sarif_om" not in imported("check", "no_method.py", "--format", "json")
+    assert "sarif_om" in imported("check", "no_method.py", "--format", "sarif")
