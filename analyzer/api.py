@@ -5,19 +5,25 @@ budget (`analyzer.budget`), and with `--jobs` > 1 in worker processes that may d
 taking the run with them (the files of a dead worker are analysed again, each alone, and
 the one that kills its process is reported).
 
-The process pool is imported only when it is used (never for a single file).
+With a result cache (`analyzer.cache`), the files it holds results for are not analysed;
+the others are, in worker processes only when there are at least two. The process pool is
+imported only when it is used.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from analyzer import budget
 from analyzer.config import Settings
 from analyzer.engine import FileResult, lint_bytes, one_line
 from analyzer.registry import all_rules
 from analyzer.sources import Source, SourceTooLarge, read_source
+
+if TYPE_CHECKING:
+    from analyzer.cache import Result, ResultCache
 
 
 def lint_source(source: Source, settings: Settings) -> FileResult:
@@ -82,13 +88,18 @@ def lint_sources(
     sources: Sequence[Source],
     settings: Settings,
     jobs: int | None = None,
-    on_result: Callable[[FileResult], None] | None = None,
-) -> Iterator[FileResult]:
+    on_result: Callable[[Result], None] | None = None,
+    cache: ResultCache | None = None,
+) -> Iterator[Result]:
     """Lint every source, in the order given, across `jobs` processes (1 = in-process).
 
     Results come back in input order whatever the job count, so output is deterministic.
+    With a `cache`, the results it holds are read back (as `cache.CachedResult`s), only the
+    other files are analysed, and their complete results are stored.
     """
     jobs = default_jobs() if jobs is None else max(1, jobs)
+    if cache is not None:
+        return cache.run(sources, lambda todo: lint_sources(todo, settings, jobs), on_result)
     return _notify(_lint_all(list(sources), settings, jobs), on_result)
 
 
@@ -99,7 +110,7 @@ def _lint_all(sources: list[Source], settings: Settings, jobs: int) -> Iterator[
 
 
 def _notify(
-    results: Iterator[FileResult], on_result: Callable[[FileResult], None] | None
+    results: Iterator[FileResult], on_result: Callable[[Result], None] | None
 ) -> Iterator[FileResult]:
     for result in results:
         if on_result:

@@ -15,18 +15,22 @@ from analyzer.registry import (
     RuleLoadError,
     all_rules,
     enabled_rules,
+    is_enabled,
     rule_by_code,
     validate_selectors,
 )
 from analyzer.sources import Problem, Source, discover, read_source, safe_display
 
 if TYPE_CHECKING:
+    from analyzer.cache import Cache, Result
     from analyzer.config import Settings
-    from analyzer.engine import FileResult
+    from analyzer.registry import RuleInfo
     from analyzer.reporters import RunReport
+    from analyzer.reporters.base import RuleMeta
 
 # Modules are imported where a command needs them, so that `--version`, `--help`, `rules`
-# and `explain` start fast.
+# and `explain` start fast, and a check whose results all come from the cache imports
+# neither the engine nor LibCST.
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -110,7 +114,7 @@ class _Progress:
         self.done = 0
         self.enabled = enabled and total >= 50
 
-    def __call__(self, result: FileResult) -> None:
+    def __call__(self, result: Result) -> None:
         self.done += 1
         if self.enabled and (self.done % 10 == 0 or self.done == self.total):
             sys.stderr.write(f"\r\x1b[2Kowui-lint: {self.done}/{self.total} files")
@@ -164,6 +168,20 @@ class _Progress:
     show_default=True,
     help="Colour text output (auto: on a terminal unless NO_COLOR is set).",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    envvar="OWUI_LINT_NO_CACHE",
+    help="Analyse every file; neither read nor write the result cache (env: OWUI_LINT_NO_CACHE=1).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="OWUI_LINT_CACHE_DIR",
+    help="Where to keep the result cache (default: .owui-lint-cache next to the config"
+    " file, else in the current directory; config: `cache-dir`;"
+    " env: OWUI_LINT_CACHE_DIR).",
+)
 def check(
     paths: tuple[str, ...],
     output_format: str,
@@ -180,6 +198,8 @@ def check(
     stdin_filename: str | None,
     color: str,
     timeout: float | None = None,
+    no_cache: bool = False,
+    cache_dir: Path | None = None,
 ) -> None:
     """Lint Open WebUI action modules (files or directories; default: `.`)."""
     from analyzer.config import ConfigError, load_settings
@@ -190,7 +210,10 @@ def check(
         settings = load_settings(config_file, cwd).with_cli(select or None, ignore, extend_select)
         if timeout is not None:
             settings = settings.model_copy(update={"timeout": timeout})
-        validate_selectors(settings)
+        store = None if no_cache else _open_cache(settings, cache_dir)
+        # From the cache when it has them: a run with only cached results imports no rule.
+        catalogue = store.catalogue() if store is not None else None
+        validate_selectors(settings, None if catalogue is None else [r.code for r in catalogue])
     except ConfigError as error:
         _warn(f"error: {error}")
         sys.exit(EXIT_ERROR)
@@ -205,10 +228,15 @@ def check(
         _warn(f"warning: {p.display}: {p.reason}")
 
     progress = _Progress(len(sources), sys.stderr.isatty() and not quiet)
-    results = list(_analyse(sources, settings, jobs, progress))
+    if store is not None and catalogue is not None:
+        enabled = [r.code for r in catalogue if is_enabled(r.code, settings)]
+        analyse = functools.partial(_analyse, settings=settings, jobs=jobs)
+        results = list(store.results(settings, enabled).run(sources, analyse, progress))
+    else:
+        results = list(_analyse(sources, settings, jobs, progress))
     progress.close()
 
-    report, internal_error = _report(results, settings, cwd)
+    report, internal_error = _report(results, settings, cwd, catalogue)
     for p in problems:
         report.notifications.append(Notification(p.display, p.reason, "warning"))
 
@@ -240,12 +268,18 @@ def _analyse(
     sources: Sequence[Source],
     settings: Settings,
     jobs: int | None,
-    on_result: Callable[[FileResult], None] | None = None,
-) -> Iterator[FileResult]:
+    on_result: Callable[[Result], None] | None = None,
+) -> Iterator[Result]:
     # The engine, LibCST and the rules are imported only when there are files to analyse.
     from analyzer.api import lint_sources
 
     return lint_sources(sources, settings, jobs, on_result)
+
+
+def _open_cache(settings: Settings, cache_dir: Path | None) -> Cache:
+    from analyzer.cache import Cache, default_directory
+
+    return Cache(cache_dir or default_directory(settings), warn=_warn)
 
 
 def _collect(
@@ -264,7 +298,12 @@ def _collect(
     return sources, problems
 
 
-def _report(results: list[FileResult], settings: Settings, cwd: Path) -> tuple[RunReport, bool]:
+def _report(
+    results: list[Result],
+    settings: Settings,
+    cwd: Path,
+    catalogue: Sequence[RuleInfo] | None = None,
+) -> tuple[RunReport, bool]:
     from analyzer.findings import Finding
     from analyzer.reporters import RunReport
     from analyzer.reporters.base import Notification
@@ -287,9 +326,15 @@ def _report(results: list[FileResult], settings: Settings, cwd: Path) -> tuple[R
         else:
             notifications.append(Notification(result.path, "; ".join(result.errors)))
     findings.sort(key=Finding.sort_key)
-    rules = enabled_rules(settings)
+    everything: Sequence[RuleMeta]
+    rules: list[RuleMeta]
+    if catalogue is None:
+        everything, rules = all_rules(), list(enabled_rules(settings))
+    else:
+        everything = catalogue
+        rules = [r for r in catalogue if is_enabled(r.code, settings)]
     fired = {f.rule for f in findings} - {r.code for r in rules}
-    rules += [r for r in all_rules() if r.code in fired]
+    rules += [r for r in everything if r.code in fired]
     report = RunReport(
         findings=findings,
         rules=sorted(rules, key=lambda r: r.code),

@@ -48,6 +48,9 @@ class Settings(_Strict):
     privileged: PrivilegedOptions = PrivilegedOptions()
     # Per-file analysis budget in seconds (0: none); a file over it is reported and skipped.
     timeout: float = Field(default=10.0, ge=0, allow_inf_nan=False)
+    # The result cache's directory, relative to the config file's (see `analyzer.cache`);
+    # default `.owui-lint-cache` there. Not part of the cache key.
+    cache_dir: str | None = Field(default=None, alias="cache-dir", min_length=1)
     # Where relative globs are anchored: the directory of the config file, or the cwd.
     root: str = Field(default=".", exclude=True)
 

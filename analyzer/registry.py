@@ -1,16 +1,20 @@
 """Rule discovery and selection. The engine knows rules only through this registry.
 
 Importing this module is cheap: the rules (and LibCST, which they use) are imported on the
-first call that needs them.
+first call that needs them. `RuleInfo` is a rule's metadata without its code, for reporters
+and for the result cache's rule catalogue (see `analyzer.cache`).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from analyzer.findings import Confidence, Level
 
 if TYPE_CHECKING:
     from analyzer.config import Settings
@@ -70,11 +74,16 @@ def _longest(code: str, selectors: Iterable[str]) -> int:
     return max((len(s) for s in selectors if code.startswith(s)), default=-1)
 
 
-def validate_selectors(settings: Settings) -> None:
-    """Every selector must match at least one known rule (a typo is a usage error)."""
+def validate_selectors(settings: Settings, codes: Collection[str] | None = None) -> None:
+    """Every selector must match at least one known rule (a typo is a usage error).
+
+    `codes`: every rule id, when already known (from the cache's catalogue); default: the
+    ids of `all_rules()`.
+    """
     from analyzer.config import ConfigError
 
-    codes = [rule.code for rule in all_rules()]
+    if codes is None:
+        codes = [rule.code for rule in all_rules()]
     groups = {
         "select": settings.select,
         "ignore": settings.ignore,
@@ -96,3 +105,129 @@ def is_enabled(code: str, settings: Settings, extra_ignores: Iterable[str] = ())
 
 def enabled_rules(settings: Settings) -> list[type[LintRule]]:
     return [rule for rule in all_rules() if is_enabled(rule.code, settings)]
+
+
+@dataclass(frozen=True, eq=False)
+class RuleInfo:
+    """What reporters, `rules` and `explain` read of a rule, without the rule's code.
+
+    Same attributes and metadata methods as a `LintRule` class (the values its classmethods
+    return are stored), so either can be handed to a reporter. Stored as JSON in the result
+    cache (`to_json` / `from_json`) so that a run whose results all come from the cache
+    need not import the rules.
+    """
+
+    code: str
+    name: str
+    level: Level
+    confidence: Confidence
+    summary: str
+    security: bool = False
+    cwe: tuple[int, ...] = ()
+    engine_role: str | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+    family_: str = ""
+    docs_: str = ""
+    full_description_: str = ""
+    tags_: tuple[str, ...] = ()
+    severity_score_: str | None = None
+
+    @classmethod
+    def of(cls, rule: type[LintRule]) -> RuleInfo:
+        return cls(
+            code=rule.code,
+            name=rule.name,
+            level=rule.level,
+            confidence=rule.confidence,
+            summary=rule.summary,
+            security=rule.security,
+            cwe=tuple(rule.cwe),
+            engine_role=rule.engine_role,
+            options=dict(rule.options),
+            family_=rule.family(),
+            docs_=rule.docs(),
+            full_description_=rule.full_description(),
+            tags_=tuple(rule.tags()),
+            severity_score_=rule.severity_score(),
+        )
+
+    def family(self) -> str:
+        return self.family_
+
+    def docs(self) -> str:
+        return self.docs_
+
+    def full_description(self) -> str:
+        return self.full_description_
+
+    def tags(self) -> list[str]:
+        return list(self.tags_)
+
+    def severity_score(self) -> str | None:
+        return self.severity_score_
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "level": self.level.value,
+            "confidence": self.confidence.value,
+            "summary": self.summary,
+            "security": self.security,
+            "cwe": list(self.cwe),
+            "engine_role": self.engine_role,
+            "options": dict(self.options),
+            "family": self.family_,
+            "docs": self.docs_,
+            "full_description": self.full_description_,
+            "tags": list(self.tags_),
+            "severity_score": self.severity_score_,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleInfo:
+        """The inverse of `to_json`; raises (KeyError, TypeError, ValueError) on bad data."""
+
+        def text(key: str) -> str:
+            value = data[key]
+            if not isinstance(value, str):
+                raise TypeError(f"{key}: not a string")
+            return value
+
+        def optional(key: str) -> str | None:
+            return None if data[key] is None else text(key)
+
+        cwe = data["cwe"]
+        options = data["options"]
+        tags = data["tags"]
+        if (
+            not isinstance(cwe, list)
+            or not all(type(n) is int for n in cwe)
+            or not isinstance(options, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items())
+            or not isinstance(tags, list)
+            or not all(isinstance(t, str) for t in tags)
+            or not isinstance(data["security"], bool)
+        ):
+            raise TypeError("malformed rule metadata")
+        return cls(
+            code=text("code"),
+            name=text("name"),
+            level=Level(data["level"]),
+            confidence=Confidence(data["confidence"]),
+            summary=text("summary"),
+            security=data["security"],
+            cwe=tuple(cwe),
+            engine_role=optional("engine_role"),
+            options=dict(options),
+            family_=text("family"),
+            docs_=text("docs"),
+            full_description_=text("full_description"),
+            tags_=tuple(tags),
+            severity_score_=optional("severity_score"),
+        )
+
+
+def rule_catalogue() -> tuple[RuleInfo, ...]:
+    """`all_rules()` as metadata, sorted by id."""
+    return tuple(RuleInfo.of(rule) for rule in all_rules())

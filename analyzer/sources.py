@@ -32,6 +32,7 @@ ALWAYS_EXCLUDED = frozenset(
         "__pycache__",
         ".mypy_cache",
         ".ruff_cache",
+        ".owui-lint-cache",
         ".pytest_cache",
         "node_modules",
         "site-packages",

@@ -20,6 +20,12 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile(os.environ.get("OWUI_LINT_HYPOTHESIS", "default"))
 
+# No test writes a result cache unless it asks for one (tests/test_cache.py): the CLI runs
+# in-process and in subprocesses, which inherit this. Expected outputs stay those of a
+# fresh analysis, and no `.owui-lint-cache` appears in the checkout or the fixtures.
+os.environ["OWUI_LINT_NO_CACHE"] = "1"
+os.environ.pop("OWUI_LINT_CACHE_DIR", None)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -175,10 +175,10 @@ stems = {n[:-3] for n in os.listdir(untrusted) if n.endswith(".py")}
 names = {n for n in stems if importlib.util.find_spec(n) is None} | {"owui_evil_package_xyz"}
 assert "network" in names and "click" not in names
 # Everything owui-lint needs, imported before the hook starts watching (the CLI imports
-# the engine and the process pool only when a run needs them).
+# the engine, the cache and the process pool only when a run needs them).
 from analyzer.cli import main
 from analyzer.registry import all_rules
-import analyzer.api, analyzer.reporters.sarif
+import analyzer.api, analyzer.cache, analyzer.reporters.sarif
 import analyzer.flow.guards, concurrent.futures.process, multiprocessing.connection
 all_rules()
 

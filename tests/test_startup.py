@@ -1,11 +1,13 @@
 """Fast start: each command imports only what it needs (checked by module, never by clock).
 
 `--version` and `--help` import neither LibCST nor pydantic; a check of one file starts no
-process pool.
+process pool; a check whose results all come from the cache imports no rule, no LibCST
+and no pool.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +25,12 @@ LIBCST = {"libcst", "libcst.matchers"}
 POOL = {"concurrent.futures.process", "multiprocessing.pool", "multiprocessing.context"}
 
 
-def imported(*args: str) -> set[str]:
+def imported(*args: str, cache: bool = False) -> set[str]:
+    env = dict(os.environ)
+    if cache:
+        env.pop("OWUI_LINT_NO_CACHE", None)
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, check=False
     )
     assert proc.returncode in (0, 1), proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
@@ -45,7 +50,7 @@ def test_explain_and_rules_start_no_pool_nor_sarif() -> None:
     for args in (("explain", "OWA301"), ("rules",)):
         modules = imported(*args)
         assert "rules.authorization" in modules
-        assert not modules & (POOL | {"sarif_om", "analyzer.api"})
+        assert not modules & (POOL | {"sarif_om", "analyzer.api", "analyzer.cache"})
 
 
 def test_one_file_check_starts_no_pool(project: Path) -> None:
@@ -57,3 +62,13 @@ def test_one_file_check_starts_no_pool(project: Path) -> None:
 def test_sarif_is_imported_only_for_sarif(project: Path) -> None:
     assert "sarif_om" not in imported("check", "no_method.py", "--format", "json")
     assert "sarif_om" in imported("check", "no_method.py", "--format", "sarif")
+
+
+def test_a_check_from_the_cache_imports_no_rule_nor_libcst(project: Path) -> None:
+    for args in (("check", ".", "--jobs", "2"), ("check", "no_method.py")):
+        cold = imported(*args, cache=True)
+        assert "analyzer.engine" in cold
+        warm = imported(*args, cache=True)
+        assert "analyzer.cache" in warm
+        assert not warm & (LIBCST | POOL | {"analyzer.engine", "analyzer.model"})
+        assert not any(m.startswith("rules.") for m in warm)
