@@ -23,7 +23,6 @@ it hands over (see `analyzer.engine.MAX_TREE_DEPTH`).
 from __future__ import annotations
 
 import builtins
-import contextlib
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, TypeVar, cast
@@ -99,6 +98,42 @@ class Scope:
         return scope
 
 
+class _Syntactic:
+    """`record_syntactic_position` as a plain context manager (a generator-based one costs
+    more than the rest of the traversal's work for that node)."""
+
+    __slots__ = ("end_node", "node", "start", "start_node", "state")
+
+    def __init__(
+        self,
+        state: _IndexState,
+        node: cst.CSTNode,
+        start_node: cst.CSTNode | None,
+        end_node: cst.CSTNode | None,
+    ) -> None:
+        self.state = state
+        self.node = node
+        self.start_node = start_node
+        self.end_node = end_node
+        self.start = (state.line, state.column)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        # The position of a node without the whitespace it owns (LibCST's PositionProvider).
+        state = self.state
+        ix = state.ix
+        ranges = ix._ranges
+        start_line, start_column = self.start
+        end_line, end_column = state.line, state.column
+        if self.start_node is not None:
+            start_line, start_column = ranges[ix.order[self.start_node]][:2]  # type: ignore[index]
+        if self.end_node is not None:
+            end_line, end_column = ranges[ix.order[self.end_node]][2:]  # type: ignore[index]
+        ranges[ix.order[self.node]] = (start_line, start_column, end_line, end_column)
+
+
 class _IndexState(CodegenState):
     """A code-generation state that indexes instead of only printing."""
 
@@ -109,17 +144,15 @@ class _IndexState(CodegenState):
         self.ix = index
         self.line = 1
         self.column = 0
-        self.stack: list[cst.CSTNode] = []
+        self.stack: list[int] = []
         self.starts: list[tuple[int, int]] = []
-        self.fence: list[cst.CSTNode] = [module]
-        self.lfence: list[cst.CSTNode] = [module]
 
     def add_indent_tokens(self) -> None:
         for token in self.indent_tokens:
             self.add_token(token)
 
     def add_token(self, value: str) -> None:
-        self.tokens.append(value)
+        self.tokens.append(value)  # Module's codegen looks at what was written
         if "\n" in value or "\r" in value:
             lines = value.replace("\r\n", "\n").replace("\r", "\n")
             self.line += lines.count("\n")
@@ -129,116 +162,160 @@ class _IndexState(CodegenState):
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         ix = self.ix
-        ix.order[node] = len(ix.nodes)
+        number = len(ix.nodes)
+        ix.order[node] = number
         ix.nodes.append(node)
+        ix._end.append(0)
+        ix._ranges.append(None)
+        kind = type(node)
+        by_type = ix._by_type.get(kind)
+        if by_type is None:
+            ix._by_type[kind] = [number]
+        else:
+            by_type.append(number)
         stack = self.stack
         if stack:
             parent = stack[-1]
-            ix.parent[node] = parent
-            ix._enter(node, parent)
+            ix._parent.append(parent)
+            fence = ix._fence[parent]
+            lfence = ix._lfence[parent]
+            if kind in _FENCE_TYPES:
+                fence = lfence = number
+            elif kind is cst.Lambda:
+                lfence = number
+            ix._fence.append(fence)
+            ix._lfence.append(lfence)
+            parent_kind = type(ix.nodes[parent])
+            if parent_kind in _SCOPE_PARENTS:
+                ix._enter(node, ix.nodes[parent], parent_kind)
+            else:
+                ix._scope.append(ix._scope[parent])
+            if kind is cst.Name:
+                ix._name_context(cast(cst.Name, node), ix.nodes[parent])
         else:
-            ix._enter_module(node)
-        fence = node if isinstance(node, FENCES) else self.fence[-1]
-        lfence = node if isinstance(node, LAMBDA_FENCES) else self.lfence[-1]
-        ix.fence[node] = fence
-        ix.lfence[node] = lfence
-        self.fence.append(fence)
-        self.lfence.append(lfence)
-        stack.append(node)
+            ix._parent.append(-1)
+            ix._fence.append(number)
+            ix._lfence.append(number)
+            scope = Scope("module", node, None, None)
+            ix.scopes.append(scope)
+            ix._scope.append(scope)
+        stack.append(number)
         self.starts.append((self.line, self.column))
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        self.stack.pop()
-        self.fence.pop()
-        self.lfence.pop()
+        number = self.stack.pop()
         start = self.starts.pop()
         ix = self.ix
-        ix.end[node] = len(ix.nodes)
-        if node not in ix.ranges:
-            ix.ranges[node] = (start[0], start[1], self.line, self.column)
+        ix._end[number] = len(ix.nodes)
+        if ix._ranges[number] is None:
+            ix._ranges[number] = (start[0], start[1], self.line, self.column)
 
-    @contextlib.contextmanager
-    def record_syntactic_position(
+    def record_syntactic_position(  # type: ignore[override]
         self,
         node: cst.CSTNode,
         *,
         start_node: cst.CSTNode | None = None,
         end_node: cst.CSTNode | None = None,
-    ) -> Iterator[None]:
-        # The position of a node without the whitespace it owns (LibCST's PositionProvider).
-        start = (self.line, self.column)
-        try:
-            yield
-        finally:
-            end = (self.line, self.column)
-            ranges = self.ix.ranges
-            if start_node is not None:
-                start = ranges[start_node][:2]
-            if end_node is not None:
-                end = ranges[end_node][2:]
-            ranges[node] = (start[0], start[1], end[0], end[1])
+    ) -> _Syntactic:
+        return _Syntactic(self, node, start_node, end_node)
+
+
+_FENCE_TYPES = frozenset(FENCES)
+# Parents under which a child may be evaluated in another scope than its parent's.
+_SCOPE_PARENTS = frozenset(
+    {cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Param, cst.CompFor, *_COMPREHENSIONS}
+)
 
 
 class Index:
-    """Built once per module by `Index(module)`; read-only afterwards."""
+    """Built once per module by `Index(module)`; read-only afterwards.
+
+    Per-node facts live in lists indexed by the node's number (its place in source order):
+    one dict from node to number, instead of a dict per fact, keeps memory in bounds.
+    """
 
     def __init__(self, module: cst.Module) -> None:
         self.module = module
         self.nodes: list[cst.CSTNode] = []
         self.order: dict[cst.CSTNode, int] = {}
-        self.end: dict[cst.CSTNode, int] = {}
-        self.parent: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.ranges: dict[cst.CSTNode, Range] = {}
-        self.fence: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.lfence: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.scope_of: dict[cst.CSTNode, Scope] = {}
+        self._end: list[int] = []
+        self._parent: list[int] = []
+        self._ranges: list[Range | None] = []
+        self._fence: list[int] = []
+        self._lfence: list[int] = []
+        self._scope: list[Scope] = []
         self.context: dict[cst.Name, Context] = {}
         self.scopes: list[Scope] = []
         self._scope_for: dict[cst.CSTNode, Scope] = {}
         self._by_type: dict[type[cst.CSTNode], list[int]] = {}
         self._own: dict[tuple[cst.CSTNode, type[cst.CSTNode] | None, bool], list[Any]] = {}
         module._codegen(_IndexState(module, self))
-        for number, node in enumerate(self.nodes):
-            self._by_type.setdefault(type(node), []).append(number)
         self.names = Scopes(self)
+
+    # --- per-node facts -----------------------------------------------------------------
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        number = self.order.get(node)
+        if number is None:
+            return None
+        parent = self._parent[number]
+        return self.nodes[parent] if parent >= 0 else None
+
+    def end(self, node: cst.CSTNode) -> int:
+        """The number after the last node of `node`'s subtree."""
+        return self._end[self.order[node]]
+
+    def range(self, node: cst.CSTNode) -> Range:
+        """(start line, start column, end line, end column): LibCST's syntactic position."""
+        found = self._ranges[self.order[node]]
+        assert found is not None
+        return found
+
+    def fence(self, node: cst.CSTNode, *, lambdas: bool = False) -> cst.CSTNode:
+        """The function or class (or, with `lambdas`, lambda) `node` is part of, or that it
+        is itself; the module at top level."""
+        fences = self._lfence if lambdas else self._fence
+        return self.nodes[fences[self.order[node]]]
+
+    def scope_of(self, node: cst.CSTNode) -> Scope | None:
+        number = self.order.get(node)
+        return self._scope[number] if number is not None else None
 
     # --- the traversal's per-node work (scope and expression context) --------------------
 
-    def _enter_module(self, node: cst.CSTNode) -> None:
-        scope = Scope("module", node, None, None)
-        self.scopes.append(scope)
-        self.scope_of[node] = scope
-
-    def _enter(self, node: cst.CSTNode, parent: cst.CSTNode) -> None:
-        scope = self.scope_of[parent]
+    def _enter(self, node: cst.CSTNode, parent: cst.CSTNode, kind: type[cst.CSTNode]) -> None:
+        scope = self._scope[self.order[parent]]
         # Which scope `node` is evaluated in: mostly its parent's, except where a
         # definition's body, parameters or comprehension opens a new one.
-        if isinstance(parent, cst.FunctionDef):
-            if node is parent.body or node is parent.params:
-                scope = self._new_scope("function", parent, scope, parent.name.value)
-        elif isinstance(parent, cst.Lambda):
-            if node is parent.params or node is parent.body:
-                scope = self._new_scope("function", parent, scope, None)
-        elif isinstance(parent, cst.ClassDef):
-            if node is parent.body:
-                scope = self._new_scope("class", parent, scope, parent.name.value)
-        elif isinstance(parent, cst.Param):
-            if node is parent.default or node is parent.annotation:
+        if kind is cst.FunctionDef:
+            fn = cast(cst.FunctionDef, parent)
+            if node is fn.body or node is fn.params:
+                scope = self._new_scope("function", fn, scope, fn.name.value)
+        elif kind is cst.Lambda:
+            lam = cast(cst.Lambda, parent)
+            if node is lam.params or node is lam.body:
+                scope = self._new_scope("function", lam, scope, None)
+        elif kind is cst.ClassDef:
+            if node is cast(cst.ClassDef, parent).body:
+                scope = self._new_scope(
+                    "class", parent, scope, cast(cst.ClassDef, parent).name.value
+                )
+        elif kind is cst.Param:
+            param = cast(cst.Param, parent)
+            if node is param.default or node is param.annotation:
                 scope = _outside_function(scope)
-        elif isinstance(parent, _COMPREHENSIONS):
-            if node is not parent.for_in:
-                scope = self._new_scope("comprehension", parent, scope, None)
-        elif isinstance(parent, cst.CompFor):
-            grand = self.parent.get(parent)
+        elif kind is cst.CompFor:
+            comp_for = cast(cst.CompFor, parent)
+            grand = self.parent(parent)
             if (
                 isinstance(grand, _COMPREHENSIONS)
-                and grand.for_in is parent
-                and node is not parent.iter
+                and grand.for_in is comp_for
+                and node is not comp_for.iter
             ):
                 scope = self._new_scope("comprehension", grand, scope, None)
-        self.scope_of[node] = scope
-        if isinstance(node, cst.Name):
-            self._name_context(node, parent)
+        elif node is not cast(cst.ListComp, parent).for_in:  # a comprehension
+            scope = self._new_scope("comprehension", parent, scope, None)
+        self._scope.append(scope)
 
     def _new_scope(
         self, kind: ScopeKind, owner: cst.CSTNode, parent: Scope, name: str | None
@@ -258,7 +335,7 @@ class Index:
         ):
             context = "store" if node is parent.target else "load"
         elif isinstance(parent, cst.AsName):
-            grand = self.parent.get(parent)
+            grand = self.parent(parent)
             if isinstance(grand, (cst.WithItem, cst.ExceptHandler, cst.ExceptStarHandler)):
                 context = "store"
         elif isinstance(parent, cst.Del):
@@ -300,15 +377,15 @@ class Index:
     def _in_import(self, attribute: cst.Attribute) -> bool:
         """True for the dotted module names of an import (`import a.b`, `from a.b import c`)."""
         top: cst.CSTNode = attribute
-        parent = self.parent.get(top)
+        parent = self.parent(top)
         while isinstance(parent, cst.Attribute):
-            top, parent = parent, self.parent.get(parent)
+            top, parent = parent, self.parent(parent)
         return isinstance(parent, (cst.ImportAlias, cst.ImportFrom))
 
     def _container_context(self, element: cst.CSTNode) -> Context:
-        container = self.parent.get(element)
+        container = self.parent(element)
         if isinstance(container, (cst.Tuple, cst.List)):
-            outer = self.parent.get(container)
+            outer = self.parent(container)
             if isinstance(outer, (cst.AssignTarget, cst.For, cst.CompFor)) and (
                 outer.target is container
             ):
@@ -331,15 +408,16 @@ class Index:
     def subtree(self, node: cst.CSTNode) -> Sequence[cst.CSTNode]:
         """`node` and every node under it, in source order."""
         start = self.order[node]
-        return self.nodes[start : self.end[node]]
+        return self.nodes[start : self._end[start]]
 
     def under(self, node: cst.CSTNode, kind: type[N]) -> list[N]:
         """The nodes of exactly type `kind` under `node` (itself included), in source order."""
         numbers = self._by_type.get(kind)
         if not numbers:
             return []
-        lo = bisect_left(numbers, self.order[node])
-        hi = bisect_left(numbers, self.end[node], lo)
+        start = self.order[node]
+        lo = bisect_left(numbers, start)
+        hi = bisect_left(numbers, self._end[start], lo)
         nodes = self.nodes
         return [cast(N, nodes[i]) for i in numbers[lo:hi]]
 
@@ -347,27 +425,29 @@ class Index:
         """Every node of exactly type `kind` in the module, in source order."""
         return [cast(N, self.nodes[i]) for i in self._by_type.get(kind, ())]
 
+    def _home(self, root: int, lambdas: bool) -> tuple[list[int], int]:
+        fences = self._fence if lambdas else self._lfence
+        return fences, fences[root]
+
     def own(self, root: cst.CSTNode, *, lambdas: bool = True) -> list[cst.CSTNode]:
         """Nodes under `root` (not `root`) that run with it: nested defs and classes left out.
 
         `lambdas=False` leaves lambda bodies out too. A definition under `root` is left out
         whole, decorators and defaults included, as the tree walks this replaces did.
         """
-        fences = self.fence if lambdas else self.lfence
-        kinds = FENCES if lambdas else LAMBDA_FENCES
-        home = root if isinstance(root, kinds) else fences[root]
+        start = self.order[root]
+        fences, home = self._home(start, lambdas)
         nodes = self.nodes
+        end = self._end
         out: list[cst.CSTNode] = []
-        i = self.order[root] + 1
-        stop = self.end[root]
-        end = self.end
+        i = start + 1
+        stop = end[start]
         while i < stop:
-            node = nodes[i]
-            if fences[node] is home:
-                out.append(node)
+            if fences[i] == home:
+                out.append(nodes[i])
                 i += 1
             else:
-                i = end[node]  # a nested definition: skip its whole subtree
+                i = end[i]  # a nested definition: skip its whole subtree
         return out
 
     def scope_nodes(self, root: cst.CSTNode, *, lambdas: bool = False) -> list[cst.CSTNode]:
@@ -385,12 +465,15 @@ class Index:
         key = (root, kind, lambdas)
         found = self._own.get(key)
         if found is None:
-            fences = self.fence if lambdas else self.lfence
-            kinds = FENCES if lambdas else LAMBDA_FENCES
-            home = root if isinstance(root, kinds) else fences[root]
-            found = [
-                n for n in self.under(root, kind) if n is not root and _inside(n, home, fences)
-            ]
+            numbers = self._by_type.get(kind)
+            found = []
+            if numbers:
+                start = self.order[root]
+                fences, home = self._home(start, lambdas)
+                lo = bisect_left(numbers, start + 1)
+                hi = bisect_left(numbers, self._end[start], lo)
+                nodes = self.nodes
+                found = [nodes[i] for i in numbers[lo:hi] if fences[i] == home]
             self._own[key] = found
         return found
 
@@ -414,11 +497,15 @@ class Index:
         return found
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        parent = self.parent
-        current = parent.get(node)
-        while current is not None:
-            yield current
-            current = parent.get(current)
+        number = self.order.get(node)
+        if number is None:
+            return
+        parents = self._parent
+        nodes = self.nodes
+        number = parents[number]
+        while number >= 0:
+            yield nodes[number]
+            number = parents[number]
 
     def is_under(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
         """True when `node` is `ancestor` or lies under it."""
@@ -426,11 +513,7 @@ class Index:
         start = self.order.get(ancestor)
         if number is None or start is None:
             return False
-        return start <= number < self.end[ancestor]
-
-
-def _inside(node: cst.CSTNode, home: cst.CSTNode, fences: dict[cst.CSTNode, cst.CSTNode]) -> bool:
-    return fences[node] is home
+        return start <= number < self._end[start]
 
 
 def _outside_function(scope: Scope) -> Scope:
@@ -486,37 +569,50 @@ class Scopes:
                 if isinstance(ancestor, cst.CompFor):
                     return -1  # the element, written first, runs after the `for` binds
                 if isinstance(ancestor, cst.For):
-                    return ix.end[ancestor.target]
-                return ix.end[ancestor]
+                    return ix.end(ancestor.target)
+                return ix.end(ancestor)
             if isinstance(ancestor, (cst.BaseStatement, cst.BaseSuite)):
                 break
-        return ix.end[node]
+        return ix.end(node)
 
     def _collect(self) -> None:
         ix = self.ix
         for declaration in ix.of_type(cst.Global):
             for item in declaration.names:
-                ix.scope_of[declaration].globals.add(item.name.value)
+                ix._scope[ix.order[declaration]].globals.add(item.name.value)
         for nonlocal_ in ix.of_type(cst.Nonlocal):
             for item in nonlocal_.names:
-                ix.scope_of[nonlocal_].nonlocals.add(item.name.value)
-        for node in ix.nodes:
-            if isinstance(node, cst.Name):
-                if ix.context.get(node) == "store":
-                    self._bind(ix.scope_of[node], node.value, node, self._after(node))
-            elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-                self._bind(ix.scope_of[node], node.name.value, node, ix.end[node])
-            elif isinstance(node, cst.Param):
-                self._bind(ix.scope_of[node], node.name.value, node, -1)
-            elif isinstance(node, (cst.Import, cst.ImportFrom)):
-                names = node.names
-                if isinstance(names, cst.ImportStar):
-                    continue
-                for alias in names:
-                    target = alias.asname.name if alias.asname else alias.name
-                    if isinstance(target, (cst.Name, cst.Attribute)):
-                        for dotted in _prefixes(target):
-                            self._bind(ix.scope_of[node], dotted, node, ix.end[node])
+                ix._scope[ix.order[nonlocal_]].nonlocals.add(item.name.value)
+        for name, context in ix.context.items():
+            if context == "store":
+                self._bind(ix._scope[ix.order[name]], name.value, name, self._after(name))
+        definitions: list[cst.FunctionDef | cst.ClassDef] = [
+            *ix.of_type(cst.FunctionDef),
+            *ix.of_type(cst.ClassDef),
+        ]
+        for definition in definitions:
+            scope = ix._scope[ix.order[definition]]
+            self._bind(scope, definition.name.value, definition, ix.end(definition))
+        for param in ix.of_type(cst.Param):
+            self._bind(ix._scope[ix.order[param]], param.name.value, param, -1)
+        imports: list[cst.Import | cst.ImportFrom] = [
+            *ix.of_type(cst.Import),
+            *ix.of_type(cst.ImportFrom),
+        ]
+        for node in imports:
+            names = node.names
+            if isinstance(names, cst.ImportStar):
+                continue
+            for alias in names:
+                target = alias.asname.name if alias.asname else alias.name
+                if isinstance(target, (cst.Name, cst.Attribute)):
+                    for dotted in _prefixes(target):
+                        self._bind(ix._scope[ix.order[node]], dotted, node, ix.end(node))
+        # Bindings in source order, as a walk would have found them.
+        order = ix.order
+        for table in self.tables.values():
+            for bindings in table.values():
+                bindings.sort(key=lambda b: order[b.node])
 
     # --- bindings and references -------------------------------------------------------
 
@@ -555,7 +651,7 @@ class Scopes:
         ix = self.ix
         if ix.context.get(name) not in ("load", "del"):
             return None
-        scope = ix.scope_of[name]
+        scope = ix._scope[ix.order[name]]
         number = ix.order[name]
         _, found = self._resolve(name.value, scope)
         if found:
@@ -577,7 +673,7 @@ class Scopes:
         full = _full_name(node)
         if full is None:
             return set()
-        scope = self.ix.scope_of.get(node)
+        scope = self.ix.scope_of(node)
         if scope is None:
             return set()
         found: list[Binding] = []

@@ -163,13 +163,13 @@ class ActionModule:
     def position(self, node: cst.CSTNode) -> CodeRange:
         found = self._codes.get(node)
         if found is None:
-            sl, sc, el, ec = self.index.ranges[node]
+            sl, sc, el, ec = self.index.range(node)
             found = self._codes[node] = CodeRange(CodePosition(sl, sc), CodePosition(el, ec))
         return found
 
     def location(self, node: cst.CSTNode) -> Location:
         """1-based line and column, exclusive end column (LibCST columns are 0-based)."""
-        sl, sc, el, ec = self.index.ranges[node]
+        sl, sc, el, ec = self.index.range(node)
         return Location(sl, sc + 1, el, ec + 1)
 
     def line_location(self, line: int) -> Location:
@@ -178,7 +178,7 @@ class ActionModule:
         return Location(line, 1, line, len(text) + 1)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.index.parent.get(node)
+        return self.index.parent(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         return self.index.ancestors(node)
@@ -364,7 +364,9 @@ class ActionModule:
         """Functions defined directly in `fn`'s body (in any block, not in a nested class)."""
         index = self.index
         return [
-            d for d in index.under(fn.body, cst.FunctionDef) if index.fence[index.parent[d]] is fn
+            d
+            for d in index.under(fn.body, cst.FunctionDef)
+            if index.fence(index.parent(d) or d) is fn
         ]
 
     @cached_property
