@@ -241,7 +241,19 @@ def _check_nesting(tree: ast.AST, text: str) -> None:
                 line,
                 col,
             )
-        stack += [(child, depth + step, patterns, line, col) for child in children]
+        # An `elif` is CPython's `If` alone in its parent's `orelse`: a chain, not nesting.
+        elif_ = _elif_of(node)
+        stack += [
+            (child, depth if child is elif_ else depth + step, patterns, line, col)
+            for child in children
+        ]
+
+
+def _elif_of(node: ast.AST) -> ast.AST | None:
+    """The `If` an `elif` (or an `else:` holding only an `if`) continues `node` with."""
+    if isinstance(node, ast.If) and len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
+        return node.orelse[0]
+    return None
 
 
 # Leaves of CPython's tree that stand for a token, not for nesting.
@@ -275,7 +287,11 @@ def _check_tree_depth(module: cst.Module) -> None:
                 "of implicitly concatenated strings); owui-lint does not analyse such code",
                 line_of(module, node),
             )
-        stack += [(child, depth + 1) for child in _child_nodes(node)]
+        # LibCST's `elif` is the `If` in its parent's `orelse`: a chain counts once.
+        elif_ = (
+            node.orelse if isinstance(node, cst.If) and isinstance(node.orelse, cst.If) else None
+        )
+        stack += [(child, depth if child is elif_ else depth + 1) for child in _child_nodes(node)]
 
 
 def line_of(module: cst.Module, target: cst.CSTNode) -> int:

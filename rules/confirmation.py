@@ -26,7 +26,6 @@ from analyzer.flow.events import (
     bind_arguments,
     const_str,
     event_facts,
-    function_body_nodes,
     reach_suffix,
     site_value,
     unwrap_await,
@@ -1717,10 +1716,9 @@ class TaintedHtmlEmbed(LintRule):
             )
         for qual in model.reachable:
             info = model.functions[qual]
-            for node in function_body_nodes(self.module, info):
-                if not isinstance(node, cst.Call) or not _is_html_response(model, node):
+            for call in model.own_of(info.node.body, cst.Call, lambdas=False):
+                if not _is_html_response(model, call):
                     continue
-                call = cst.ensure_type(node, cst.Call)
                 content = next(
                     (a.value for a in call.args if a.keyword and a.keyword.value == "content"),
                     next((a.value for a in call.args if a.keyword is None and not a.star), None),

@@ -2150,17 +2150,16 @@ class ActionIsGenerator(LintRule):
         info = _signature_target(self.module)
         if info is None:
             return
-        for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
-            if isinstance(node, cst.Yield):
-                kind = "an async generator" if info.is_async else "a generator"
-                self.report(
-                    node,
-                    f"`yield` makes `{info.name}` {kind}: Open WebUI cannot serialise the "
-                    "generator it returns, so the click fails; send partial output with "
-                    '`await __event_emitter__({"type": "message", "data": {"content": ...}})` '
-                    "and `return` the final result",
-                )
-                return
+        yields = self.module.own_of(info.node.body, cst.Yield, lambdas=False)
+        if yields:
+            kind = "an async generator" if info.is_async else "a generator"
+            self.report(
+                yields[0],
+                f"`yield` makes `{info.name}` {kind}: Open WebUI cannot serialise the "
+                "generator it returns, so the click fails; send partial output with "
+                '`await __event_emitter__({"type": "message", "data": {"content": ...}})` '
+                "and `return` the final result",
+            )
 
     VALID = [
         Valid(
@@ -2664,8 +2663,8 @@ class UndefinedInjectedName(LintRule):
         reached = reach(self.module, start, lambda site: True)
         done: set[tuple[str, str]] = set()
         for qual, (info, path) in reached.items():
-            for node in _own_nodes(self.module, info.node.body):
-                if not isinstance(node, cst.Name) or node.value not in self.WATCHED:
+            for node in self.module.own_of(info.node.body, cst.Name):
+                if node.value not in self.WATCHED:
                     continue
                 if (qual, node.value) in done or not self._undefined(node):
                     continue
@@ -2675,15 +2674,14 @@ class UndefinedInjectedName(LintRule):
         for qual, info in self.module.functions.items():
             if not qual.startswith(f"{start.qualname}.") or qual in reached:
                 continue
-            for node in _own_nodes(self.module, info.node.body):
+            for name in self.module.own_of(info.node.body, cst.Name):
                 if (
-                    isinstance(node, cst.Name)
-                    and node.value in self.WATCHED
-                    and (qual, node.value) not in done
-                    and self._undefined(node)
+                    name.value in self.WATCHED
+                    and (qual, name.value) not in done
+                    and self._undefined(name)
                 ):
-                    done.add((qual, node.value))
-                    self._report(node, info, (), start)
+                    done.add((qual, name.value))
+                    self._report(name, info, (), start)
 
     def _undefined(self, name: cst.Name) -> bool:
         referents = self.module.referents(name)
@@ -3284,8 +3282,8 @@ class _SyncClients:
             owner = _owner_class(info)
             if owner is None:
                 continue
-            for node in _own_nodes(model, info.node.body):
-                if isinstance(node, cst.Assign) and self.is_client_factory(node.value):
+            for node in model.own_of(info.node.body, cst.Assign):
+                if self.is_client_factory(node.value):
                     for t in node.targets:
                         if _is_self_attr(t.target):
                             attr = cst.ensure_type(t.target, cst.Attribute).attr.value
@@ -3391,9 +3389,7 @@ class BlockingCallInAsyncAction(LintRule):
 
         for _qual, (info, path) in reach(self.module, start, direct).items():
             local = clients.local_clients(info)
-            for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
-                if not isinstance(node, cst.Call):
-                    continue
+            for node in self.module.own_of(info.node.body, cst.Call, lambdas=False):
                 found = self._blocking(node, info, clients, local)
                 if found is None:
                     continue

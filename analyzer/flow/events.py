@@ -129,7 +129,7 @@ def calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
     cache: dict[cst.CSTNode, list[cst.Call]] = model.memo_table("events_calls")
     found = cache.get(node)
     if found is None:
-        found = [n for n in model.scope_nodes(node) if isinstance(n, cst.Call)]
+        found = model.scoped(node, cst.Call, lambdas=False)
         cache[node] = found
     return found
 
@@ -453,9 +453,8 @@ class EventFacts:
         if found is None:
             found = [
                 node
-                for node in function_body_nodes(self.model, info)
-                if isinstance(node, cst.Assign)
-                and any(
+                for node in self.model.own_of(info.node.body, cst.Assign, lambdas=False)
+                if any(
                     isinstance(t.target, cst.Attribute)
                     and isinstance(t.target.value, cst.Name)
                     and t.target.value.value == "self"
@@ -505,11 +504,10 @@ class EventFacts:
     def _collect_sites(self) -> list[EventSite]:
         out: list[EventSite] = []
         for info in self.model.functions.values():
-            for node in function_body_nodes(self.model, info):
-                if isinstance(node, cst.Call):
-                    kind = self.alias_kind(node.func, info)
-                    if kind is not None:
-                        out.append(EventSite(node, kind, info))
+            for node in self.model.own_of(info.node.body, cst.Call, lambdas=False):
+                kind = self.alias_kind(node.func, info)
+                if kind is not None:
+                    out.append(EventSite(node, kind, info))
         out.sort(key=lambda s: _start(self.model, s.call))
         return out
 
@@ -720,7 +718,7 @@ class Evaluator:
         callee = model.functions.get(callee_name) if callee_name else None
         if callee is None or callee.node.name.value == "__init__":
             return self.opaque(expr)
-        returns = [n for n in function_body_nodes(model, callee) if isinstance(n, cst.Return)]
+        returns = model.own_of(callee.node.body, cst.Return, lambdas=False)
         if len(returns) != 1 or returns[0].value is None:
             return self.opaque(expr)
         env = self.bind_env(expr, callee, at)
@@ -928,8 +926,8 @@ def action_returns(model: ActionModule) -> list[ReturnSite]:
             return
         seen.add(info.qualname)
         evaluator = Evaluator(model, info, env)
-        for node in function_body_nodes(model, info):
-            if not isinstance(node, cst.Return) or node.value is None:
+        for node in model.own_of(info.node.body, cst.Return, lambdas=False):
+            if node.value is None:
                 continue
             inner = unwrap_await(node.value)
             if isinstance(inner, cst.Call):

@@ -48,7 +48,6 @@ from analyzer.flow.events import (
     const_str,
     describe,
     event_facts,
-    function_body_nodes,
     local_bindings,
     site_value,
     unwrap_await,
@@ -524,11 +523,10 @@ class GateFacts:
 
     def risky_in(self, info: FunctionInfo) -> list[RiskyOp]:
         out: list[RiskyOp] = []
-        for node in function_body_nodes(self.model, info):
-            if isinstance(node, cst.Call):
-                op = match_risky(self.model, node, info)
-                if op is not None:
-                    out.append(op)
+        for node in self.model.own_of(info.node.body, cst.Call, lambdas=False):
+            op = match_risky(self.model, node, info)
+            if op is not None:
+                out.append(op)
         return out
 
     def reaches_risky(self, qualname: str, seen: frozenset[str] = frozenset()) -> bool:
