@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import codecs
-import dataclasses
 import io
 import re
 import time
@@ -27,6 +26,7 @@ import libcst as cst
 from analyzer import budget
 from analyzer.config import Settings
 from analyzer.findings import Confidence, Finding, Location, with_fingerprints
+from analyzer.index import Index, TooDeep
 from analyzer.model import ActionModule, SourceFile, split_lines
 from analyzer.registry import enabled_rules, is_enabled, rule_by_code, rule_by_role
 from analyzer.rule import LintRule, Report, RuleContext, RuleCrash
@@ -154,11 +154,16 @@ def decode(data: bytes) -> str:
 
 def parse(text: str) -> cst.Module:
     """Parse without running anything; CPython's message wins where it has one."""
+    return parse_indexed(text)[0]
+
+
+def parse_indexed(text: str) -> tuple[cst.Module, Index]:
+    """`parse`, and the module's index (its one traversal, which also bounds the depth)."""
     if "\0" in text:
-        index = text.index("\0")
-        line = len(split_lines(text[:index]))
-        start = max(text.rfind("\n", 0, index), text.rfind("\r", 0, index)) + 1
-        raise SourceError("source contains a NUL byte", line, index - start + 1)
+        nul = text.index("\0")
+        line = len(split_lines(text[:nul]))
+        start = max(text.rfind("\n", 0, nul), text.rfind("\r", 0, nul)) + 1
+        raise SourceError("source contains a NUL byte", line, nul - start + 1)
     started = time.monotonic()
     try:
         with warnings.catch_warnings():
@@ -173,6 +178,7 @@ def parse(text: str) -> cst.Module:
     except ValueError as error:  # e.g. a lone surrogate from an exotic source encoding
         raise SourceError(one_line(str(error))) from None
     _check_nesting(tree, text)
+    del tree  # not needed any more: do not hold two trees of a large file at once
     # The LibCST parse runs in C and cannot be interrupted: skip it when it cannot fit.
     budget.expect((time.monotonic() - started) * _CST_PARSE_FACTOR)
     try:
@@ -191,12 +197,15 @@ def parse(text: str) -> cst.Module:
         if type(error).__name__ != "PanicException":
             raise
         raise SourceError(f"owui-lint's parser (LibCST) failed: {_reason(error)}") from None
-    _check_tree_depth(module)
-    return module
-
-
-def _reason(error: BaseException) -> str:
-    return one_line(f"{type(error).__name__}: {error}", 200)
+    try:
+        index = Index(module, max_depth=MAX_TREE_DEPTH)
+    except TooDeep as error:
+        raise SourceError(
+            f"nesting deeper than {MAX_TREE_DEPTH} syntax levels (for example thousands "
+            "of implicitly concatenated strings); owui-lint does not analyse such code",
+            error.line,
+        ) from None
+    return module, index
 
 
 def _column(text_line: str, byte_offset: int) -> int:
@@ -259,63 +268,9 @@ def _elif_of(node: ast.AST) -> ast.AST | None:
 # Leaves of CPython's tree that stand for a token, not for nesting.
 _TOKENS = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
 
-_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
 
-
-def _child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """Children by dataclass fields: several times faster than LibCST's `children`."""
-    names = _FIELDS.get(type(node))
-    if names is None:
-        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
-    out: list[cst.CSTNode] = []
-    for name in names:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            out.append(value)
-        elif isinstance(value, (tuple, list)):
-            out += [item for item in value if isinstance(item, cst.CSTNode)]
-    return out
-
-
-def _check_tree_depth(module: cst.Module) -> None:
-    stack: list[tuple[cst.CSTNode, int]] = [(module, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_TREE_DEPTH:
-            raise SourceError(
-                f"nesting deeper than {MAX_TREE_DEPTH} syntax levels (for example thousands "
-                "of implicitly concatenated strings); owui-lint does not analyse such code",
-                line_of(module, node),
-            )
-        # LibCST's `elif` is the `If` in its parent's `orelse`: a chain counts once.
-        elif_ = (
-            node.orelse if isinstance(node, cst.If) and isinstance(node.orelse, cst.If) else None
-        )
-        stack += [(child, depth if child is elif_ else depth + 1) for child in _child_nodes(node)]
-
-
-def line_of(module: cst.Module, target: cst.CSTNode) -> int:
-    """The line `target` starts on, found without LibCST's recursive position provider.
-
-    Walks the tree iteratively in source order and counts the line breaks in the leaves
-    before `target` (newline tokens, backslash continuations, multi-line strings).
-    """
-    line = 1
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        if node is target:
-            return line
-        children = node.children
-        if children:
-            stack += reversed(children)
-        elif isinstance(node, cst.Newline):
-            line += 1
-        else:
-            value = getattr(node, "value", None)
-            if isinstance(value, str):
-                line += len(split_lines(value)) - 1
-    return 1
+def _reason(error: BaseException) -> str:
+    return one_line(f"{type(error).__name__}: {error}", 200)
 
 
 def lint_bytes(path: str, data: bytes, settings: Settings, *, explicit: bool) -> FileResult:
@@ -325,10 +280,10 @@ def lint_bytes(path: str, data: bytes, settings: Settings, *, explicit: bool) ->
     text: str | None = None
     try:
         text = decode(data)
-        module = parse(text)
+        module, index = parse_indexed(text)
     except SourceError as error:
         return _syntax_error(path, error, text if text is not None else data.decode("latin-1"))
-    model = ActionModule(SourceFile(path, text), module)
+    model = ActionModule(SourceFile(path, text), module, index)
     if not model.is_action_module:
         return FileResult(path, "skipped")
     return _run_rules(model, settings)

@@ -98,6 +98,14 @@ class Scope:
         return scope
 
 
+class TooDeep(Exception):
+    """The tree nests deeper than the index was allowed to follow; `line` is where."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"nesting too deep at line {line}")
+        self.line = line
+
+
 class _Syntactic:
     """`record_syntactic_position` as a plain context manager (a generator-based one costs
     more than the rest of the traversal's work for that node)."""
@@ -137,7 +145,7 @@ class _Syntactic:
 class _IndexState(CodegenState):
     """A code-generation state that indexes instead of only printing."""
 
-    def __init__(self, module: cst.Module, index: Index) -> None:
+    def __init__(self, module: cst.Module, index: Index, max_depth: int | None) -> None:
         super().__init__(
             default_indent=module.default_indent, default_newline=module.default_newline
         )
@@ -146,6 +154,10 @@ class _IndexState(CodegenState):
         self.column = 0
         self.stack: list[int] = []
         self.starts: list[tuple[int, int]] = []
+        # Nesting depth of the nodes on the stack; an `elif` (an `If` in its parent `If`'s
+        # `orelse`) continues a chain and does not count as a level.
+        self.depths: list[int] = [0]
+        self.max_depth = max_depth if max_depth is not None else 1 << 60
 
     def add_indent_tokens(self) -> None:
         for token in self.indent_tokens:
@@ -192,7 +204,14 @@ class _IndexState(CodegenState):
                 ix._scope.append(ix._scope[parent])
             if kind is cst.Name:
                 ix._name_context(cast(cst.Name, node), ix.nodes[parent])
+            depth = self.depths[-1]
+            if not (kind is cst.If and parent_kind is cst.If):
+                depth += 1
+                if depth > self.max_depth:
+                    raise TooDeep(self.line)
+            self.depths.append(depth)
         else:
+            self.depths.append(1)
             ix._parent.append(-1)
             ix._fence.append(number)
             ix._lfence.append(number)
@@ -203,6 +222,7 @@ class _IndexState(CodegenState):
         self.starts.append((self.line, self.column))
 
     def after_codegen(self, node: cst.CSTNode) -> None:
+        self.depths.pop()
         number = self.stack.pop()
         start = self.starts.pop()
         ix = self.ix
@@ -234,7 +254,8 @@ class Index:
     one dict from node to number, instead of a dict per fact, keeps memory in bounds.
     """
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, *, max_depth: int | None = None) -> None:
+        """Index `module`; `max_depth` bounds the nesting followed (`TooDeep` beyond it)."""
         self.module = module
         self.nodes: list[cst.CSTNode] = []
         self.order: dict[cst.CSTNode, int] = {}
@@ -249,7 +270,7 @@ class Index:
         self._scope_for: dict[cst.CSTNode, Scope] = {}
         self._by_type: dict[type[cst.CSTNode], list[int]] = {}
         self._own: dict[tuple[cst.CSTNode, type[cst.CSTNode] | None, bool], list[Any]] = {}
-        module._codegen(_IndexState(module, self))
+        module._codegen(_IndexState(module, self, max_depth))
         self.names = Scopes(self)
 
     # --- per-node facts -----------------------------------------------------------------

@@ -135,9 +135,11 @@ OFFLOAD_METHODS: frozenset[str] = frozenset({"run_in_executor", "submit", "creat
 class ActionModule:
     """Facts about one parsed module. Construct with `ActionModule(source, cst_module)`."""
 
-    def __init__(self, source: SourceFile, module: cst.Module) -> None:
+    def __init__(self, source: SourceFile, module: cst.Module, index: Index | None = None) -> None:
         self.source = source
         self.module = module
+        if index is not None:
+            self.__dict__["index"] = index  # built with the parse (see engine.parse_indexed)
         self._memo: dict[Hashable, Any] = {}
         self._codes: dict[cst.CSTNode, CodeRange] = {}
 

@@ -27,7 +27,7 @@ from analyzer import budget
 from analyzer.api import lint_source, lint_sources, lint_text
 from analyzer.cli import main
 from analyzer.config import Settings
-from analyzer.engine import MAX_NESTING, decode, line_of
+from analyzer.engine import MAX_NESTING, decode
 from analyzer.findings import Level
 from analyzer.model import split_lines
 from analyzer.rule import LintRule
@@ -278,16 +278,29 @@ def test_unusual_valid_files_are_analysed(name: str) -> None:
         assert result.status == "skipped"
 
 
-def test_line_of_matches_libcst_positions() -> None:
-    from libcst.metadata import MetadataWrapper, PositionProvider
+def test_tree_deeper_than_the_bound_is_refused_at_its_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # CPython folds adjacent strings into one constant; LibCST nests them. The index's one
+    # traversal (recursive code generation) stops at the bound and names the line.
+    monkeypatch.setattr(analyzer.engine, "MAX_TREE_DEPTH", 40)
+    parts = " ".join(f'"p{i}"' for i in range(60))
+    text = f"class Action:\n    pass\n\n\nBANNER = ({parts})\n"
+    result = lint_text(text)
+    assert result.status == "error" and not result.internal_error
+    [finding] = result.findings
+    assert finding.rule == "OWA001" and finding.location.line == 5
+    assert "nesting deeper than 40 syntax levels" in finding.message
 
-    text = (ROOT / "examples" / "clean" / "export_markdown.py").read_text(encoding="utf-8")
-    module = cst.parse_module(text)
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    names = [n for n in positions if isinstance(n, (cst.Name, cst.SimpleString))]
-    assert len(names) > 100
-    for node in names:
-        assert line_of(module, node) == positions[node].start.line
+
+def test_elif_chain_is_not_nesting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analyzer.engine, "MAX_TREE_DEPTH", 40)
+    branches = "".join(f"        elif kind == {i}:\n            pass\n" for i in range(60))
+    text = (
+        "class Action:\n    async def action(self, body):\n        kind = body\n"
+        f"        if kind == -1:\n            pass\n{branches}"
+    )
+    assert lint_text(text).status == "action"
 
 
 # --- paths: missing, unreadable, loops, FIFOs, devices, vanishing, too large -------------
@@ -542,10 +555,10 @@ def test_engine_failure_is_an_internal_error(tree: Path, monkeypatch: pytest.Mon
     (tree / "poison.py").write_bytes(b"# poison\n" + GOOD)
     real = analyzer.engine.ActionModule
 
-    def model(source: Any, module: Any) -> Any:
+    def model(source: Any, module: Any, index: Any = None) -> Any:
         if source.text.startswith("# poison"):
             raise AssertionError("engine bug")
-        return real(source, module)
+        return real(source, module, index)
 
     monkeypatch.setattr(analyzer.engine, "ActionModule", model)
     code, out, err = run("check", ".", "--jobs", "1", "--format", "json")
