@@ -8,6 +8,7 @@ computed lazily, so a rule that needs little costs little.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -141,6 +142,8 @@ class ActionModule:
         if index is not None:
             self.__dict__["index"] = index  # built with the parse (see engine.parse_indexed)
         self._memo: dict[Hashable, Any] = {}
+        self._resolved: dict[cst.CSTNode, frozenset[str]] = {}
+        self._imported: dict[cst.CSTNode, frozenset[str]] = {}
         self._codes: dict[cst.CSTNode, CodeRange] = {}
 
     @cached_property
@@ -254,27 +257,33 @@ class ActionModule:
         """(qualified name, source) pairs; source is "import", "builtin" or "local"."""
         return self.index.names.qualified_names(node)
 
-    def resolve_name(self, node: cst.CSTNode) -> set[str]:
+    def resolve_name(self, node: cst.CSTNode) -> frozenset[str]:
         """Dotted names `node` may refer to, imports and aliases resolved.
 
         `from pydantic import BaseModel as BM; BM` gives {"pydantic.BaseModel"}; a local
         name gives its own dotted name; anything else (calls, subscripts) gives nothing.
+        Cached per node: rules ask about the same callee again and again.
         """
-        names = {name for name, _ in self.qualified_names(node)}
-        if not names:
-            dotted = dotted_name(node)
-            if dotted:
-                names = {dotted}
-        return names
+        found = self._resolved.get(node)
+        if found is None:
+            names = {name for name, _ in self.qualified_names(node)}
+            if not names:
+                dotted = dotted_name(node)
+                if dotted:
+                    names = {dotted}
+            found = self._resolved[node] = frozenset(names)
+        return found
 
-    def imported_name(self, node: cst.CSTNode) -> set[str]:
-        """Like `resolve_name` but only names that come from an import."""
-        return {
-            name for name, source in self.qualified_names(node) if source in ("import", "builtin")
-        }
-
-    def call_names(self, call: cst.Call) -> set[str]:
-        return self.resolve_name(call.func)
+    def imported_name(self, node: cst.CSTNode) -> frozenset[str]:
+        """Like `resolve_name` but only names that come from an import (cached)."""
+        found = self._imported.get(node)
+        if found is None:
+            found = self._imported[node] = frozenset(
+                name
+                for name, source in self.qualified_names(node)
+                if source in ("import", "builtin")
+            )
+        return found
 
     # --- module-level bindings -----------------------------------------------------------
 
@@ -610,6 +619,13 @@ def assigned_value(binding: cst.CSTNode, model: ActionModule) -> cst.BaseExpress
 def string_value(node: cst.CSTNode | None) -> str | None:
     """The value of a plain (non-f) string literal or implicit concatenation, else None."""
     if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
+        return _literal(node)
     return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _literal(node: cst.SimpleString | cst.ConcatenatedString) -> str | None:
+    # LibCST evaluates a literal with `ast.literal_eval` (a compile) each time it is asked,
+    # and the rules ask about the same few strings many times. Nodes hash by identity.
+    value = node.evaluated_value
+    return value if isinstance(value, str) else None

@@ -53,6 +53,8 @@ class Suppressions:
 
 def parse_suppressions(text: str) -> Suppressions:
     result = Suppressions()
+    if _NOQA.search(text) is None:
+        return result  # no directive anywhere: nothing to tokenize (most files)
     logical_start: int | None = None
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))

@@ -184,7 +184,7 @@ def _receiver_classes(
     """Qualified names of what created the receiver `expr` (`smtplib.SMTP`, ...)."""
     expr = unwrap_await(expr)
     if isinstance(expr, cst.Call):
-        return model.resolve_name(expr.func)
+        return set(model.resolve_name(expr.func))
     if isinstance(expr, cst.Name):
         bindings = local_bindings(model, info).get(expr.value, [])
         out: set[str] = set()

@@ -11,7 +11,7 @@ The tables are package data, loaded once per process. Nothing here looks at code
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -130,7 +130,7 @@ def normalize_model_name(name: str) -> str:
     return name
 
 
-def lookup_model_method(names: set[str]) -> ModelMethod | None:
+def lookup_model_method(names: Set[str]) -> ModelMethod | None:
     """The data-layer method one of `names` (from `ActionModule.resolve_name`) denotes."""
     table = model_methods()
     for name in sorted(names):
