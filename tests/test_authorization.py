@@ -63,6 +63,30 @@ def test_guard_in_predicate_helper_with_aliases() -> None:
     )
 
 
+def test_unary_minus_and_invert_do_not_stop_the_analysis() -> None:
+    # Real exporters keep `-1` sentinels and `~mask`s next to their role checks; these once
+    # sent the guard analysis into endless recursion and lost every OWA3 finding.
+    source = """
+        from open_webui.models.users import Users
+
+        class Action:
+            async def action(self, body, __user__=None):
+                last = -1
+                flags = ~0
+                if -len(body.get("messages", [])) < last and +flags:
+                    pass
+                if __user__["role"] != "admin":
+                    return
+                await Users.delete_user_by_id(body["id"])
+                Users.delete_user_by_id(body["messages"][last]["content"])
+        """
+    assert findings(source) == set()
+    assert findings(source.replace('if __user__["role"] != "admin":', "if False:")) == {
+        ("OWA301", 11),
+        ("OWA301", 12),
+    }
+
+
 def test_guard_after_the_operation_is_flagged() -> None:
     assert findings(
         """

@@ -470,6 +470,10 @@ class _Analysis:
             return self._call_facts(expr, state, fn)
         if isinstance(expr, cst.BinaryOperation):
             return self._binop_facts(expr, state, fn)
+        if isinstance(expr, cst.UnaryOperation) and not isinstance(expr.operator, cst.Not):
+            # `-1`, `~mask`, `+x`: no role fact. (`truth` asks `facts` about what it cannot
+            # read itself, so sending these back to `truth` recursed without end.)
+            return frozenset()
         if isinstance(expr, (cst.Comparison, cst.UnaryOperation)):
             truth = self.truth(expr, state, fn)
             if truth is not None and truth != (ROLES, ROLES):
