@@ -382,15 +382,21 @@ class _Builder:
         return [(node, "true", expr)], [(node, "false", expr)]
 
     def _if(self, stmt: cst.If, front: _Frontier) -> _Frontier:
-        true, false = self._condition(stmt.test, stmt, front)
-        out = self._suite(stmt.body, true)
-        if isinstance(stmt.orelse, cst.If):
-            out += self._if(stmt.orelse, false)
-        elif isinstance(stmt.orelse, cst.Else):
-            out += self._suite(stmt.orelse.body, false)
-        else:
-            out += false
-        return out
+        # An `elif` chain is walked in a loop: thousands of branches are no deeper than one.
+        out: _Frontier = []
+        current = stmt
+        while True:
+            true, false = self._condition(current.test, current, front)
+            out += self._suite(current.body, true)
+            orelse = current.orelse
+            if isinstance(orelse, cst.If):
+                current, front = orelse, false
+                continue
+            if isinstance(orelse, cst.Else):
+                out += self._suite(orelse.body, false)
+            else:
+                out += false
+            return out
 
     def _while(self, stmt: cst.While, front: _Frontier) -> _Frontier:
         loop = _Loop()

@@ -357,6 +357,10 @@ def _names_read(model: ActionModule, node: cst.CSTNode) -> Iterator[cst.Name]:
             yield child
 
 
+# Functions solved inside one another at most (real actions nest a handful of helpers).
+MAX_SOLVE_DEPTH = 24
+
+
 class GateFacts:
     """Confirmation facts for every function of one module (use `gate_facts(model)`)."""
 
@@ -366,6 +370,8 @@ class GateFacts:
         self._ask_kinds: dict[cst.Call, str | None] = {}
         self._solved: dict[str, tuple[CFG, dict[Node, GateState]] | None] = {}
         self._in_progress: set[str] = set()
+        self._confirms: dict[str, bool] = {}
+        self._confirming: set[str] = set()
         self._return_kinds: dict[str, tuple[AnswerKind, cst.Call | None] | None] = {}
         self._risky_reach: dict[str, bool] = {}
         self._returns_in_progress: set[str] = set()
@@ -449,8 +455,8 @@ class GateFacts:
         """The function's CFG and IN states; None while it is being solved (recursion)."""
         if info.qualname in self._solved:
             return self._solved[info.qualname]
-        if info.qualname in self._in_progress:
-            return None
+        if info.qualname in self._in_progress or len(self._in_progress) >= MAX_SOLVE_DEPTH:
+            return None  # recursion, or helpers nested deeper than real code: unknown
         self._in_progress.add(info.qualname)
         try:
             cfg = cfg_for(self.model, info)
@@ -503,7 +509,22 @@ class GateFacts:
         return result
 
     def confirms_on_return(self, info: FunctionInfo) -> bool:
-        """True when the helper returns normally only on confirmed paths."""
+        """True when the helper returns normally only on confirmed paths (cached; a helper
+        that calls itself, directly or not, is asked about once)."""
+        known = self._confirms.get(info.qualname)
+        if known is not None:
+            return known
+        if info.qualname in self._confirming or len(self._confirming) >= MAX_SOLVE_DEPTH:
+            return False
+        self._confirming.add(info.qualname)
+        try:
+            result = self._confirms_on_return(info)
+        finally:
+            self._confirming.discard(info.qualname)
+        self._confirms[info.qualname] = result
+        return result
+
+    def _confirms_on_return(self, info: FunctionInfo) -> bool:
         solved = self.solved(info)
         if solved is None:
             return False

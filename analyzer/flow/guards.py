@@ -375,6 +375,10 @@ class _Flow(ForwardAnalysis[GuardState]):
         return self.analysis.refine(self.info, edge, state)
 
 
+# Helper summaries computed inside one another at most (real actions nest a handful).
+MAX_SUMMARY_DEPTH = 24
+
+
 class _Analysis:
     def __init__(self, model: ActionModule, extra: Sequence[str]) -> None:
         self.model = model
@@ -1031,7 +1035,9 @@ class _Analysis:
         key = (callee.qualname, env)
         if key in self._summaries:
             return self._summaries[key]
-        if callee.qualname in self._in_progress:
+        if callee.qualname in self._in_progress or len(self._in_progress) >= MAX_SUMMARY_DEPTH:
+            # A cycle, or a chain of helpers deeper than any real action has: unknown, as
+            # for a call into another module. The depth stays bounded whatever the code.
             return None
         self._in_progress.add(callee.qualname)
         try:

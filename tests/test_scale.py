@@ -1,0 +1,153 @@
+"""Modules shaped like the largest real actions, and worse: each is analysed completely.
+
+The flow analyses must not depend on Python's recursion limit or on the size of the code:
+an `elif` ladder, a run of `try` blocks, a ring of helpers and one very long method are
+each analysed with the default limit of 1,000 frames in force once the module is parsed
+(parsing and indexing are LibCST's recursion, bounded by the engine's depth limits), and
+every rule reports what it should. No wall-clock assertions: the benchmark measures speed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from analyzer import budget
+from analyzer.api import lint_text
+from analyzer.config import Settings
+from analyzer.engine import parse_indexed
+from analyzer.model import ActionModule, SourceFile
+from analyzer.registry import all_rules
+from analyzer.rule import RuleContext
+
+HEAD = '''"""
+title: Stress
+description: A module shaped to stress one dimension of the analysis.
+"""
+from open_webui.models.chats import Chats
+from open_webui.models.users import Users
+from pydantic import BaseModel
+
+
+class Action:
+    class Valves(BaseModel):
+        priority: int = 0
+
+    def __init__(self):
+        self.valves = self.Valves()
+
+'''
+SIGNATURE = (
+    "    async def action(self, body, __user__=None, __event_emitter__=None,"
+    " __event_call__=None):\n"
+)
+
+
+def elif_ladder(branches: int) -> str:
+    lines = [HEAD, SIGNATURE, "        for item in body.get('messages', []):\n"]
+    lines.append("            kind = item.get('kind')\n            if kind == 'k0':\n")
+    lines.append("                weight = 0\n")
+    for i in range(1, branches):
+        lines.append(f"            elif kind == 'k{i}':\n                weight = {i}\n")
+    lines.append("        Users.delete_user_by_id(body['id'])\n        return {}\n")
+    return "".join(lines)
+
+
+def try_run(blocks: int) -> str:
+    lines = [HEAD, SIGNATURE]
+    for i in range(blocks):
+        lines.append(
+            f"        try:\n            v{i} = int(body.get('a{i}'))\n"
+            f"        except ValueError:\n            v{i} = 0\n"
+        )
+    lines.append("        Users.delete_user_by_id(body['id'])\n        return {}\n")
+    return "".join(lines)
+
+
+def helper_ring(helpers: int) -> str:
+    lines = [HEAD, SIGNATURE, "        return await self.h0(body, 0)\n\n"]
+    for i in range(helpers):
+        lines.append(
+            f"    async def h{i}(self, body, depth):\n"
+            "        if depth > 3:\n"
+            "            Users.delete_user_by_id(body['id'])\n"
+            "            return {}\n"
+            f"        return await self.h{(i + 1) % helpers}(body, depth + 1)\n\n"
+        )
+    return "".join(lines)
+
+
+def recursive_helpers() -> str:
+    return (
+        HEAD
+        + SIGNATURE
+        + "        await self.walk(body, 0)\n        return await self.ping(body, 3)\n\n"
+        + "    async def walk(self, body, depth):\n"
+        + "        if depth < 10:\n            await self.walk(body, depth + 1)\n"
+        + "        Users.delete_user_by_id(body['id'])\n\n"
+        + "    async def ping(self, body, n):\n"
+        + "        return await self.pong(body, n - 1) if n else {}\n\n"
+        + "    async def pong(self, body, n):\n"
+        + "        Chats.delete_chats_by_user_id(body['user_id'])\n"
+        + "        return await self.ping(body, n)\n"
+    )
+
+
+def long_method(lines_wanted: int) -> str:
+    lines = [HEAD, SIGNATURE, "        total = 0\n"]
+    for i in range(lines_wanted // 3):
+        lines.append(
+            f"        if body.get('f{i}'):\n            total += {i}\n"
+            "        await __event_emitter__({'type': 'status', 'data': "
+            f"{{'description': 'step {i}', 'done': False}}}})\n"
+        )
+    lines.append("        Users.delete_user_by_id(body['id'])\n        return {'total': total}\n")
+    return "".join(lines)
+
+
+CASES = {
+    "elif-ladder-2000": (elif_ladder(2000), {"OWA301"}),
+    "try-run-1000": (try_run(1000), {"OWA301"}),
+    "helper-ring-100": (helper_ring(100), {"OWA301"}),
+    "recursive-helpers": (recursive_helpers(), {"OWA301"}),
+    "long-method-3000": (long_method(3000), {"OWA301", "OWA407"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_analysed_completely_with_its_findings(name: str) -> None:
+    source, expected = CASES[name]
+    result = lint_text(source, path=f"{name}.py")
+    assert result.status == "action"
+    assert result.errors == [] and not result.internal_error
+    assert expected <= {f.rule for f in result.findings}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rules_need_no_more_than_the_default_recursion_limit(name: str) -> None:
+    source, expected = CASES[name]
+    with budget.recursion_headroom():  # what the engine gives LibCST's parse and the index
+        module, index = parse_indexed(source)
+    model = ActionModule(SourceFile(f"{name}.py", source), module, index)
+    found: set[str] = set()
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        for rule_class in all_rules():
+            if rule_class.engine_role is not None:
+                continue
+            rule = rule_class(RuleContext(model, Settings()))
+            rule.run_check()
+            assert rule.crash is None, f"{rule_class.code}: {rule.crash}"
+            if rule.context.reports:
+                found.add(rule_class.code)
+    finally:
+        sys.setrecursionlimit(saved)
+    assert expected <= found
+
+
+def test_every_helper_of_the_ring_is_reported_once() -> None:
+    result = lint_text(helper_ring(100), path="ring.py")
+    lines = sorted(f.location.line for f in result.findings if f.rule == "OWA301")
+    assert len(lines) == 100 and len(set(lines)) == 100
