@@ -97,6 +97,8 @@ class FunctionInfo:
 
 
 CallKind = Literal["call", "offload", "reference"]
+# Call paths longer than this are shortened in messages.
+MAX_PATH_SHOWN = 6
 
 
 @dataclass(frozen=True)
@@ -579,7 +581,7 @@ class ActionModule:
         if not path:
             return ""
         first = path[0]
-        chain = " → ".join(site.callee for site in path)
+        chain = join_chain([site.callee for site in path])
         return f"line {self.position(first.node).start.line} reaches it through {chain}"
 
 
@@ -589,6 +591,13 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = stack.pop()
         yield current
         stack.extend(reversed(current.children))
+
+
+def join_chain(names: Sequence[str]) -> str:
+    """`a → b → c` for a call path; a long one keeps its ends (its middle is counted)."""
+    if len(names) > MAX_PATH_SHOWN:
+        names = [*names[:3], f"… {len(names) - 5} more …", *names[-2:]]
+    return " → ".join(names)
 
 
 def dotted_name(node: cst.CSTNode) -> str | None:

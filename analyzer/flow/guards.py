@@ -49,7 +49,7 @@ from analyzer.flow.privileged import (
     lookup_model_method,
     privileged_calls,
 )
-from analyzer.model import ActionModule, CallSite, FunctionInfo, string_value
+from analyzer.model import ActionModule, CallSite, FunctionInfo, join_chain, string_value
 
 if TYPE_CHECKING:
     from analyzer.config import Settings
@@ -1527,7 +1527,7 @@ class _Report:
         if not path:
             return ""
         first = self.model.position(path[0].node).start.line
-        chain = " → ".join(_display_callee(site) for site in path)
+        chain = join_chain([_display_callee(site) for site in path])
         return f" (line {first} reaches it through {chain})"
 
     # --- OWA302 ---------------------------------------------------------------------------
