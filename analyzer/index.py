@@ -139,11 +139,15 @@ class _Syntactic:
             start_line, start_column = ix.range(self.start_node)[:2]
         if self.end_node is not None:
             end_line, end_column = ix.range(self.end_node)[2:]
-        ix._set_range(ix.order[self.node], start_line, start_column, end_line, end_column)
+        ix._syntactic[ix.order[self.node]] = (start_line, start_column, end_line, end_column)
 
 
 class _IndexState(CodegenState):
-    """A code-generation state that indexes instead of only printing."""
+    """A code-generation state that indexes instead of only printing.
+
+    `before_codegen` and `after_codegen` run for every node of the module: they are closures
+    over the index's lists (local names are faster than attributes on this hot path).
+    """
 
     def __init__(self, module: cst.Module, index: Index, max_depth: int | None) -> None:
         super().__init__(
@@ -152,12 +156,83 @@ class _IndexState(CodegenState):
         self.ix = index
         self.line = 1
         self.column = 0
-        self.stack: list[int] = []
-        self.starts: list[tuple[int, int]] = []
-        # Nesting depth of the nodes on the stack; an `elif` (an `If` in its parent `If`'s
-        # `orelse`) continues a chain and does not count as a level.
-        self.depths: list[int] = [0]
-        self.max_depth = max_depth if max_depth is not None else 1 << 60
+        limit = max_depth if max_depth is not None else 1 << 60
+        ix = index
+        nodes = ix.nodes
+        order = ix.order
+        by_type = ix._by_type
+        parents = ix._parent
+        fences = ix._fence
+        lfences = ix._lfence
+        scopes = ix._scope
+        ends = ix._end
+        start_lines = ix._start_line
+        start_columns = ix._start_column
+        end_lines = ix._end_line
+        end_columns = ix._end_column
+        stack: list[int] = []
+        # `elif`s on the stack: an `If` in its parent `If`'s `orelse` continues a chain and
+        # does not count as a level of nesting.
+        elifs = [0]
+        fence_types = _FENCE_TYPES
+        scope_parents = _SCOPE_PARENTS
+        lambda_type, name_type, if_type = cst.Lambda, cst.Name, cst.If
+
+        def before_codegen(node: cst.CSTNode) -> None:
+            number = len(nodes)
+            order[node] = number
+            nodes.append(node)
+            ends.append(0)
+            start_lines.append(self.line)
+            start_columns.append(self.column)
+            end_lines.append(0)
+            end_columns.append(0)
+            kind = type(node)
+            numbers = by_type.get(kind)
+            if numbers is None:
+                by_type[kind] = [number]
+            else:
+                numbers.append(number)
+            if stack:
+                parent = stack[-1]
+                parents.append(parent)
+                if kind in fence_types:
+                    fences.append(number)
+                    lfences.append(number)
+                else:
+                    fences.append(fences[parent])
+                    lfences.append(number if kind is lambda_type else lfences[parent])
+                parent_node = nodes[parent]
+                parent_kind = type(parent_node)
+                if parent_kind in scope_parents:
+                    ix._enter(node, parent_node, parent_kind)
+                else:
+                    scopes.append(scopes[parent])
+                if kind is name_type:
+                    ix._name_context(cast(cst.Name, node), parent_node)
+                elif kind is if_type and parent_kind is if_type:
+                    elifs[0] += 1
+                if len(stack) + 1 - elifs[0] > limit:
+                    raise TooDeep(self.line)
+            else:
+                parents.append(-1)
+                fences.append(number)
+                lfences.append(number)
+                scope = Scope("module", node, None, None)
+                ix.scopes.append(scope)
+                scopes.append(scope)
+            stack.append(number)
+
+        def after_codegen(node: cst.CSTNode) -> None:
+            number = stack.pop()
+            ends[number] = len(nodes)
+            end_lines[number] = self.line
+            end_columns[number] = self.column
+            if type(node) is if_type and stack and type(nodes[stack[-1]]) is if_type:
+                elifs[0] -= 1
+
+        self.before_codegen = before_codegen  # type: ignore[method-assign]
+        self.after_codegen = after_codegen  # type: ignore[method-assign]
 
     def add_indent_tokens(self) -> None:
         for token in self.indent_tokens:
@@ -171,67 +246,6 @@ class _IndexState(CodegenState):
             self.column = len(lines) - lines.rfind("\n") - 1
         else:
             self.column += len(value)
-
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        ix = self.ix
-        number = len(ix.nodes)
-        ix.order[node] = number
-        ix.nodes.append(node)
-        ix._end.append(0)
-        ix._start_line.append(-1)  # no range yet
-        ix._start_column.append(0)
-        ix._end_line.append(0)
-        ix._end_column.append(0)
-        kind = type(node)
-        by_type = ix._by_type.get(kind)
-        if by_type is None:
-            ix._by_type[kind] = [number]
-        else:
-            by_type.append(number)
-        stack = self.stack
-        if stack:
-            parent = stack[-1]
-            ix._parent.append(parent)
-            fence = ix._fence[parent]
-            lfence = ix._lfence[parent]
-            if kind in _FENCE_TYPES:
-                fence = lfence = number
-            elif kind is cst.Lambda:
-                lfence = number
-            ix._fence.append(fence)
-            ix._lfence.append(lfence)
-            parent_kind = type(ix.nodes[parent])
-            if parent_kind in _SCOPE_PARENTS:
-                ix._enter(node, ix.nodes[parent], parent_kind)
-            else:
-                ix._scope.append(ix._scope[parent])
-            if kind is cst.Name:
-                ix._name_context(cast(cst.Name, node), ix.nodes[parent])
-            depth = self.depths[-1]
-            if not (kind is cst.If and parent_kind is cst.If):
-                depth += 1
-                if depth > self.max_depth:
-                    raise TooDeep(self.line)
-            self.depths.append(depth)
-        else:
-            self.depths.append(1)
-            ix._parent.append(-1)
-            ix._fence.append(number)
-            ix._lfence.append(number)
-            scope = Scope("module", node, None, None)
-            ix.scopes.append(scope)
-            ix._scope.append(scope)
-        stack.append(number)
-        self.starts.append((self.line, self.column))
-
-    def after_codegen(self, node: cst.CSTNode) -> None:
-        self.depths.pop()
-        number = self.stack.pop()
-        start = self.starts.pop()
-        ix = self.ix
-        ix._end[number] = len(ix.nodes)
-        if ix._start_line[number] < 0:
-            ix._set_range(number, start[0], start[1], self.line, self.column)
 
     def record_syntactic_position(  # type: ignore[override]
         self,
@@ -271,6 +285,8 @@ class Index:
         self._start_column = array("i")
         self._end_line = array("i")
         self._end_column = array("i")
+        # Positions without the whitespace a node owns, where LibCST records them apart.
+        self._syntactic: dict[int, Range] = {}
         self._scope: list[Scope] = []
         self.context: dict[cst.Name, Context] = {}
         self.scopes: list[Scope] = []
@@ -296,18 +312,15 @@ class Index:
     def range(self, node: cst.CSTNode) -> Range:
         """(start line, start column, end line, end column): LibCST's syntactic position."""
         number = self.order[node]
+        syntactic = self._syntactic.get(number)
+        if syntactic is not None:
+            return syntactic
         return (
             self._start_line[number],
             self._start_column[number],
             self._end_line[number],
             self._end_column[number],
         )
-
-    def _set_range(self, number: int, sl: int, sc: int, el: int, ec: int) -> None:
-        self._start_line[number] = sl
-        self._start_column[number] = sc
-        self._end_line[number] = el
-        self._end_column[number] = ec
 
     def fence(self, node: cst.CSTNode, *, lambdas: bool = False) -> cst.CSTNode:
         """The function or class (or, with `lambdas`, lambda) `node` is part of, or that it
