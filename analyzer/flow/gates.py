@@ -36,7 +36,7 @@ import libcst as cst
 
 from analyzer.config import Settings
 from analyzer.flow.cfg import CFG, Edge, Node, cfg_for
-from analyzer.flow.dataflow import ForwardAnalysis, solve
+from analyzer.flow.dataflow import ForwardAnalysis, Solver, Tasks
 from analyzer.flow.events import (
     Const,
     DictV,
@@ -357,10 +357,6 @@ def _names_read(model: ActionModule, node: cst.CSTNode) -> Iterator[cst.Name]:
             yield child
 
 
-# Functions solved inside one another at most (real actions nest a handful of helpers).
-MAX_SOLVE_DEPTH = 24
-
-
 class GateFacts:
     """Confirmation facts for every function of one module (use `gate_facts(model)`)."""
 
@@ -369,12 +365,13 @@ class GateFacts:
         self.events: EventFacts = event_facts(model)
         self._ask_kinds: dict[cst.Call, str | None] = {}
         self._solved: dict[str, tuple[CFG, dict[Node, GateState]] | None] = {}
-        self._in_progress: set[str] = set()
-        self._confirms: dict[str, bool] = {}
-        self._confirming: set[str] = set()
         self._return_kinds: dict[str, tuple[AnswerKind, cst.Call | None] | None] = {}
+        self._confirms: dict[str, bool] = {}
+        self._risky: dict[str, list[RiskyOp]] = {}
         self._risky_reach: dict[str, bool] = {}
-        self._returns_in_progress: set[str] = set()
+        # Solutions, return kinds and confirmations wait for each other here, not on the
+        # Python stack; what is on it is "in progress" (a recursive call).
+        self._tasks = Tasks()
 
     # --- asks -------------------------------------------------------------------------------
 
@@ -455,15 +452,9 @@ class GateFacts:
         """The function's CFG and IN states; None while it is being solved (recursion)."""
         if info.qualname in self._solved:
             return self._solved[info.qualname]
-        if info.qualname in self._in_progress or len(self._in_progress) >= MAX_SOLVE_DEPTH:
-            return None  # recursion, or helpers nested deeper than real code: unknown
-        self._in_progress.add(info.qualname)
-        try:
-            cfg = cfg_for(self.model, info)
-            states = solve(cfg, GateAnalysis(self, info))
-            self._solved[info.qualname] = (cfg, states)
-        finally:
-            self._in_progress.discard(info.qualname)
+        if self._tasks.find(("solve", info.qualname)) is not None:
+            return None
+        self._tasks.run(_SolveTask(self, info))
         return self._solved[info.qualname]
 
     def state_at(self, node: cst.CSTNode, info: FunctionInfo) -> GateState | None:
@@ -478,16 +469,12 @@ class GateFacts:
         """What a helper returns: a strict boolean, a raw confirmation or a raw input."""
         if info.qualname in self._return_kinds:
             return self._return_kinds[info.qualname]
-        if info.qualname in self._returns_in_progress:
+        if self._tasks.find(("returns", info.qualname)) is not None:
             return None  # recursion: no answer flows back through the cycle
-        solved = self.solved(info)
-        if solved is None:
+        if self.solved(info) is None:
             return None
-        self._returns_in_progress.add(info.qualname)
-        try:
-            return self._compute_return_kind(info, solved[1])
-        finally:
-            self._returns_in_progress.discard(info.qualname)
+        self._tasks.run(_ReturnKindTask(self, info))
+        return self._return_kinds[info.qualname]
 
     def _compute_return_kind(
         self, info: FunctionInfo, states: dict[Node, GateState]
@@ -509,20 +496,16 @@ class GateFacts:
         return result
 
     def confirms_on_return(self, info: FunctionInfo) -> bool:
-        """True when the helper returns normally only on confirmed paths (cached; a helper
-        that calls itself, directly or not, is asked about once)."""
+        """True when the helper returns normally only on confirmed paths (cached; asked
+        again while it is being computed, as by helpers that return each other's result in
+        a cycle, it is False)."""
         known = self._confirms.get(info.qualname)
         if known is not None:
             return known
-        if info.qualname in self._confirming or len(self._confirming) >= MAX_SOLVE_DEPTH:
+        if self._tasks.find(("confirms", info.qualname)) is not None:
             return False
-        self._confirming.add(info.qualname)
-        try:
-            result = self._confirms_on_return(info)
-        finally:
-            self._confirming.discard(info.qualname)
-        self._confirms[info.qualname] = result
-        return result
+        self._tasks.run(_ConfirmsTask(self, info))
+        return self._confirms[info.qualname]
 
     def _confirms_on_return(self, info: FunctionInfo) -> bool:
         solved = self.solved(info)
@@ -543,50 +526,75 @@ class GateFacts:
     # --- risky operations -------------------------------------------------------------------
 
     def risky_in(self, info: FunctionInfo) -> list[RiskyOp]:
-        out: list[RiskyOp] = []
-        for node in self.model.own_of(info.node.body, cst.Call, lambdas=False):
-            op = match_risky(self.model, node, info)
-            if op is not None:
-                out.append(op)
-        return out
+        found = self._risky.get(info.qualname)
+        if found is None:
+            found = self._risky[info.qualname] = []
+            for node in self.model.own_of(info.node.body, cst.Call, lambdas=False):
+                op = match_risky(self.model, node, info)
+                if op is not None:
+                    found.append(op)
+        return list(found)
 
-    def reaches_risky(self, qualname: str, seen: frozenset[str] = frozenset()) -> bool:
+    def reaches_risky(self, qualname: str) -> bool:
         """The function (or a module function it calls) performs a risky operation."""
         if qualname in self._risky_reach:
             return self._risky_reach[qualname]
-        if qualname in seen:
-            return False
-        info = self.model.functions.get(qualname)
-        if info is None:
-            return False
-        found = bool(self.risky_in(info)) or any(
-            self.reaches_risky(site.callee, seen | {qualname})
-            for site in self.model.call_sites.get(qualname, [])
-        )
-        if not seen:
-            self._risky_reach[qualname] = found
+        found = False
+        seen = {qualname}
+        queue = [qualname]
+        while queue and not found:
+            current = queue.pop()
+            known = self._risky_reach.get(current)
+            if known is not None:
+                found = known
+                continue
+            info = self.model.functions.get(current)
+            if info is None:
+                continue
+            found = bool(self.risky_in(info))
+            for site in self.model.call_sites.get(current, []):
+                if site.callee not in seen:
+                    seen.add(site.callee)
+                    queue.append(site.callee)
+        self._risky_reach[qualname] = found
         return found
 
-    def ungated_path(
-        self, info: FunctionInfo, seen: frozenset[str] = frozenset()
-    ) -> tuple[CallSite, ...] | None:
+    def ungated_path(self, info: FunctionInfo) -> tuple[CallSite, ...] | None:
         """A call path from `action` to `info` on which no confirmation holds at the call
-        sites (`()` for `action` itself); None when every path is confirmed."""
+        sites (`()` for `action` itself); None when every path is confirmed.
+
+        A depth-first search up the callers, first path in caller order. It never enters
+        a function twice: one it left found no way to `action` that avoids the functions
+        on the current path, so it would find none later either.
+        """
         model = self.model
         if info is model.action_method:
             return ()
-        if info.qualname in seen or info.qualname not in model.reachable:
+        if info.qualname not in model.reachable:
             return None
-        for site in model.callers.get(info.qualname, []):
-            caller = model.functions.get(site.caller)
-            if caller is None or site.caller not in model.reachable:
-                continue
-            state = self.state_at(site.node, caller)
-            if state is None or state.confirmed:
-                continue
-            path = self.ungated_path(caller, seen | {info.qualname})
-            if path is not None:
-                return (*path, site)
+        visited = {info.qualname}
+        frames = [iter(model.callers.get(info.qualname, []))]
+        path: list[CallSite] = []  # path[i]: from the function of frames[i + 1] into frames[i]
+        while frames:
+            for site in frames[-1]:
+                caller = model.functions.get(site.caller)
+                if caller is None or site.caller not in model.reachable:
+                    continue
+                state = self.state_at(site.node, caller)
+                if state is None or state.confirmed:
+                    continue
+                if caller is model.action_method:
+                    return (site, *reversed(path))
+                if site.caller in visited:
+                    continue
+                visited.add(site.caller)
+                frames.append(iter(model.callers.get(site.caller, [])))
+                path.append(site)
+                break
+            else:
+                frames.pop()
+                if path:
+                    path.pop()
         return None
 
     def answer_functions(self) -> list[FunctionInfo]:
@@ -614,6 +622,46 @@ class GateFacts:
         if isinstance(expr, cst.Name) and info is self.model.action_method:
             return expr.value in NEVER_NONE_PARAMS and expr.value in info.param_names()
         return False
+
+
+class _SolveTask:
+    """`GateFacts.solved`: one function's dataflow."""
+
+    def __init__(self, facts: GateFacts, info: FunctionInfo) -> None:
+        self.facts = facts
+        self.info = info
+        self.tag = ("solve", info.qualname)
+        self.cfg = cfg_for(facts.model, info)
+        self.solver = Solver(self.cfg, GateAnalysis(facts, info))
+
+    def step(self) -> None:
+        self.facts._solved[self.info.qualname] = (self.cfg, self.solver.run())
+
+
+class _ReturnKindTask:
+    """`GateFacts.return_kind` of a solved function."""
+
+    def __init__(self, facts: GateFacts, info: FunctionInfo) -> None:
+        self.facts = facts
+        self.info = info
+        self.tag = ("returns", info.qualname)
+
+    def step(self) -> None:
+        solved = self.facts.solved(self.info)
+        assert solved is not None  # solved before this task was started
+        self.facts._compute_return_kind(self.info, solved[1])
+
+
+class _ConfirmsTask:
+    """`GateFacts.confirms_on_return`."""
+
+    def __init__(self, facts: GateFacts, info: FunctionInfo) -> None:
+        self.facts = facts
+        self.info = info
+        self.key = ("confirms", info.qualname)
+
+    def step(self) -> None:
+        self.facts._confirms[self.info.qualname] = self.facts._confirms_on_return(self.info)
 
 
 def never_none_feasible(
@@ -1164,26 +1212,24 @@ class StatusPaths:
         self.model = model
         self.events = event_facts(model)
         self._summaries: dict[tuple[str, str], frozenset[int] | None] = {}
-        self._in_progress: set[tuple[str, str]] = set()
+        # Helper summaries wait for each other here, not on the Python stack.
+        self._tasks = Tasks()
 
     def summary(self, info: FunctionInfo, env: Mapping[str, Value]) -> frozenset[int] | None:
         """The helper's effect: the `open` values at its normal exit (PASS: unchanged)."""
         key = (info.qualname, repr(sorted((k, describe(v)) for k, v in env.items())))
         if key in self._summaries:
             return self._summaries[key]
-        if key in self._in_progress or len(self._in_progress) > 8:
+        running = [t for t in self._tasks.stack if isinstance(t, _StatusTask) and t.key is not None]
+        if self._tasks.find(key) is not None or len(running) > 8:
             return None
-        self._in_progress.add(key)
-        try:
-            cfg = cfg_for(self.model, info)
-            states = solve(cfg, StatusAnalysis(self, info, env, PASS))
-            result = states.get(cfg.exit)
-            self._summaries[key] = (
-                frozenset(opened for opened, _ in result) if result else frozenset({PASS})
-            )
-        finally:
-            self._in_progress.discard(key)
+        self._tasks.run(_StatusTask(self, info, env, key))
         return self._summaries[key]
+
+    def _solve(self, cfg: CFG, analysis: StatusAnalysis) -> dict[Node, StatusState]:
+        task = _StatusTask(self, analysis.info, analysis.env, None, analysis, cfg)
+        self._tasks.run(task)
+        return task.states
 
     def open_exits(self) -> list[tuple[cst.CSTNode | None, frozenset[int]]]:
         """(the `return` / `raise` statement, or None for the end of `action`; open lines)."""
@@ -1192,7 +1238,7 @@ class StatusPaths:
             return []
         cfg = cfg_for(self.model, action)
         analysis = StatusAnalysis(self, action, {}, 0)
-        states = solve(cfg, analysis)
+        states = self._solve(cfg, analysis)
         found: dict[int, set[int]] = {}  # leaving node id (0: the end) -> open lines
         for exit_node, raising in ((cfg.exit, False), (cfg.raise_exit, True)):
             for edge in exit_node.preds:
@@ -1232,6 +1278,33 @@ class StatusPaths:
             if isinstance(parent, cst.FunctionDef):
                 return False
         return False
+
+
+class _StatusTask:
+    """A helper's status summary (`key`), or `action`'s own dataflow (key None)."""
+
+    def __init__(
+        self,
+        paths: StatusPaths,
+        info: FunctionInfo,
+        env: Mapping[str, Value],
+        key: tuple[str, str] | None,
+        analysis: StatusAnalysis | None = None,
+        cfg: CFG | None = None,
+    ) -> None:
+        self.paths = paths
+        self.key = key
+        self.cfg = cfg or cfg_for(paths.model, info)
+        self.solver = Solver(self.cfg, analysis or StatusAnalysis(paths, info, env, PASS))
+        self.states: dict[Node, StatusState] = {}
+
+    def step(self) -> None:
+        self.states = self.solver.run()
+        if self.key is not None:
+            result = self.states.get(self.cfg.exit)
+            self.paths._summaries[self.key] = (
+                frozenset(opened for opened, _ in result) if result else frozenset({PASS})
+            )
 
 
 def status_paths(model: ActionModule) -> StatusPaths:

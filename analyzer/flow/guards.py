@@ -21,7 +21,9 @@ Interprocedural, within the module: the entry state of a reachable function is t
 the states at its call sites reachable from `action` (arguments bind their facts to the
 parameters). A module function used as a predicate (`if not self._is_admin(__user__)`) or
 as a gate that raises for non-admins (`self._require_admin(__user__)`) is summarised by
-running the same analysis on it with the caller's argument facts.
+running the same analysis on it with the caller's argument facts. Summaries wait for each
+other on an explicit stack (`dataflow.Tasks`), never on Python's; a recursive call with the
+same argument facts gets the least fixed point (`dataflow.CycleTask`), with others nothing.
 
 `assert` is never a guard (stripped under `python -O`). The truthiness of injected
 arguments is known (`if not __user__: return` has an infeasible branch and is no guard).
@@ -40,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import libcst as cst
 
 from analyzer.flow.cfg import CFG, Edge, Node, cfg_for
-from analyzer.flow.dataflow import ForwardAnalysis, solve
+from analyzer.flow.dataflow import CycleTask, ForwardAnalysis, Solver, Tasks
 from analyzer.flow.privileged import (
     CatalogEntry,
     ModelMethod,
@@ -337,6 +339,46 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node).strip()
 
 
+# `_Analysis._bounded`: which evaluation, and how deep plain recursion may go.
+_FACTS = 0
+_TRUTH = 1
+_SHALLOW = 20
+
+
+class _TooDeep(Exception):
+    """An expression nested deeper than `_SHALLOW`: evaluate it bottom-up."""
+
+
+@dataclass
+class _Memo:
+    """`facts` (table 0) and `truth` (table 1) of the operands of one evaluation."""
+
+    state: GuardState
+    fn: FunctionInfo | None
+    tables: tuple[dict[cst.CSTNode, Any], dict[cst.CSTNode, Any]] = field(
+        default_factory=lambda: ({}, {})
+    )
+
+
+# Where `facts` stops: it knows nothing about lambdas and comprehensions.
+_OPAQUE = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def _operands_bottom_up(model: ActionModule, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The sub-expressions `facts` and `truth` may evaluate, each after its operands."""
+    nodes = model.walk(expr)  # source order: every node before the nodes under it
+    skipped: set[cst.CSTNode] = set()
+    for node in nodes:
+        if node in skipped:
+            continue
+        if isinstance(node, _OPAQUE):
+            skipped.update(model.walk(node)[1:])
+        elif isinstance(node, cst.Subscript):  # the index is never evaluated, only read
+            for element in node.slice:
+                skipped.update(model.walk(element))
+    return [n for n in reversed(nodes) if isinstance(n, cst.BaseExpression) and n not in skipped]
+
+
 # --- the analysis -------------------------------------------------------------------------
 
 
@@ -375,17 +417,18 @@ class _Flow(ForwardAnalysis[GuardState]):
         return self.analysis.refine(self.info, edge, state)
 
 
-# Helper summaries computed inside one another at most (real actions nest a handful).
-MAX_SUMMARY_DEPTH = 24
-
-
 class _Analysis:
     def __init__(self, model: ActionModule, extra: Sequence[str]) -> None:
         self.model = model
         self.extra = frozenset(extra)
         self.catalog = privileged_calls()
         self._summaries: dict[tuple[str, Env], _Summary | None] = {}
-        self._in_progress: set[str] = set()
+        # Summaries being computed wait for each other here, not on the Python stack.
+        self._tasks = Tasks()
+        # `facts` / `truth`: how deep the current evaluation is, and its memo.
+        self._depth = 0
+        self._memo: _Memo | None = None
+        self._last: _Memo | None = None
         self._module_temp: frozenset[str] | None = None
 
     # --- module-wide facts ---------------------------------------------------------------
@@ -448,6 +491,76 @@ class _Analysis:
     # --- expression facts ----------------------------------------------------------------
 
     def facts(
+        self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
+    ) -> frozenset[Fact]:
+        """What is known about the value of `expr` in `state`."""
+        found: frozenset[Fact] = self._bounded(_FACTS, expr, state, fn)
+        return found
+
+    def truth(
+        self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
+    ) -> tuple[frozenset[str], frozenset[str]] | None:
+        """(roles for which `expr` may be truthy, roles for which it may be falsy), or None
+        when `expr` does not depend on the role in a way we can see."""
+        found: tuple[frozenset[str], frozenset[str]] | None = self._bounded(_TRUTH, expr, state, fn)
+        return found
+
+    def _bounded(
+        self, kind: int, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
+    ) -> Any:
+        """`_facts` / `_truth` of `expr`, each operand evaluated once per evaluation (a
+        helper call's arguments are read for its summary too: `f(g(h(x)))` must not cost
+        2^3), recursing at most `_SHALLOW` operands deep."""
+        memo = self._memo
+        if memo is None or memo.state is not state or memo.fn is not fn:
+            return self._evaluate(kind, expr, state, fn)
+        table = memo.tables[kind]
+        if expr in table:
+            return table[expr]
+        entry = self._depth
+        if entry >= _SHALLOW:
+            raise _TooDeep
+        self._depth = entry + 1
+        try:
+            value = (self._facts if kind == _FACTS else self._truth)(expr, state, fn)
+        finally:
+            self._depth = entry
+        table[expr] = value
+        return value
+
+    def _evaluate(
+        self, kind: int, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
+    ) -> Any:
+        """A new evaluation (its own memo). A deeper expression than `_SHALLOW` (`a + b +
+        c + ...` nests to the left, one level per operand) is evaluated bottom-up instead:
+        every operand first, so that each evaluation only looks one level down. That also
+        keeps `a and b and c and ...` linear (`_boolop_facts` asks for the truth of every
+        prefix of the chain)."""
+        saved = (self._memo, self._depth)
+        memo = self._last
+        if self._tasks.running or memo is None or memo.state is not state or memo.fn is not fn:
+            memo = _Memo(state, fn)
+            if not self._tasks.running:
+                # Outside the dataflow every summary asked for is final, so what an
+                # evaluation found in a state holds for the next one in it (the report asks
+                # about every call of a statement, `a.b().c().d()` included).
+                self._last = memo
+        self._memo = memo
+        self._depth = 0
+        try:
+            try:
+                return self._bounded(kind, expr, state, fn)
+            except _TooDeep:
+                pass
+            for operand in _operands_bottom_up(self.model, expr):
+                self._depth = 0
+                self._bounded(_FACTS, operand, state, fn)
+                self._bounded(_TRUTH, operand, state, fn)
+            return memo.tables[kind][expr]
+        finally:
+            self._memo, self._depth = saved
+
+    def _facts(
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
     ) -> frozenset[Fact]:
         if isinstance(expr, cst.Name):
@@ -723,11 +836,9 @@ class _Analysis:
 
     # --- truth of conditions -------------------------------------------------------------
 
-    def truth(
+    def _truth(
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
     ) -> tuple[frozenset[str], frozenset[str]] | None:
-        """(roles for which `expr` may be truthy, roles for which it may be falsy), or None
-        when `expr` does not depend on the role in a way we can see."""
         if isinstance(expr, cst.NamedExpr):
             return self.truth(expr.value, state, fn)
         if isinstance(expr, cst.Await):
@@ -945,10 +1056,13 @@ class _Analysis:
     ) -> GuardState:
         """`x.user_id == __user__["id"]` (or `!=` on the false edge): `x` and the id it was
         looked up by are the clicking user's own from here on."""
-        if isinstance(cond, cst.UnaryOperation) and isinstance(cond.operator, cst.Not):
-            return self._ownership(cond.expression, not truthy, state, fn)
-        if isinstance(cond, cst.Await):
-            return self._ownership(cond.expression, truthy, state, fn)
+        while True:
+            if isinstance(cond, cst.UnaryOperation) and isinstance(cond.operator, cst.Not):
+                cond, truthy = cond.expression, not truthy
+            elif isinstance(cond, cst.Await):
+                cond = cond.expression
+            else:
+                break
         if isinstance(cond, cst.Call) and truthy:
             return self._owner_predicate(cond, state, fn)
         if not isinstance(cond, cst.Comparison) or len(cond.comparisons) != 1:
@@ -1032,25 +1146,33 @@ class _Analysis:
         return self.summary(callee, self.bind_params(call, callee, state, fn))
 
     def summary(self, callee: FunctionInfo, env: Env) -> _Summary | None:
+        """`callee` analysed with `env` at its entry.
+
+        A recursive call (`callee` is being summarised) with the same `env` gets the summary
+        as computed so far, iterated to a fixed point from "never returns" (`CycleTask`);
+        with another `env`, None (nothing known), so that recursion cannot make new
+        contexts without end.
+        """
         key = (callee.qualname, env)
         if key in self._summaries:
             return self._summaries[key]
-        if callee.qualname in self._in_progress or len(self._in_progress) >= MAX_SUMMARY_DEPTH:
-            # A cycle, or a chain of helpers deeper than any real action has: unknown, as
-            # for a call into another module. The depth stays bounded whatever the code.
-            return None
-        self._in_progress.add(callee.qualname)
-        try:
-            result = self._summarise(callee, env)
-        finally:
-            self._in_progress.discard(callee.qualname)
-        self._summaries[key] = result
-        return result
+        task = self._tasks.find(("summary", callee.qualname))
+        if isinstance(task, _SummaryTask):
+            found: _Summary | None = self._tasks.recursive(task) if task.env == env else None
+            return found
+        # Inside a running analysis this suspends it until the summary is computed.
+        self._tasks.run(_SummaryTask(self, callee, env))
+        return self._summaries[key]
 
-    def _summarise(self, callee: FunctionInfo, env: Env) -> _Summary | None:
-        cfg = cfg_for(self.model, callee)
-        flow = _Flow(self, callee, GuardState(ROLES, env))
-        states = solve(cfg, flow)
+    def solve(self, cfg: CFG, flow: _Flow) -> dict[Node, GuardState]:
+        """The IN states of `flow` over `cfg`, computing the summaries it asks for first."""
+        task = _SolveTask(Solver(cfg, flow))
+        self._tasks.run(task)
+        return task.states
+
+    def summarise(
+        self, callee: FunctionInfo, cfg: CFG, flow: _Flow, states: Mapping[Node, GuardState]
+    ) -> _Summary:
         true: set[str] = set()
         false: set[str] = set()
         exit_roles: set[str] = set()
@@ -1104,7 +1226,7 @@ class _Analysis:
             qual = work.popleft()
             info = model.functions[qual]
             cfg = cfg_for(model, info)
-            states = solve(cfg, _Flow(self, info, entries[qual]))
+            states = self.solve(cfg, _Flow(self, info, entries[qual]))
             results[qual] = states
             for site in model.call_sites.get(qual, []):
                 callee = model.functions.get(site.callee)
@@ -1153,19 +1275,70 @@ class _Analysis:
         return -1
 
 
+class _SolveTask:
+    """One function's dataflow (`_Analysis.solve`)."""
+
+    def __init__(self, solver: Solver[GuardState]) -> None:
+        self.solver = solver
+        self.states: dict[Node, GuardState] = {}
+
+    def step(self) -> None:
+        self.states = self.solver.run()
+
+
+class _SummaryTask(CycleTask):
+    """A module function's summary for one entry environment (`_Analysis.summary`)."""
+
+    def __init__(self, analysis: _Analysis, callee: FunctionInfo, env: Env) -> None:
+        self.analysis = analysis
+        self.callee = callee
+        self.env = env
+        self.key = (callee.qualname, env)
+        self.tag = ("summary", callee.qualname)
+        self.approximation = _NEVER_RETURNS
+        self.cfg = cfg_for(analysis.model, callee)
+        self.flow = _Flow(analysis, callee, GuardState(ROLES, env))
+        self.solver = Solver(self.cfg, self.flow)
+
+    def step(self) -> None:
+        states = self.solver.run()
+        summary = self.analysis.summarise(self.callee, self.cfg, self.flow, states)
+        self.analysis._summaries[self.key] = summary
+
+    def agrees(self) -> bool:
+        return _same_summary(self.analysis._summaries[self.key], self.approximation)
+
+    def next_round(self) -> None:
+        self.approximation = self.analysis._summaries.pop(self.key)
+        self.solver = Solver(self.cfg, self.flow)
+
+    def forget(self) -> None:
+        self.analysis._summaries.pop(self.key, None)
+
+
+_NOTHING_KNOWN = _Summary(ROLES, ROLES, ROLES)
+_NEVER_RETURNS = _Summary(_NONE, _NONE, _NONE)
+
+
+def _same_summary(a: _Summary | None, b: _Summary | None) -> bool:
+    """Equal as callers read them (None, no summary, reads as "nothing known")."""
+    return (a or _NOTHING_KNOWN) == (b or _NOTHING_KNOWN)
+
+
 def _pattern_literals(pattern: cst.MatchPattern) -> set[str] | None:
-    if isinstance(pattern, cst.MatchValue):
-        value = string_value(pattern.value)
-        return {value} if value is not None else None
-    if isinstance(pattern, cst.MatchOr):
-        out: set[str] = set()
-        for element in pattern.patterns:
-            inner = _pattern_literals(element.pattern)
-            if inner is None:
-                return None
-            out |= inner
-        return out
-    return None
+    """The strings `case "a" | "b":` matches; None when it matches anything else too."""
+    out: set[str] = set()
+    pending = [pattern]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.MatchOr):
+            pending += [element.pattern for element in current.patterns]
+            continue
+        value = string_value(current.value) if isinstance(current, cst.MatchValue) else None
+        if value is None:
+            return None
+        out.add(value)
+    return out
 
 
 def _owner_field_base(expr: cst.BaseExpression) -> cst.Name | None:
@@ -1814,34 +1987,38 @@ def _only_presence_or_owner_test(stmt: cst.CSTNode, name: str) -> bool:
 
 
 def _always_stops(stmts: Sequence[cst.CSTNode]) -> bool:
-    if not stmts:
-        return False
-    last = stmts[-1]
-    if isinstance(last, cst.SimpleStatementLine):
-        return any(
-            isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in last.body
-        )
-    if isinstance(last, cst.SimpleStatementSuite):
-        return any(
-            isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in last.body
-        )
-    if isinstance(last, cst.If):
-        if last.orelse is None:
+    """Every way through `stmts` ends in `return` / `raise` / `break` / `continue` (an
+    `if` / `elif` chain is followed branch by branch, with a stack: chains can be long)."""
+    pending = [stmts]
+    while pending:
+        current = pending.pop()
+        if not current:
             return False
-        body = list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
-        other = last.orelse
-        rest = (
-            [other]
-            if isinstance(other, cst.If)
-            else list(other.body.body)
-            if isinstance(other.body, cst.IndentedBlock)
-            else [other.body]
-        )
-        return _always_stops(body) and _always_stops(rest)
-    if isinstance(last, (cst.Try, cst.With)):
-        body = list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
-        return _always_stops(body)
-    return True  # loops and others: not a plain fall-through we can be sure of
+        last = current[-1]
+        if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            if not any(
+                isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in last.body
+            ):
+                return False
+        elif isinstance(last, cst.If):
+            if last.orelse is None:
+                return False
+            body = list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
+            other = last.orelse
+            rest = (
+                [other]
+                if isinstance(other, cst.If)
+                else list(other.body.body)
+                if isinstance(other.body, cst.IndentedBlock)
+                else [other.body]
+            )
+            pending += [rest, body]
+        elif isinstance(last, (cst.Try, cst.With)):
+            pending.append(
+                list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
+            )
+        # Loops and others: not a plain fall-through we can be sure of (they count as stops).
+    return True
 
 
 def _talk_name(call: cst.Call) -> str:

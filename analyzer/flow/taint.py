@@ -18,6 +18,8 @@ symbolic labels (`Label("param", name)`). A helper call's result is the helper's
 taint with the parameter labels replaced by the argument taints at that call (so
 `_escape(x)` stays clean and `_wrap(x)` carries `x`'s labels). What a parameter holds is
 the union over the call sites of functions reachable from `action` (context-insensitive).
+Summaries wait for each other on an explicit stack (`dataflow.Tasks`), not on Python's; a
+recursive helper's return taint is the least fixed point (`dataflow.CycleTask`).
 
 Calls of functions outside the module are assumed to pass their arguments' taint through
 (`markdown.markdown(text)` is as tainted as `text`). Names from enclosing functions
@@ -33,7 +35,7 @@ from typing import Literal
 import libcst as cst
 
 from analyzer.flow.cfg import CFG, Node, cfg_for
-from analyzer.flow.dataflow import ForwardAnalysis, solve
+from analyzer.flow.dataflow import CycleTask, ForwardAnalysis, Solver, Tasks
 from analyzer.flow.events import (
     DictV,
     Evaluator,
@@ -172,13 +174,16 @@ def describe_taint(taint: Taint) -> str:
 
 
 def _target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _target_names(target.value)
+    """The names an assignment target binds (`a`, `a, (b, *c)`), left to right."""
+    pending = [target]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.Name):
+            yield current.value
+        elif isinstance(current, (cst.Tuple, cst.List)):
+            pending += [element.value for element in reversed(current.elements)]
+        elif isinstance(current, cst.StarredElement):
+            pending.append(current.value)
 
 
 def _root_name(expr: cst.BaseExpression) -> str | None:
@@ -299,8 +304,12 @@ class TaintEngine:
         self.model = model
         self.policy = policy
         self._summaries: dict[str, FunctionSummary] = {}
-        self._in_progress: set[str] = set()
+        # Summaries being computed wait for each other here, not on the Python stack.
+        self._tasks = Tasks()
         self._params: dict[str, dict[str, Taint]] | None = None
+        # `_expr`: how deep the current evaluation is, and its memo.
+        self._depth = 0
+        self._memo: _Memo | None = None
 
     # --- per-function analysis ------------------------------------------------------------
 
@@ -316,34 +325,24 @@ class TaintEngine:
         skip = 1 if info.class_name is not None and names and names[0] in ("self", "cls") else 0
         return frozenset((n, Label("param", n)) for n in names[skip:])
 
-    def summary(self, info: FunctionInfo) -> FunctionSummary | None:
-        """The function analysed with symbolic parameters; None while it is being analysed
-        (a recursive call)."""
+    def summary(self, info: FunctionInfo) -> FunctionSummary:
+        """The function analysed with symbolic parameters (for a recursive call, while it is
+        being analysed: the summary so far, see `CycleTask`)."""
         found = self._summaries.get(info.qualname)
         if found is not None:
             return found
-        if info.qualname in self._in_progress:
-            return None
-        self._in_progress.add(info.qualname)
-        try:
-            cfg = cfg_for(self.model, info)
-            states = solve(cfg, _FunctionTaint(self, info, self.initial_state(info)))
-            returns = CLEAN
-            for node, state in states.items():
-                stmt = node.stmt
-                if isinstance(stmt, cst.Return) and stmt.value is not None:
-                    returns |= self.expr_taint(stmt.value, state, info)
-            summary = FunctionSummary(cfg, states, returns)
-            self._summaries[info.qualname] = summary
-            return summary
-        finally:
-            self._in_progress.discard(info.qualname)
+        task = self._tasks.find(("taint", info.qualname))
+        if isinstance(task, _SummaryTask):
+            # Recursive: the summary so far, iterated to a fixed point (`CycleTask`).
+            approximation: FunctionSummary = self._tasks.recursive(task)
+            return approximation
+        # Inside a running analysis this suspends it until the summary is computed.
+        self._tasks.run(_SummaryTask(self, info))
+        return self._summaries[info.qualname]
 
     def state_at(self, node: cst.CSTNode, info: FunctionInfo) -> State | None:
         """The symbolic state before the statement holding `node` (None: unreachable)."""
         summary = self.summary(info)
-        if summary is None:
-            return None
         cfg_node = summary.cfg.node_of(node, self.model)
         if cfg_node is None:
             return None
@@ -356,6 +355,55 @@ class TaintEngine:
         return self._expr(expr, state, info, {})
 
     def _expr(
+        self,
+        expr: cst.BaseExpression,
+        state: State,
+        info: FunctionInfo,
+        local: Mapping[str, Taint],
+    ) -> Taint:
+        """`_taint` of `expr`, each operand evaluated once per evaluation, recursing at most
+        `_SHALLOW` operands deep (see `guards._Analysis._bounded`)."""
+        memo = self._memo
+        if memo is None or not memo.matches(state, info, local):
+            return self._evaluate(expr, state, info, local)
+        if expr in memo.table:
+            return memo.table[expr]
+        entry = self._depth
+        if entry >= _SHALLOW:
+            raise _TooDeep
+        self._depth = entry + 1
+        try:
+            value = self._taint(expr, state, info, local)
+        finally:
+            self._depth = entry
+        memo.table[expr] = value
+        return value
+
+    def _evaluate(
+        self,
+        expr: cst.BaseExpression,
+        state: State,
+        info: FunctionInfo,
+        local: Mapping[str, Taint],
+    ) -> Taint:
+        """A new evaluation (its own memo); bottom-up when deeper than `_SHALLOW`
+        (`"<b>" + a + "</b>" + ...` nests to the left, one level per operand)."""
+        saved = (self._memo, self._depth)
+        memo = self._memo = _Memo(state, info, local)
+        self._depth = 0
+        try:
+            try:
+                return self._expr(expr, state, info, local)
+            except _TooDeep:
+                pass
+            for operand in _operands_bottom_up(self.model, expr):
+                self._depth = 0
+                self._expr(operand, state, info, local)
+            return memo.table[expr]
+        finally:
+            self._memo, self._depth = saved
+
+    def _taint(
         self,
         expr: cst.BaseExpression,
         state: State,
@@ -468,8 +516,6 @@ class TaintEngine:
         callee = model.functions.get(callee_name) if callee_name else None
         if callee is not None and callee.node.name.value != "__init__":
             summary = self.summary(callee)
-            if summary is None:
-                return args  # recursion: assume the arguments flow through
             binding = bind_arguments(call, callee)
             if binding is None:
                 return args | _concrete(summary.returns)
@@ -508,8 +554,6 @@ class TaintEngine:
             for qual in model.reachable:
                 info = model.functions[qual]
                 summary = self.summary(info)
-                if summary is None:
-                    continue
                 for site in model.call_sites.get(qual, []):
                     if site.kind != "call" or not isinstance(site.node, cst.Call):
                         continue
@@ -540,6 +584,93 @@ class TaintEngine:
             return CLEAN
         symbolic = self.expr_taint(expr, state, info)
         return _substitute(symbolic, self.param_taints().get(info.qualname, {}))
+
+
+class _SummaryTask(CycleTask):
+    """`TaintEngine.summary`: one function analysed with symbolic parameters."""
+
+    def __init__(self, engine: TaintEngine, info: FunctionInfo) -> None:
+        self.engine = engine
+        self.info = info
+        self.tag = ("taint", info.qualname)
+        self.cfg = cfg_for(engine.model, info)
+        self.approximation = FunctionSummary(self.cfg, {}, CLEAN)  # returns nothing
+        self.solver = self._solver()
+
+    def _solver(self) -> Solver[State]:
+        engine, info = self.engine, self.info
+        return Solver(self.cfg, _FunctionTaint(engine, info, engine.initial_state(info)))
+
+    def agrees(self) -> bool:
+        approximation: FunctionSummary = self.approximation
+        return self.engine._summaries[self.info.qualname].returns == approximation.returns
+
+    def next_round(self) -> None:
+        self.approximation = self.engine._summaries.pop(self.info.qualname)
+        self.solver = self._solver()
+
+    def forget(self) -> None:
+        self.engine._summaries.pop(self.info.qualname, None)
+
+    def step(self) -> None:
+        states = self.solver.run()
+        returns = CLEAN
+        for node, state in states.items():
+            stmt = node.stmt
+            if isinstance(stmt, cst.Return) and stmt.value is not None:
+                returns |= self.engine.expr_taint(stmt.value, state, self.info)
+        self.engine._summaries[self.info.qualname] = FunctionSummary(self.cfg, states, returns)
+
+
+# `TaintEngine._expr`: how deep plain recursion may go before evaluating bottom-up.
+_SHALLOW = 20
+
+
+class _TooDeep(Exception):
+    """An expression nested deeper than `_SHALLOW`: evaluate it bottom-up."""
+
+
+@dataclass
+class _Memo:
+    """The taint of the operands of one evaluation, in one state and scope."""
+
+    state: State
+    info: FunctionInfo
+    local: Mapping[str, Taint]
+    table: dict[cst.CSTNode, Taint] = field(default_factory=dict)
+
+    def matches(self, state: State, info: FunctionInfo, local: Mapping[str, Taint]) -> bool:
+        return self.state is state and self.info is info and self.local is local
+
+
+# `_expr` does not look inside these (comprehensions are evaluated in a scope of their own).
+_OPAQUE = (
+    cst.Lambda,
+    cst.Comparison,
+    cst.ListComp,
+    cst.SetComp,
+    cst.DictComp,
+    cst.GeneratorExp,
+)
+
+
+def _operands_bottom_up(model: ActionModule, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The sub-expressions `_expr` may evaluate, each after its operands."""
+    nodes = model.walk(expr)  # source order: every node before the nodes under it
+    skipped: set[cst.CSTNode] = set()
+    for node in nodes:
+        if node in skipped:
+            continue
+        if isinstance(node, _OPAQUE) or (
+            isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
+        ):
+            skipped.update(model.walk(node)[1:])
+        elif isinstance(node, cst.Subscript):  # the index is never evaluated
+            for element in node.slice:
+                skipped.update(model.walk(element))
+        elif isinstance(node, cst.IfExp):  # nor the test
+            skipped.update(model.walk(node.test))
+    return [n for n in reversed(nodes) if isinstance(n, cst.BaseExpression) and n not in skipped]
 
 
 def _valves(taint: Taint, key: str | int | None) -> Taint:
