@@ -22,6 +22,10 @@ Known over-approximations (sound for "must" analyses, slightly imprecise):
   enclosing ones as well;
 - `with` blocks are assumed not to swallow exceptions.
 Statements outside any `try` get no exception edges: an exception simply ends the function.
+
+The builder follows chains with loops (an `elif` ladder, `a and b and c ...`); it recurses
+only into the body of a compound statement, as deep as the code is indented (CPython allows
+100 levels).
 """
 
 from __future__ import annotations
@@ -201,10 +205,15 @@ def _is_constant_true(expr: cst.BaseExpression) -> bool:
 
 def _irrefutable(pattern: cst.MatchPattern) -> bool:
     """`case _:` and `case x:` always match (also `case (_ | y)` style or-patterns)."""
-    if isinstance(pattern, cst.MatchAs):
-        return pattern.pattern is None or _irrefutable(pattern.pattern)
-    if isinstance(pattern, cst.MatchOr):
-        return any(_irrefutable(p.pattern) for p in pattern.patterns)
+    pending = [pattern]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.MatchAs):
+            if current.pattern is None:
+                return True
+            pending.append(current.pattern)
+        elif isinstance(current, cst.MatchOr):
+            pending += [p.pattern for p in current.patterns]
     return False
 
 
@@ -363,23 +372,50 @@ class _Builder:
         front: _Frontier,
         kind: Literal["test", "assert"] = "test",
     ) -> tuple[_Frontier, _Frontier]:
-        """Test nodes for `expr`, split at `and`/`or`: (true frontier, false frontier)."""
-        if isinstance(expr, cst.BooleanOperation):
-            left_t, left_f = self._condition(expr.left, owner, front, kind)
-            if isinstance(expr.operator, cst.And):
-                right_t, right_f = self._condition(expr.right, owner, left_t, kind)
-                return right_t, left_f + right_f
-            right_t, right_f = self._condition(expr.right, owner, left_f, kind)
-            return left_t + right_t, right_f
-        if (
-            isinstance(expr, cst.UnaryOperation)
-            and isinstance(expr.operator, cst.Not)
-            and isinstance(expr.expression, cst.BooleanOperation)
-        ):
-            inner_t, inner_f = self._condition(expr.expression, owner, front, kind)
-            return inner_f, inner_t
-        node = self._node(kind, expr, owner, front)
-        return [(node, "true", expr)], [(node, "false", expr)]
+        """Test nodes for `expr`, split at `and`/`or`: (true frontier, false frontier).
+
+        Operands left to right, as written; `a and b and c` nests to the left, so the
+        chain is walked with an explicit stack, however long it is.
+        """
+        done: list[tuple[_Frontier, _Frontier]] = []  # (true, false) of finished operands
+        # ("test", e, front): build `e` from `front`; ("right", op): the left operand of
+        # `op` is on `done`, build its right one; ("join", op): both are, combine them;
+        # ("swap", _): `not (...)` of the operand on `done`.
+        todo: list[tuple[str, cst.BaseExpression, _Frontier]] = [("test", expr, front)]
+        while todo:
+            step, current, start = todo.pop()
+            if step == "test":
+                if isinstance(current, cst.BooleanOperation):
+                    todo.append(("right", current, []))
+                    todo.append(("test", current.left, start))
+                elif (
+                    isinstance(current, cst.UnaryOperation)
+                    and isinstance(current.operator, cst.Not)
+                    and isinstance(current.expression, cst.BooleanOperation)
+                ):
+                    todo.append(("swap", current, []))
+                    todo.append(("test", current.expression, start))
+                else:
+                    node = self._node(kind, current, owner, start)
+                    done.append(([(node, "true", current)], [(node, "false", current)]))
+            elif step == "right":
+                assert isinstance(current, cst.BooleanOperation)
+                left_t, left_f = done[-1]
+                todo.append(("join", current, []))
+                on_and = isinstance(current.operator, cst.And)
+                todo.append(("test", current.right, left_t if on_and else left_f))
+            elif step == "join":
+                assert isinstance(current, cst.BooleanOperation)
+                right_t, right_f = done.pop()
+                left_t, left_f = done.pop()
+                if isinstance(current.operator, cst.And):
+                    done.append((right_t, left_f + right_f))
+                else:
+                    done.append((left_t + right_t, right_f))
+            else:  # swap
+                inner_t, inner_f = done.pop()
+                done.append((inner_f, inner_t))
+        return done[0]
 
     def _if(self, stmt: cst.If, front: _Frontier) -> _Frontier:
         # An `elif` chain is walked in a loop: thousands of branches are no deeper than one.

@@ -95,23 +95,58 @@ def const_str(value: Value | None) -> str | None:
 
 def describe(value: Value) -> str:
     """A compact rendering for tests and debugging: `{'type': 'files', ...}`, `?` for opaque."""
-    if isinstance(value, Const):
-        return repr(value.value)
-    if isinstance(value, DictV):
-        inner = ", ".join(f"{k!r}: {describe(v)}" for k, v in value.items.items())
-        return "{" + inner + ("" if value.complete else ", ...") + "}"
-    if isinstance(value, ListV):
-        inner = ", ".join(describe(v) for v in value.items)
-        return "[" + inner + ("" if value.complete else ", ...") + "]"
-    return "?"
+    out: list[str] = []
+    pending: list[Value | str] = [value]  # what is left to write, last first
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, Const):
+            out.append(repr(item.value))
+        elif isinstance(item, (DictV, ListV)):
+            dict_ = isinstance(item, DictV)
+            parts: list[Value | str] = ["{" if dict_ else "["]
+            pairs = item.items.items() if isinstance(item, DictV) else enumerate(item.items)
+            for i, (key, inner) in enumerate(pairs):
+                parts += [", "] if i else []
+                parts += [f"{key!r}: ", inner] if dict_ else [inner]
+            parts.append(("" if item.complete else ", ...") + ("}" if dict_ else "]"))
+            pending += reversed(parts)
+        else:
+            out.append("?")
+    return "".join(out)
 
 
 def copy_value(value: Value) -> Value:
     """A deep copy (mutations apply to copies, never to a shared value)."""
+    if not isinstance(value, (DictV, ListV)):
+        return value
+    top = _empty_copy(value)
+    pending: list[tuple[Value, Value]] = [(value, top)]
+    while pending:
+        source, target = pending.pop()
+        if isinstance(source, DictV):
+            assert isinstance(target, DictV)
+            for key, inner in source.items.items():
+                copy = target.items[key] = _empty_copy(inner)
+                if copy is not inner:
+                    pending.append((inner, copy))
+        elif isinstance(source, ListV):
+            assert isinstance(target, ListV)
+            for inner in source.items:
+                copy = _empty_copy(inner)
+                target.items.append(copy)
+                if copy is not inner:
+                    pending.append((inner, copy))
+    return top
+
+
+def _empty_copy(value: Value) -> Value:
+    """A dict or list like `value` with no items yet (`copy_value` fills it); else `value`."""
     if isinstance(value, DictV):
-        return DictV({k: copy_value(v) for k, v in value.items.items()}, value.complete, value.node)
+        return DictV({}, value.complete, value.node)
     if isinstance(value, ListV):
-        return ListV([copy_value(v) for v in value.items], value.complete, value.node)
+        return ListV([], value.complete, value.node)
     return value
 
 
@@ -259,13 +294,16 @@ class Binding:
 
 
 def _target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:
-    if isinstance(target, cst.Name):
-        yield target
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _target_names(target.value)
+    """The names an assignment target binds (`a`, `a, (b, *c)`), left to right."""
+    pending = [target]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        elif isinstance(current, (cst.Tuple, cst.List)):
+            pending += [element.value for element in reversed(current.elements)]
+        elif isinstance(current, cst.StarredElement):
+            pending.append(current.value)
 
 
 # The statements and expressions `local_bindings` reads.
@@ -474,6 +512,9 @@ class EventFacts:
         """`emitter` / `call` when `expr` (in `info`) certainly is one of the two callables."""
         if expr is None:
             return None
+        while isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            # `__event_emitter__ or noop`: the injected callable is never None.
+            expr = expr.left
         if isinstance(expr, cst.Name):
             scope: FunctionInfo | None = info
             while scope is not None:
@@ -493,9 +534,6 @@ class EventFacts:
             if owner is not None:
                 return self.attrs.get((owner, expr.attr.value))
             return None
-        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
-            # `__event_emitter__ or noop`: the injected callable is never None.
-            return self.alias_kind(expr.left, info)
         return None
 
     def is_never_none(self, expr: cst.BaseExpression, info: FunctionInfo) -> bool:
@@ -583,6 +621,55 @@ class Evaluator:
         return self._value(expr, at if at is not None else expr)
 
     def _value(self, expr: cst.BaseExpression, at: cst.CSTNode) -> Value:
+        # `x["a"]["b"]`, `await x` and `a or b or c` nest one level per link: follow the
+        # chain to its innermost operand with a loop, then apply the links outwards.
+        links: list[cst.Subscript | cst.BooleanOperation] = []
+        while True:
+            if isinstance(expr, cst.Await):
+                expr = expr.expression
+            elif isinstance(expr, cst.Subscript):
+                links.append(expr)
+                expr = expr.value
+            elif isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+                links.append(expr)
+                expr = expr.left
+            else:
+                break
+        value = self._operand(expr, at)
+        for link in reversed(links):
+            value = (
+                self._subscript(link, value)
+                if isinstance(link, cst.Subscript)
+                else self._or(link, value, at)
+            )
+        return value
+
+    def _subscript(self, expr: cst.Subscript, base: Value) -> Value:
+        key = subscript_key(expr)
+        if isinstance(base, DictV) and isinstance(key, str) and key in base.items:
+            return copy_value(base.items[key])
+        if (
+            isinstance(base, ListV)
+            and base.complete
+            and isinstance(key, int)
+            and -len(base.items) <= key < len(base.items)
+        ):
+            return copy_value(base.items[key])
+        return self.opaque(expr)
+
+    def _or(self, expr: cst.BooleanOperation, left: Value, at: cst.CSTNode) -> Value:
+        # `data or {}`: decided when the left side's truth is known.
+        truth: bool | None = None
+        if isinstance(left, Const):
+            truth = bool(left.value)
+        elif isinstance(left, (DictV, ListV)) and (left.items or left.complete):
+            truth = bool(left.items)
+        if truth is not None:
+            return left if truth else self._value(expr.right, at)
+        return self.opaque(expr)
+
+    def _operand(self, expr: cst.BaseExpression, at: cst.CSTNode) -> Value:
+        """`_value` of anything but an await, a subscript or an `or`."""
         text = string_value(expr)
         if text is not None:
             return Const(text, expr)
@@ -608,38 +695,13 @@ class Evaluator:
                 else:
                     items.append(self._value(element.value, at))
             return ListV(items, complete, expr)
-        if isinstance(expr, cst.Await):
-            return self._value(expr.expression, at)
         if isinstance(expr, cst.ListComp):
             # Zero or more items of the element's shape.
             return ListV([self._value(expr.elt, at)], False, expr)
         if isinstance(expr, cst.Name):
             return self._name(expr, at)
-        if isinstance(expr, cst.Subscript):
-            base = self._value(expr.value, at)
-            key = subscript_key(expr)
-            if isinstance(base, DictV) and isinstance(key, str) and key in base.items:
-                return copy_value(base.items[key])
-            if (
-                isinstance(base, ListV)
-                and base.complete
-                and isinstance(key, int)
-                and -len(base.items) <= key < len(base.items)
-            ):
-                return copy_value(base.items[key])
-            return self.opaque(expr)
         if isinstance(expr, cst.Call):
             return self._call(expr, at)
-        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
-            # `data or {}`: decided when the left side's truth is known.
-            left = self._value(expr.left, at)
-            truth: bool | None = None
-            if isinstance(left, Const):
-                truth = bool(left.value)
-            elif isinstance(left, (DictV, ListV)) and (left.items or left.complete):
-                truth = bool(left.items)
-            if truth is not None:
-                return left if truth else self._value(expr.right, at)
         return self.opaque(expr)
 
     def _dict(self, expr: cst.Dict, at: cst.CSTNode) -> DictV:
