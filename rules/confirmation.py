@@ -1199,16 +1199,16 @@ class MalformedEvent(LintRule):
 
 def _taint_of_value(model: ActionModule, value: Value, policy_js: bool) -> Taint:
     engine = taint_engine(model, JS_POLICY if policy_js else HTML_POLICY)
-    if isinstance(value, Opaque):
-        if value.function is None or not isinstance(value.node, cst.BaseExpression):
-            return frozenset()
-        return engine.taint(value.node, value.function)
-    if isinstance(value, ListV):
-        out: Taint = frozenset()
-        for item in value.items:
-            out |= _taint_of_value(model, item, policy_js)
-        return out
-    return frozenset()
+    out: Taint = frozenset()
+    pending = [value]  # lists nest: items in order, with a stack
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Opaque):
+            if current.function is not None and isinstance(current.node, cst.BaseExpression):
+                out |= engine.taint(current.node, current.function)
+        elif isinstance(current, ListV):
+            pending += reversed(current.items)
+    return out
 
 
 class TaintedExecuteCode(LintRule):

@@ -854,11 +854,13 @@ def _comprehension_source(
 
 
 def _names_in(target: cst.BaseExpression) -> Iterator[cst.Name]:
-    if isinstance(target, cst.Name):
-        yield target
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _names_in(element.value)
+    pending = [target]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        elif isinstance(current, (cst.Tuple, cst.List)):
+            pending += [element.value for element in reversed(current.elements)]
 
 
 def _element_source(

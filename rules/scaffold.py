@@ -31,35 +31,41 @@ from analyzer.rule import Invalid, LintRule, Valid
 
 
 def _class_provides(model: ActionModule, cls: cst.ClassDef, name: str, seen: set[str]) -> bool:
-    """True when `cls` (or a base we cannot see into) may define attribute `name`."""
-    if cls.name.value in seen:
-        return False
-    seen.add(cls.name.value)
-    for stmt in cls.body.body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in (name, "__getattr__"):
-            return True
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets: list[cst.BaseExpression] = []
-                if isinstance(small, cst.Assign):
-                    targets = [t.target for t in small.targets]
-                elif isinstance(small, cst.AnnAssign):
-                    targets = [small.target]
-                if any(isinstance(t, cst.Name) and t.value == name for t in targets):
-                    return True
-        elif isinstance(stmt, (cst.If, cst.Try, cst.With)):
-            return True  # conditional definitions: we cannot tell, so assume it is there
-    for base in cls.bases:
-        if base.keyword is not None:
+    """True when `cls` (or a base we cannot see into) may define attribute `name`.
+
+    Module base classes are followed with a stack, however deep the hierarchy."""
+    pending = [cls]
+    while pending:
+        current = pending.pop()
+        if current.name.value in seen:
             continue
-        value = base.value
-        if isinstance(value, cst.Name) and value.value == "object":
-            continue
-        if isinstance(value, cst.Name) and value.value in model.classes:
-            if _class_provides(model, model.classes[value.value], name, seen):
+        seen.add(current.name.value)
+        for stmt in current.body.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in (name, "__getattr__"):
                 return True
-            continue
-        return True  # an imported or computed base may well provide it
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    targets: list[cst.BaseExpression] = []
+                    if isinstance(small, cst.Assign):
+                        targets = [t.target for t in small.targets]
+                    elif isinstance(small, cst.AnnAssign):
+                        targets = [small.target]
+                    if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                        return True
+            elif isinstance(stmt, (cst.If, cst.Try, cst.With)):
+                return True  # conditional definitions: we cannot tell, so assume it is there
+        bases: list[cst.ClassDef] = []
+        for base in current.bases:
+            if base.keyword is not None:
+                continue
+            value = base.value
+            if isinstance(value, cst.Name) and value.value == "object":
+                continue
+            if isinstance(value, cst.Name) and value.value in model.classes:
+                bases.append(model.classes[value.value])
+                continue
+            return True  # an imported or computed base may well provide it
+        pending += reversed(bases)
     return False
 
 
@@ -144,28 +150,30 @@ def _is_self_attr(node: cst.CSTNode | None, attr: str | None = None) -> bool:
 def _class_bases(model: ActionModule, cls: cst.ClassDef) -> list[cst.ClassDef] | None:
     """Module classes `cls` inherits from (depth-first), or None when a base is not visible."""
     out: list[cst.ClassDef] = []
-    seen: set[str] = set()
-
-    def visit(c: cst.ClassDef) -> bool:
-        if c.name.value in seen:
-            return True
-        seen.add(c.name.value)
-        if c.keywords:
-            return False  # metaclass=...: anything can happen
-        for base in c.bases:
+    seen = {cls.name.value}
+    if cls.keywords:
+        return None  # metaclass=...: anything can happen
+    # Depth-first with a stack of each class's remaining bases (hierarchies can be deep).
+    pending = [iter(cls.bases)]
+    while pending:
+        for base in pending[-1]:
             value = base.value
             if isinstance(value, cst.Name) and value.value == "object":
                 continue
-            if isinstance(value, cst.Name) and value.value in model.classes:
-                target = model.classes[value.value]
-                out.append(target)
-                if not visit(target):
-                    return False
+            if not isinstance(value, cst.Name) or value.value not in model.classes:
+                return None
+            target = model.classes[value.value]
+            out.append(target)
+            if target.name.value in seen:
                 continue
-            return False
-        return True
-
-    return out if visit(cls) else None
+            seen.add(target.name.value)
+            if target.keywords:
+                return None
+            pending.append(iter(target.bases))
+            break
+        else:
+            pending.pop()
+    return out
 
 
 def _method_of(model: ActionModule, cls: cst.ClassDef, name: str) -> FunctionInfo | None:
@@ -3725,6 +3733,23 @@ class _Emitters:
 
     def origin(self, expr: cst.BaseExpression, info: FunctionInfo) -> str | None:
         """`__event_emitter__` or `__event_call__` when `expr` holds one, else None."""
+        # `a if c else b if d else e` nests to the right: the chain's last value first.
+        chain: list[cst.IfExp] = []
+        while True:
+            while isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+                expr = expr.left  # injected emitters are never falsy
+            if not isinstance(expr, cst.IfExp):
+                break
+            chain.append(expr)
+            expr = expr.orelse
+        found = self._origin(expr, info)
+        for ifexp in reversed(chain):
+            body = self._origin(ifexp.body, info)
+            other = ifexp.orelse
+            found = body if body and (_is_name(other, "None") or found == body) else None
+        return found
+
+    def _origin(self, expr: cst.BaseExpression, info: FunctionInfo) -> str | None:
         if isinstance(expr, cst.Name):
             referents = self.model.referents(expr)
             if referents is None:
@@ -3734,13 +3759,10 @@ class _Emitters:
         if isinstance(expr, cst.Attribute) and _is_name(expr.value, "self"):
             owner = _owner_class(info)
             return self.attributes.get((owner, expr.attr.value)) if owner else None
-        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
-            return self.origin(expr.left, info)  # injected emitters are never falsy
-        if isinstance(expr, cst.IfExp):
-            body = self.origin(expr.body, info)
-            other = expr.orelse
-            if body and (_is_name(other, "None") or self.origin(other, info) == body):
-                return body
+        if isinstance(expr, cst.IfExp) or (
+            isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or)
+        ):
+            return self.origin(expr, info)  # a parenthesized chain
         return None
 
     # --- fixpoint -----------------------------------------------------------------------

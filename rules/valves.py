@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import libcst as cst
 
 from analyzer.findings import Confidence, Level
+from analyzer.flow.dataflow import trampoline
 from analyzer.model import ActionModule, FunctionInfo, assigned_value, string_value
 from analyzer.rule import Invalid, LintRule, Valid
 
@@ -99,10 +100,27 @@ def _combine(kinds: Sequence[ModelKind]) -> ModelKind:
     return kinds[0] if kinds else _UNKNOWN
 
 
+# The three functions below follow base classes and aliases through each other, as deep as
+# the module's class hierarchy: they are generators run by `trampoline`, so that depth is
+# not Python's (`kind = yield _classify_base(...)` is the recursive call).
+_Classify = Generator[Generator[Any, Any, ModelKind], ModelKind, ModelKind]
+
+
 def classify_class(
     model: ActionModule, cls: cst.ClassDef, seen: frozenset[str] = frozenset()
 ) -> ModelKind:
     """Whether `cls` is a pydantic model, following module-level base classes."""
+    return trampoline(_classify_class(model, cls, seen))
+
+
+def classify_base(
+    model: ActionModule, expr: cst.BaseExpression, seen: frozenset[str] = frozenset()
+) -> ModelKind:
+    """What a base-class expression denotes (`BaseModel`, `pd.BaseModel`, `_Base`, `dict`)."""
+    return trampoline(_classify_base(model, expr, seen))
+
+
+def _classify_class(model: ActionModule, cls: cst.ClassDef, seen: frozenset[str]) -> _Classify:
     positional = [base for base in cls.bases if base.keyword is None]
     if not positional:
         if cls.keywords:
@@ -112,24 +130,27 @@ def classify_class(
             if model.resolve_name(target) & DATACLASS_DECORATORS:
                 return ModelKind("other", "a dataclass")
         return ModelKind("other", "a plain class")
-    return _combine(
-        [classify_base(model, base.value, seen | {cls.name.value}) for base in positional]
-    )
+    kinds = []
+    for base in positional:
+        kinds.append((yield _classify_base(model, base.value, seen | {cls.name.value})))
+    return _combine(kinds)
 
 
-def classify_base(
-    model: ActionModule, expr: cst.BaseExpression, seen: frozenset[str] = frozenset()
-) -> ModelKind:
-    """What a base-class expression denotes (`BaseModel`, `pd.BaseModel`, `_Base`, `dict`)."""
+def _classify_base(
+    model: ActionModule, expr: cst.BaseExpression, seen: frozenset[str]
+) -> _Classify:
     if isinstance(expr, cst.Subscript):  # Generic[T], Dict[str, str]
         expr = expr.value
     names = model.resolve_name(expr)
     if not names:
         return _UNKNOWN
-    return _combine([_classify_name(model, name, seen) for name in sorted(names)])
+    kinds = []
+    for name in sorted(names):
+        kinds.append((yield _classify_name(model, name, seen)))
+    return _combine(kinds)
 
 
-def _classify_name(model: ActionModule, name: str, seen: frozenset[str]) -> ModelKind:
+def _classify_name(model: ActionModule, name: str, seen: frozenset[str]) -> _Classify:
     if name in PYDANTIC_MODEL_BASES:
         return _PYDANTIC
     if name in PYDANTIC_V1_BASES:
@@ -142,13 +163,13 @@ def _classify_name(model: ActionModule, name: str, seen: frozenset[str]) -> Mode
     if local is not None:
         if local.name.value in seen:
             return _UNKNOWN
-        return classify_class(model, local, seen)
+        return (yield _classify_class(model, local, seen))
     if "." not in name and name in model.bindings and name not in seen:
         # `Base = pydantic.BaseModel` at module level: follow the alias once per name.
         kinds = []
         for node in model.bindings[name]:
             value = assigned_value(node, model)
-            kinds.append(classify_base(model, value, seen | {name}) if value else _UNKNOWN)
+            kinds.append((yield _classify_base(model, value, seen | {name})) if value else _UNKNOWN)
         return _combine(kinds)
     return _UNKNOWN  # imported from elsewhere, or computed: prefer silence to a guess
 
@@ -350,32 +371,40 @@ def is_string_typed(model: ActionModule, annotation: cst.BaseExpression) -> bool
 def _union_members(
     model: ActionModule, node: cst.BaseExpression
 ) -> list[cst.BaseExpression] | None:
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
-        left = _union_members(model, node.left)
-        right = _union_members(model, node.right)
-        return None if left is None or right is None else left + right
-    if isinstance(node, cst.Subscript):
-        names = model.resolve_name(node.value)
-        if names & (OPTIONAL_NAMES | UNION_NAMES):
-            members = [s.slice.value for s in node.slice if isinstance(s.slice, cst.Index)]
-            return [*members, cst.Name("None")] if names & OPTIONAL_NAMES else members
-        return None
-    return [node]
+    """The members of `A | B | None` (it nests to the left) or `Optional[A]` / `Union[...]`,
+    left to right; None when a part is some other subscript."""
+    out: list[cst.BaseExpression] = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.BinaryOperation) and isinstance(current.operator, cst.BitOr):
+            pending += [current.right, current.left]
+        elif isinstance(current, cst.Subscript):
+            names = model.resolve_name(current.value)
+            if not names & (OPTIONAL_NAMES | UNION_NAMES):
+                return None
+            out += [s.slice.value for s in current.slice if isinstance(s.slice, cst.Index)]
+            if names & OPTIONAL_NAMES:
+                out.append(cst.Name("None"))
+        else:
+            out.append(current)
+    return out
 
 
-def _is_plain_string_type(
-    model: ActionModule, node: cst.BaseExpression, seen: frozenset[str] = frozenset()
-) -> bool:
-    names = model.resolve_name(node)
-    if names & ({"builtins.str", "str"} | SECRET_STR_TYPES):
-        return True
-    # A module-level `str` subclass (the community's `class EncryptedStr(str)`) is a string.
-    for name in names - seen:
-        local = _local_class(model, name)
-        if local is not None and any(
-            _is_plain_string_type(model, base.value, seen | {name}) for base in local.bases
-        ):
+def _is_plain_string_type(model: ActionModule, node: cst.BaseExpression) -> bool:
+    pending = [node]
+    seen: set[str] = set()
+    while pending:
+        names = model.resolve_name(pending.pop())
+        if names & ({"builtins.str", "str"} | SECRET_STR_TYPES):
             return True
+        # A module-level `str` subclass (the community's `class EncryptedStr(str)`) is a
+        # string, however long the chain of subclasses.
+        for name in sorted(names - seen):
+            seen.add(name)
+            local = _local_class(model, name)
+            if local is not None:
+                pending += [base.value for base in local.bases]
     return False
 
 
