@@ -106,12 +106,57 @@ def long_method(lines_wanted: int) -> str:
     return "".join(lines)
 
 
+def operator_chains(operands: int) -> str:
+    """`a + b + ...`, `a or b or ...` and `if a and b and ...`: LibCST nests each to the
+    left, one level per operand (as many as the engine accepts)."""
+    total = " + ".join(f"body.get('a{i}', 0)" for i in range(operands))
+    either = " or ".join(f"body.get('o{i}')" for i in range(operands))
+    test = " and ".join(f"body.get('c{i}')" for i in range(operands))
+    return (
+        HEAD
+        + SIGNATURE
+        + f"        total = {total}\n        flag = {either}\n        if {test}:\n"
+        + "            Users.delete_user_by_id(body['id'])\n"
+        + "        return {'total': total, 'flag': flag}\n"
+    )
+
+
+def method_chain(calls: int) -> str:
+    """`text.replace(...).replace(...)...`, as exporters clean text, into an `execute`."""
+    chain = "body['text']" + "".join(f".replace('x{i}', 'y')" for i in range(calls))
+    return (
+        HEAD
+        + SIGNATURE
+        + f"        text = {chain}\n"
+        + "        await __event_call__({'type': 'execute', 'data': {'code': text}})\n"
+        + "        Users.delete_user_by_id(body['id'])\n        return {}\n"
+    )
+
+
+def answer_ring(helpers: int) -> str:
+    """Helpers that return each other's confirmation answer, in a ring."""
+    lines = [HEAD, SIGNATURE, "        ok = await self.c0(__event_call__, 0)\n"]
+    lines.append("        if ok is True:\n            await Chats.delete_chat_by_id(body['id'])\n")
+    lines.append("        if ok:\n            Users.delete_user_by_id(body['id'])\n\n")
+    for i in range(helpers):
+        lines.append(
+            f"    async def c{i}(self, call, depth):\n"
+            "        if depth > 3:\n"
+            "            return await call({'type': 'confirmation', 'data': {'title': 't'}})\n"
+            f"        return await self.c{(i + 1) % helpers}(call, depth + 1)\n\n"
+        )
+    return "".join(lines)
+
+
 CASES = {
     "elif-ladder-2000": (elif_ladder(2000), {"OWA301"}),
     "try-run-1000": (try_run(1000), {"OWA301"}),
     "helper-ring-100": (helper_ring(100), {"OWA301"}),
     "recursive-helpers": (recursive_helpers(), {"OWA301"}),
     "long-method-3000": (long_method(3000), {"OWA301", "OWA407"}),
+    "operator-chains-990": (operator_chains(990), {"OWA301"}),
+    "method-chain-450": (method_chain(450), {"OWA301", "OWA406"}),
+    "answer-ring-50": (answer_ring(50), {"OWA301", "OWA402"}),
 }
 
 
@@ -156,3 +201,42 @@ def test_every_helper_of_the_ring_is_reported_once() -> None:
     assert "`self.h0` → `self.h1` → `self.h2` → … 95 more … → `self.h98` → `self.h99`" in (
         last.message
     )
+
+
+def test_a_chain_of_helpers_is_followed_to_its_end() -> None:
+    # Sixty helpers deep, each returning the next one's answer: the role check at the end
+    # still guards the delete (summaries are computed on a stack, not to a depth limit).
+    lines = [HEAD, SIGNATURE, "        if not self.p0(__user__):\n            return None\n"]
+    lines.append("        Users.delete_user_by_id(body['id'])\n        return {}\n")
+    for i in range(60):
+        last = f"self.p{i + 1}(user)" if i < 59 else "user.get('role') == 'admin'"
+        lines.append(f"\n    def p{i}(self, user):\n        return {last}\n")
+    result = lint_text("".join(lines), path="chain.py")
+    assert result.errors == []
+    assert "OWA301" not in {f.rule for f in result.findings}
+
+
+def test_a_recursive_role_check_is_a_guard() -> None:
+    # Recursion ends only through the base case: the least fixed point of the helper's
+    # summary is "true for admins only", so what it guards is guarded.
+    source = (
+        HEAD
+        + SIGNATURE
+        + "        if not self._admin(__user__, 3):\n            return None\n"
+        + "        Users.delete_user_by_id(body['id'])\n        return {}\n\n"
+        + "    def _admin(self, user, depth):\n"
+        + "        if depth > 0:\n            return self._admin(user, depth - 1)\n"
+        + "        return user.get('role') == 'admin'\n"
+    )
+    result = lint_text(source, path="recursive_check.py")
+    assert result.errors == []
+    assert "OWA301" not in {f.rule for f in result.findings}
+
+
+def test_a_three_thousand_term_sum_is_refused_up_front() -> None:
+    # LibCST's parser takes time cubic in such a chain (about 25 s for 3,000 terms), in C
+    # where the budget cannot stop it: the engine refuses it before parsing (OWA001).
+    total = " + ".join(f"body.get('a{i}', 0)" for i in range(3000))
+    result = lint_text(HEAD + SIGNATURE + f"        total = {total}\n", path="sum.py")
+    assert result.status == "error"
+    assert [f.rule for f in result.findings] == ["OWA001"]
