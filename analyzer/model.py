@@ -20,7 +20,8 @@ import libcst as cst
 from libcst._position import CodePosition, CodeRange
 
 from analyzer.findings import Location
-from analyzer.index import BUILTIN, Index
+from analyzer.index import Index
+from analyzer.names import BUILTIN
 
 # §3 of the action contract: the only names Open WebUI passes to `action` (matched by name).
 INJECTED_PARAMS: frozenset[str] = frozenset(
@@ -255,7 +256,7 @@ class ActionModule:
             return None
         return [None if r == BUILTIN else cast(cst.CSTNode, r) for r in found]
 
-    def qualified_names(self, node: cst.CSTNode) -> set[tuple[str, str]]:
+    def qualified_names(self, node: cst.CSTNode) -> frozenset[tuple[str, str]]:
         """(qualified name, source) pairs; source is "import", "builtin" or "local"."""
         return self.index.names.qualified_names(node)
 
