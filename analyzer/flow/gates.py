@@ -30,11 +30,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
 
-from analyzer.config import Settings
 from analyzer.flow.cfg import CFG, Edge, Node, cfg_for
 from analyzer.flow.dataflow import ForwardAnalysis, Solver, Tasks
 from analyzer.flow.events import (
@@ -60,6 +59,9 @@ from analyzer.model import (
     FunctionInfo,
     string_value,
 )
+
+if TYPE_CHECKING:
+    from analyzer.config import Settings
 
 # --- the catalog -----------------------------------------------------------------------------
 
