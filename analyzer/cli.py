@@ -442,12 +442,12 @@ def debug_cfg(file: Path, every_function: bool, config_file: Path | None) -> Non
     try:
         settings = load_settings(config_file, Path.cwd())
         text = decode(file.read_bytes())
-        module = parse(text)
+        module, index = parse(text)
     except ConfigError as error:
         _warn(f"error: {error}")
         sys.exit(EXIT_ERROR)
     except (OSError, SourceError) as error:
         _warn(f"error: {file}: {error}")
         sys.exit(EXIT_ERROR)
-    model = ActionModule(SourceFile(str(file), text), module)
+    model = ActionModule(SourceFile(str(file), text), module, index)
     click.echo(debug_report(model, settings, every_function), nl=False)

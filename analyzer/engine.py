@@ -152,13 +152,9 @@ def decode(data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def parse(text: str) -> cst.Module:
-    """Parse without running anything; CPython's message wins where it has one."""
-    return parse_indexed(text)[0]
-
-
-def parse_indexed(text: str) -> tuple[cst.Module, Index]:
-    """`parse`, and the module's index (its one traversal, which also bounds the depth)."""
+def parse(text: str) -> tuple[cst.Module, Index]:
+    """Parse without running anything (CPython's message wins where it has one), and index
+    the module: its one traversal, which also bounds the depth of the tree."""
     if "\0" in text:
         nul = text.index("\0")
         line = len(split_lines(text[:nul]))
@@ -280,7 +276,7 @@ def lint_bytes(path: str, data: bytes, settings: Settings, *, explicit: bool) ->
     text: str | None = None
     try:
         text = decode(data)
-        module, index = parse_indexed(text)
+        module, index = parse(text)
     except SourceError as error:
         return _syntax_error(path, error, text if text is not None else data.decode("latin-1"))
     model = ActionModule(SourceFile(path, text), module, index)

@@ -236,6 +236,7 @@ class Index:
         self._scope_for: dict[cst.CSTNode, Scope] = {}
         self._by_type: dict[type[cst.CSTNode], list[int]] = {}
         self._own: dict[tuple[cst.CSTNode, type[cst.CSTNode] | None, bool], list[Any]] = {}
+        self._scoped: dict[tuple[cst.CSTNode, type[cst.CSTNode], bool], list[Any]] = {}
         module._codegen(_IndexState(module, self, max_depth))
         self.names = Scopes(self)
 
@@ -471,6 +472,17 @@ class Index:
             self._own[key] = found
         return found
 
+    def scoped(self, node: cst.CSTNode, kind: type[N], *, lambdas: bool = True) -> list[N]:
+        """`node` itself if it is exactly a `kind`, then `own_of(node, kind)`; cached."""
+        own = self.own_of(node, kind, lambdas=lambdas)
+        if type(node) is not kind:
+            return own
+        key = (node, kind, lambdas)
+        found = self._scoped.get(key)
+        if found is None:
+            found = self._scoped[key] = [node, *own]
+        return found
+
     def own_of_types(
         self, root: cst.CSTNode, kinds: tuple[type[cst.CSTNode], ...], *, lambdas: bool = True
     ) -> list[cst.CSTNode]:
@@ -500,14 +512,6 @@ class Index:
         while number >= 0:
             yield nodes[number]
             number = parents[number]
-
-    def is_under(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
-        """True when `node` is `ancestor` or lies under it."""
-        number = self.order.get(node)
-        start = self.order.get(ancestor)
-        if number is None or start is None:
-            return False
-        return start <= number < self._end[start]
 
 
 def _outside_function(scope: Scope) -> Scope:

@@ -143,7 +143,7 @@ class ActionModule:
         self.source = source
         self.module = module
         if index is not None:
-            self.__dict__["index"] = index  # built with the parse (see engine.parse_indexed)
+            self.__dict__["index"] = index  # built with the parse (see engine.parse)
         self._memo: dict[Hashable, Any] = {}
         self._resolved: dict[cst.CSTNode, frozenset[str]] = {}
         self._imported: dict[cst.CSTNode, frozenset[str]] = {}
@@ -220,9 +220,8 @@ class ActionModule:
         return self.index.under_types(root, kinds)
 
     def scoped(self, node: cst.CSTNode, kind: type[N], *, lambdas: bool = True) -> list[N]:
-        """`node` itself if it is exactly a `kind`, then `own_of(node, kind)`."""
-        own = self.own_of(node, kind, lambdas=lambdas)
-        return [node, *own] if type(node) is kind else own
+        """`node` itself if it is exactly a `kind`, then `own_of(node, kind)`; cached."""
+        return self.index.scoped(node, kind, lambdas=lambdas)
 
     def own_of(self, root: cst.CSTNode, kind: type[N], *, lambdas: bool = True) -> list[N]:
         """`own_nodes(root)` of exactly type `kind`; cached."""

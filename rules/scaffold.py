@@ -126,13 +126,6 @@ def _all_params(fn: cst.FunctionDef) -> list[cst.Param]:
     return out
 
 
-def _own_nodes(
-    model: ActionModule, root: cst.CSTNode, *, skip_lambdas: bool = False
-) -> list[cst.CSTNode]:
-    """Nodes of a function body that run in that function: nested defs and classes excluded."""
-    return model.own_nodes(root, lambdas=not skip_lambdas)
-
-
 def _is_name(node: cst.CSTNode | None, *values: str) -> bool:
     """`node` is a bare name, one of `values` when any are given."""
     return isinstance(node, cst.Name) and (not values or node.value in values)
@@ -656,7 +649,7 @@ def _classify_function(model: ActionModule, fn: cst.FunctionDef) -> _Bound:
     required = [p for p in (*fn.params.posonly_params, *fn.params.params) if p.default is None]
     returns = [
         n.value
-        for n in _own_nodes(model, fn.body)
+        for n in model.own_nodes(fn.body)
         if isinstance(n, cst.Return) and n.value is not None and not _is_name(n.value, "None")
     ]
     name = info.qualname if info else fn.name.value
@@ -711,7 +704,7 @@ def _classify_call_result(
     model: ActionModule, fn: cst.FunctionDef, callee: str, depth: int
 ) -> _Bound:
     """`Action = make_action()`: what the module function `make_action` returns."""
-    nodes = list(_own_nodes(model, fn.body))
+    nodes = list(model.own_nodes(fn.body))
     if any(isinstance(n, (cst.Yield, cst.Await)) for n in nodes) or fn.asynchronous:
         return _Bound("other", f"what `{callee}()` returns (a generator or coroutine)")
     values = [n.value for n in nodes if isinstance(n, cst.Return) and n.value is not None]
@@ -2425,7 +2418,7 @@ class MalformedActionsList(LintRule):
                     self._check_assignment(small, lambda t: _is_name(t, "actions"))
         init = self.module.class_methods(cls).get("__init__")
         if init is not None:
-            for node in _own_nodes(self.module, init.body):
+            for node in self.module.own_nodes(init.body):
                 self._check_assignment(
                     node,
                     lambda t: _is_self_attr(t, "actions"),
@@ -3939,7 +3932,7 @@ class EventNotAwaited(LintRule):
         for info, path in self.emitters.functions.values():
             for call, origin in self._emitting_calls(info):
                 self._check_call(call, origin, info, path)
-            for node in _own_nodes(self.module, info.node.body, skip_lambdas=True):
+            for node in self.module.own_nodes(info.node.body, lambdas=False):
                 if isinstance(node, cst.Call) and _is_thread_offloader(self.module, node):
                     self._check_offload(node, info, path)
 

@@ -16,7 +16,7 @@ import pytest
 from analyzer import budget
 from analyzer.api import lint_text
 from analyzer.config import Settings
-from analyzer.engine import parse_indexed
+from analyzer.engine import parse
 from analyzer.model import ActionModule, SourceFile
 from analyzer.registry import all_rules
 from analyzer.rule import RuleContext
@@ -173,7 +173,7 @@ def test_analysed_completely_with_its_findings(name: str) -> None:
 def test_rules_need_no_more_than_the_default_recursion_limit(name: str) -> None:
     source, expected = CASES[name]
     with budget.recursion_headroom():  # what the engine gives LibCST's parse and the index
-        module, index = parse_indexed(source)
+        module, index = parse(source)
     model = ActionModule(SourceFile(f"{name}.py", source), module, index)
     found: set[str] = set()
     saved = sys.getrecursionlimit()

@@ -161,12 +161,7 @@ def function_body_nodes(model: ActionModule, info: FunctionInfo) -> list[cst.CST
 
 def calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
     """The calls under `node` (not in nested defs / lambdas), in source order; cached."""
-    cache: dict[cst.CSTNode, list[cst.Call]] = model.memo_table("events_calls")
-    found = cache.get(node)
-    if found is None:
-        found = model.scoped(node, cst.Call, lambdas=False)
-        cache[node] = found
-    return found
+    return model.scoped(node, cst.Call, lambdas=False)
 
 
 def unwrap_await(expr: cst.BaseExpression) -> cst.BaseExpression:
