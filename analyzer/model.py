@@ -541,9 +541,7 @@ class ActionModule:
         self, body: cst.CSTNode
     ) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression]]:
         """(target, value) of every plain or annotated assignment under `body`, in order."""
-        index = self.index
-        nodes = [*index.under(body, cst.Assign), *index.under(body, cst.AnnAssign)]
-        for node in sorted(nodes, key=index.order.__getitem__):
+        for node in self.walk_of(body, cst.Assign, cst.AnnAssign):
             if isinstance(node, cst.Assign):
                 for target in node.targets:
                     yield target.target, node.value
