@@ -12,8 +12,10 @@ imported only when it is used.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from analyzer import budget
@@ -38,10 +40,11 @@ def lint_source(source: Source, settings: Settings) -> FileResult:
     # Import every rule before the clock starts: an interrupted import would stay broken.
     all_rules()
     try:
-        return budget.run_isolated(
-            lambda: lint_bytes(display, data, settings, explicit=source.explicit),
-            settings.timeout,
-        )
+        with _without_cyclic_gc():
+            return budget.run_isolated(
+                lambda: lint_bytes(display, data, settings, explicit=source.explicit),
+                settings.timeout,
+            )
     except budget.BudgetExceeded:
         return _not_analysed(
             display,
@@ -58,6 +61,25 @@ def lint_source(source: Source, settings: Settings) -> FileResult:
             errors=[f"{display}: internal error: {reason} (please report this bug)"],
             internal_error=True,
         )
+
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while one file is analysed.
+
+    A file's syntax tree and index are hundreds of thousands of acyclic objects that reference
+    counting frees; with the collector on, each of its passes re-scans them all (about a fifth
+    of the run). The few cycles the analysis creates are collected once, after the file.
+    """
+    if not gc.isenabled():  # nested, or the caller manages the collector itself
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)
 
 
 def _not_analysed(display: str, reason: str) -> FileResult:

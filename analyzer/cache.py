@@ -142,8 +142,7 @@ def _runtime() -> dict[str, str]:
 
 def _context(settings: Settings, enabled: Iterable[str]) -> bytes:
     """What every key of a run shares: everything but the file."""
-    effective = settings.model_dump(mode="json", exclude={"timeout", "cache_dir"})
-    effective["root"] = settings.root
+    effective = settings.key_data()
     data = {
         "format": FORMAT,
         **_runtime(),

@@ -209,7 +209,7 @@ def check(
     try:
         settings = load_settings(config_file, cwd).with_cli(select or None, ignore, extend_select)
         if timeout is not None:
-            settings = settings.model_copy(update={"timeout": timeout})
+            settings = settings.replace(timeout=timeout)
         store = None if no_cache else _open_cache(settings, cache_dir)
         # From the cache when it has them: a run with only cached results imports no rule.
         catalogue = store.catalogue() if store is not None else None

@@ -1,68 +1,94 @@
-"""`[tool.owui-lint]` in pyproject.toml, validated with pydantic.
+"""`[tool.owui-lint]` in pyproject.toml: the settings, and their validation with pydantic.
 
-Errors become a `ConfigError` with one line naming the file, the key and what is wrong.
+`Settings` is a plain frozen dataclass, so a run with no configuration file and no selection
+on the command line never imports pydantic (about a fifth of a one-file run's start-up).
+What comes from outside (the TOML table, the command line) is validated by a pydantic model
+built on first use. Errors become a `ConfigError` with one line naming the file, the key and
+what is wrong.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path, PurePosixPath
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
 
 class ConfigError(Exception):
     """A configuration or selection problem: exit 2 with this one-line message."""
 
 
-def _check_selectors(value: list[str]) -> list[str]:
+def _check_selectors(value: Iterable[str]) -> list[str]:
+    out = []
     for item in value:
         if not item or not item.isalnum() or not item.upper().startswith("OWA"):
             raise ValueError(f"{item!r} is not a rule id or prefix such as 'OWA301' or 'OWA3'")
-    return [item.upper() for item in value]
+        out.append(item.upper())
+    return out
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class PrivilegedOptions(_Strict):
+@dataclass(frozen=True)
+class PrivilegedOptions:
     """Extra privileged operations, by qualified name (`mypkg.admin.nuke`)."""
 
     extra: tuple[str, ...] = ()
 
 
-class Settings(_Strict):
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of a run (defaults, then the config file, then the CLI)."""
+
     select: tuple[str, ...] = ("OWA",)
     ignore: tuple[str, ...] = ()
-    extend_select: tuple[str, ...] = Field(default=(), alias="extend-select")
+    extend_select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    per_file_ignores: dict[str, tuple[str, ...]] = Field(default={}, alias="per-file-ignores")
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     privileged: PrivilegedOptions = PrivilegedOptions()
     # Per-file analysis budget in seconds (0: none); a file over it is reported and skipped.
-    timeout: float = Field(default=10.0, ge=0, allow_inf_nan=False)
+    timeout: float = 10.0
     # The result cache's directory, relative to the config file's (see `analyzer.cache`);
     # default `.owui-lint-cache` there. Not part of the cache key.
-    cache_dir: str | None = Field(default=None, alias="cache-dir", min_length=1)
+    cache_dir: str | None = None
     # Where relative globs are anchored: the directory of the config file, or the cwd.
-    root: str = Field(default=".", exclude=True)
+    root: str = "."
 
-    @field_validator("select", "ignore", "extend_select", mode="after")
     @classmethod
-    def _selectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check_selectors(list(value)))
+    def validate(cls, data: Mapping[str, Any], where: str = "settings") -> Settings:
+        """Settings from untrusted data (TOML keys, with their dashes); `ConfigError` if bad."""
+        from pydantic import ValidationError
 
-    @field_validator("per_file_ignores", mode="after")
-    @classmethod
-    def _pfi(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        return {k: tuple(_check_selectors(list(v))) for k, v in value.items()}
+        try:
+            model = _schema().model_validate(dict(data))
+        except ValidationError as error:
+            raise ConfigError(_describe(error, where)) from None
+        values = {f.name: getattr(model, f.name) for f in dataclasses.fields(cls)}
+        values["privileged"] = PrivilegedOptions(extra=values["privileged"].extra)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` (already valid values, e.g. from click's typed options)."""
+        return dataclasses.replace(self, **changes)
+
+    def key_data(self) -> dict[str, Any]:
+        """Everything that changes findings, as JSON-ready data (the result cache's key)."""
+        data = dataclasses.asdict(self)
+        for name in ("timeout", "cache_dir"):
+            del data[name]
+        data["per_file_ignores"] = {k: list(v) for k, v in self.per_file_ignores.items()}
+        return data
 
     def with_cli(
         self,
@@ -71,16 +97,18 @@ class Settings(_Strict):
         extend_select: Sequence[str],
     ) -> Settings:
         """CLI `--select` replaces the configured list; `--ignore`/`--extend-select` add."""
-        data = self.model_dump(by_alias=False)
-        data["root"] = self.root
-        if select is not None:
-            data["select"] = tuple(split_csv(select))
-        data["ignore"] = (*self.ignore, *split_csv(ignore))
-        data["extend_select"] = (*self.extend_select, *split_csv(extend_select))
+        changes: dict[str, tuple[str, ...]] = {}
         try:
-            return Settings.model_validate(data)
-        except ValidationError as error:
-            raise ConfigError(_describe(error, "command line")) from None
+            if select is not None:
+                changes["select"] = tuple(_check_selectors(split_csv(select)))
+            if ignore:
+                changes["ignore"] = (*self.ignore, *_check_selectors(split_csv(ignore)))
+            if extend_select:
+                extra = _check_selectors(split_csv(extend_select))
+                changes["extend_select"] = (*self.extend_select, *extra)
+        except ValueError as error:
+            raise ConfigError(f"command line: {error}") from None
+        return self.replace(**changes) if changes else self
 
     def is_excluded(self, path: str) -> bool:
         return any(_glob_match(path, pattern) for pattern in self.exclude)
@@ -91,6 +119,41 @@ class Settings(_Strict):
             if _glob_match(path, pattern):
                 out += codes
         return tuple(out)
+
+
+@cache
+def _schema() -> type[BaseModel]:
+    """The pydantic model that validates `[tool.owui-lint]` (built on first use)."""
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    class _Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    class _Privileged(_Strict):
+        extra: tuple[str, ...] = ()
+
+    class _Settings(_Strict):
+        select: tuple[str, ...] = Settings.select
+        ignore: tuple[str, ...] = ()
+        extend_select: tuple[str, ...] = Field(default=(), alias="extend-select")
+        exclude: tuple[str, ...] = ()
+        per_file_ignores: dict[str, tuple[str, ...]] = Field(default={}, alias="per-file-ignores")
+        privileged: _Privileged = _Privileged()
+        timeout: float = Field(default=Settings.timeout, ge=0, allow_inf_nan=False)
+        cache_dir: str | None = Field(default=None, alias="cache-dir", min_length=1)
+        root: str = "."
+
+        @field_validator("select", "ignore", "extend_select", mode="after")
+        @classmethod
+        def _selectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(_check_selectors(value))
+
+        @field_validator("per_file_ignores", mode="after")
+        @classmethod
+        def _pfi(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+            return {k: tuple(_check_selectors(v)) for k, v in value.items()}
+
+    return _Settings
 
 
 def split_csv(values: Iterable[str]) -> list[str]:
@@ -154,7 +217,6 @@ def load_settings(explicit: Path | None = None, cwd: Path | None = None) -> Sett
         section = data["tool"].get("owui-lint", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.owui-lint] must be a table")
-    try:
-        return Settings.model_validate({**section, "root": str(path.parent.resolve())})
-    except ValidationError as error:
-        raise ConfigError(_describe(error, f"{path} [tool.owui-lint]")) from None
+    return Settings.validate(
+        {**section, "root": str(path.parent.resolve())}, f"{path} [tool.owui-lint]"
+    )

@@ -280,9 +280,9 @@ def test_the_key_covers_path_explicitness_settings_and_enabled_rules(tmp_path: P
     assert key != base.key(source, b"x = 2\n")
     assert key != base.key(Source("b.py", "a.py"), b"x = 1\n")
     assert key != base.key(Source("a.py", "a.py", explicit=True), b"x = 1\n")
-    other = Settings.model_validate({"privileged": {"extra": ["x.y"]}})
+    other = Settings.validate({"privileged": {"extra": ["x.y"]}})
     assert key != store.results(other, ["OWA101", "OWA102"]).key(source, b"x = 1\n")
-    slower = settings.model_copy(update={"timeout": 99.0})
+    slower = settings.replace(timeout=99.0)
     assert key == store.results(slower, ["OWA101", "OWA102"]).key(source, b"x = 1\n")
 
 

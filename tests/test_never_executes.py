@@ -181,6 +181,8 @@ from analyzer.registry import all_rules
 import analyzer.api, analyzer.cache, analyzer.reporters.sarif
 import analyzer.flow.guards, concurrent.futures.process, multiprocessing.connection
 all_rules()
+import importlib.metadata  # the cache's key reads versions (namedtuple: eval)
+import analyzer.config; analyzer.config._schema()  # pydantic, when there is a config to check
 
 WATCHED = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
            "socket.connect", "socket.getaddrinfo", "os.startfile")

@@ -58,6 +58,8 @@ def test_explain_and_rules_start_no_pool_nor_sarif_nor_pydantic() -> None:
 def test_one_file_check_starts_no_pool(project: Path) -> None:
     modules = imported("check", "no_method.py")
     assert "analyzer.engine" in modules  # it was analysed
+    # No configuration file and no selection to validate: pydantic is not needed.
+    assert "pydantic" not in modules
     assert not modules & POOL
 
 
