@@ -26,6 +26,7 @@ from analyzer.sources import Source, SourceTooLarge, read_source
 
 if TYPE_CHECKING:
     from analyzer.cache import Result, ResultCache
+    from analyzer.fixer import FixOutcome
 
 
 def lint_source(source: Source, settings: Settings) -> FileResult:
@@ -80,6 +81,42 @@ def _without_cyclic_gc() -> Iterator[None]:
         gc.collect(0)
         if enabled:
             gc.enable()
+
+
+def fix_source(source: Source, settings: Settings) -> FixOutcome | FileResult:
+    """Lint one source and apply its safe fixes (in memory: nothing is written), under the
+    same budget as `lint_source`; a `FileResult` when it could not be done."""
+    from analyzer.fixer import fix_bytes
+
+    display = source.display
+    try:
+        data = read_source(source)
+    except OSError as error:
+        return _not_analysed(display, one_line(error.strerror or str(error)))
+    if len(data) > budget.MAX_FILE_BYTES:
+        return _not_analysed(display, SourceTooLarge.describe(len(data)))
+    all_rules()
+    try:
+        with _without_cyclic_gc():
+            return budget.run_isolated(
+                lambda: fix_bytes(display, data, settings, explicit=source.explicit),
+                settings.timeout,
+            )
+    except budget.BudgetExceeded:
+        return _not_analysed(
+            display,
+            f"fixing exceeded the {settings.timeout:g} s budget and was stopped; not fixed",
+        )
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        reason = one_line(f"{type(error).__name__}: {error}", 200)
+        return FileResult(
+            display,
+            "unreadable",
+            errors=[f"{display}: internal error while fixing: {reason} (please report this bug)"],
+            internal_error=True,
+        )
 
 
 def _not_analysed(display: str, reason: str) -> FileResult:

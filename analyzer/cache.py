@@ -50,7 +50,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analyzer.findings import Confidence, Finding, Level, Location
+from analyzer.findings import Confidence, Edit, Finding, Fix, Level, Location
 from analyzer.registry import RULE_PACKAGE, RuleInfo, rule_catalogue
 from analyzer.reporters.base import TOOL_NAME, tool_version
 from analyzer.sources import Source, read_source, safe_display
@@ -61,8 +61,8 @@ if TYPE_CHECKING:
     from analyzer.config import Settings
     from analyzer.engine import FileResult, Status
 
-# Bump when the layout or the content of entries changes.
-FORMAT = 1
+# Bump when the layout or the content of entries changes (2: findings carry their fix).
+FORMAT = 2
 DEFAULT_DIR_NAME = ".owui-lint-cache"
 GITIGNORE = f"# Automatically created by {TOOL_NAME}.\n*\n"
 CACHEDIR_TAG = (
@@ -297,18 +297,53 @@ def _finding_json(f: Finding) -> list[object]:
         loc.end_column,
         f.message,
         f.fingerprint,
+        _fix_json(f.fix),
     ]
+
+
+def _fix_json(fix: Fix | None) -> object:
+    if fix is None:
+        return None
+    edits = [[*_location_json(e.location), e.replacement] for e in fix.edits]
+    return [fix.description, edits]
+
+
+def _location_json(loc: Location) -> list[int]:
+    return [loc.line, loc.column, loc.end_line, loc.end_column]
+
+
+def _location(numbers: Any) -> Location:
+    if len(numbers) != 4 or not all(type(n) is int for n in numbers):
+        raise TypeError("malformed location")
+    return Location(*numbers)
+
+
+def _fix(item: Any) -> Fix | None:
+    if item is None:
+        return None
+    description, edits = item
+    out = []
+    for *numbers, text in edits:
+        if not isinstance(text, str):
+            raise TypeError("malformed edit")
+        out.append(Edit(_location(numbers), text))
+    if not isinstance(description, str) or not out:
+        raise TypeError("malformed fix")
+    return Fix(description, tuple(out))
 
 
 def _finding(item: Any) -> Finding:
     """The inverse of `_finding_json`; raises on anything else."""
-    rule, name, level, confidence, path, line, column, end_line, end_column, message, fp = item
+    rule, name, level, confidence, path, line, column, end_line, end_column, message, fp, fix = (
+        item
+    )
     texts = (rule, name, path, message, fp)
-    numbers = (line, column, end_line, end_column)
-    if not all(isinstance(t, str) for t in texts) or not all(type(n) is int for n in numbers):
+    if not all(isinstance(t, str) for t in texts):
         raise TypeError("malformed finding")
-    location = Location(line, column, end_line, end_column)
-    return Finding(rule, name, Level(level), Confidence(confidence), path, location, message, fp)
+    location = _location([line, column, end_line, end_column])
+    return Finding(
+        rule, name, Level(level), Confidence(confidence), path, location, message, fp, _fix(fix)
+    )
 
 
 @dataclass(frozen=True)

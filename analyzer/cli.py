@@ -43,11 +43,13 @@ Examples:
   owui-lint check . --format sarif -o owui-lint.sarif   (upload to code scanning)
   owui-lint check . --format github           (annotations in GitHub Actions)
   cat action.py | owui-lint check - --stdin-filename action.py
+  owui-lint check . --fix                     apply the safe autofixes in place
+  owui-lint check . --diff                    show them as a diff, change nothing
 
 \b
 Exit status: 0 no findings, 1 findings (or a file that could not be read or analysed:
 unreadable, too large, over the --timeout budget), 2 usage, configuration or internal
-error. --exit-zero turns 1 into 0.
+error. --exit-zero turns 1 into 0. With --diff: 1 when there is something to fix, else 0.
 """
 
 
@@ -204,6 +206,16 @@ def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
     " file, else in the current directory; config: `cache-dir`;"
     " env: OWUI_LINT_CACHE_DIR).",
 )
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Apply the safe autofixes in place, then report the findings that remain.",
+)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print the autofixes as a unified diff and write nothing (exit 1 if any).",
+)
 @_collector_off
 def check(
     paths: tuple[str, ...],
@@ -223,6 +235,8 @@ def check(
     timeout: float | None = None,
     no_cache: bool = False,
     cache_dir: Path | None = None,
+    fix: bool = False,
+    diff: bool = False,
 ) -> None:
     """Lint Open WebUI action modules (files or directories; default: `.`)."""
     from analyzer.config import ConfigError, load_settings
@@ -259,7 +273,20 @@ def check(
         results = list(_analyse(sources, settings, jobs, progress))
     progress.close()
 
+    fixed, fix_failed = 0, False
+    if fix or diff:
+        from analyzer.autofix import fix_results
+
+        run = fix_results(results, sources, settings, write=not diff, warn=_warn)
+        if diff:
+            sys.stdout.write("".join(run.diffs))
+            sys.stdout.flush()
+            sys.exit(EXIT_ERROR if run.internal_error else EXIT_FINDINGS if run.diffs else 0)
+        results, fixed, fix_failed = run.results, run.fixed, run.internal_error
+
     report, internal_error = _report(results, settings, cwd, catalogue)
+    report.fixed = fixed
+    internal_error |= fix_failed
     for p in problems:
         report.notifications.append(Notification(p.display, p.reason, "warning"))
 
@@ -436,8 +463,11 @@ def explain(rule: str) -> None:
     if found.security:
         facts.append("security")
     facts += [f"CWE-{n}" for n in found.cwe]
+    facts.append("fixable" if found.fixable else "no autofix")
     click.echo(f"# {found.code} {found.name} ({', '.join(facts)})\n")
     click.echo(found.summary + "\n")
+    if found.fixable:
+        click.echo("Fixable: `owui-lint check --fix` fixes it where that is certainly safe.\n")
     click.echo(found.docs())
     if found.options:
         click.echo("\n## Options")

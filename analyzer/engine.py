@@ -25,12 +25,12 @@ import libcst as cst
 
 from analyzer import budget
 from analyzer.config import Settings
-from analyzer.findings import Confidence, Finding, Location, with_fingerprints
+from analyzer.findings import Confidence, Edit, Finding, Fix, Location, with_fingerprints
 from analyzer.index import Index, TooDeep
 from analyzer.model import ActionModule, SourceFile, split_lines
 from analyzer.registry import enabled_rules, is_enabled, rule_by_code, rule_by_role
 from analyzer.rule import LintRule, Report, RuleContext, RuleCrash
-from analyzer.suppression import parse_suppressions
+from analyzer.suppression import parse_suppressions, removal
 
 Status = Literal["action", "skipped", "error", "unreadable"]
 
@@ -115,6 +115,11 @@ def _bad_byte(data: bytes, index: int, encoding: str) -> SourceError:
 
 def decode(data: bytes) -> str:
     """Decode like Python does: BOM, then a PEP 263 coding cookie, else UTF-8."""
+    return decode_source(data)[0]
+
+
+def decode_source(data: bytes) -> tuple[str, str]:
+    """`decode(data)` and the encoding it used (to write a fixed file back alike)."""
     # detect_encoding splits lines on b"\n" only; CPython also honours a cookie in a file
     # whose lines end with a lone CR. Only the first two lines matter.
     ends = _LINE_END.finditer(data)
@@ -149,7 +154,7 @@ def decode(data: bytes) -> str:
             len(lines[-1]) + 1,
         )
     # `utf-8-sig` strips the BOM; tokenize's `utf-8` for a BOM file would keep it.
-    return text.removeprefix("\ufeff")
+    return text.removeprefix("\ufeff"), encoding
 
 
 def parse(text: str) -> tuple[cst.Module, Index]:
@@ -394,6 +399,7 @@ def _apply_suppressions(
                 path,
                 report.location,
                 inert(report.message),  # rules quote source text; it must stay text
+                fix=report.fix,
             )
         )
 
@@ -407,6 +413,10 @@ def _apply_suppressions(
                 continue  # the rule did not run here, so we cannot tell whether it is used
             why = "suppressed nothing on this line" if known else "names no owui-lint rule"
             message = f"`# noqa: {directive.code}` {why}; remove it"
+            edit = removal(directive, model.source.lines[directive.line - 1])
+            fix = None
+            if edit is not None:
+                fix = Fix(f"Remove `{directive.code}` from the `# noqa`", (Edit(*edit),))
             if suppressions.match(unused_rule.code, directive.line) is None:
                 findings.append(
                     Finding(
@@ -417,6 +427,7 @@ def _apply_suppressions(
                         path,
                         directive.location,
                         message,
+                        fix=fix,
                     )
                 )
     return with_fingerprints(findings, split_lines(model.source.text))

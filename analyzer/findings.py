@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 class Level(str, enum.Enum):
@@ -34,6 +34,26 @@ class Location:
     end_column: int
 
 
+@dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the text at `location` with `replacement` (an empty range inserts there).
+
+    Line breaks in `replacement` are written as `\n`; the engine writes the file's own.
+    """
+
+    location: Location
+    replacement: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A safe autofix a rule offers with its finding: edits of the file's text, applied
+    together (all or none) by the engine; rules never write files."""
+
+    description: str
+    edits: tuple[Edit, ...]
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: str
@@ -44,6 +64,7 @@ class Finding:
     location: Location
     message: str
     fingerprint: str = ""
+    fix: Fix | None = field(default=None, compare=False)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         loc = self.location

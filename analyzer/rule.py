@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import libcst as cst
 
 from analyzer.budget import BudgetExceeded
-from analyzer.findings import Confidence, Level, Location
+from analyzer.findings import Confidence, Edit, Fix, Level, Location
 
 if TYPE_CHECKING:
     from analyzer.config import Settings
@@ -44,15 +44,22 @@ class Invalid:
     """A snippet on which the rule must report exactly on `lines` (1-based, after dedent).
 
     `message` is an optional substring that every finding's message must contain.
+    `fixed` (Fixit's `expected_replacement`): the source after `--fix` with only this rule
+    enabled; None when the rule offers no fix here (then it must offer none).
     """
 
     code: str
     lines: tuple[int, ...]
     message: str | None = None
+    fixed: str | None = None
 
     @property
     def source(self) -> str:
         return dedent_example(self.code)
+
+    @property
+    def fixed_source(self) -> str | None:
+        return None if self.fixed is None else dedent_example(self.fixed)
 
 
 def dedent_example(code: str) -> str:
@@ -68,6 +75,7 @@ class Report:
     location: Location
     message: str
     confidence: Confidence
+    fix: Fix | None = None
 
 
 @dataclass
@@ -116,6 +124,8 @@ class LintRule(cst.BatchableCSTVisitor):
     engine_role: ClassVar[str | None] = None
     # Extra options this rule reads from the settings, for `explain` (key -> description).
     options: ClassVar[Mapping[str, str]] = {}
+    # Whether the rule offers a safe autofix (`check --fix`) where it can; for `explain`.
+    fixable: ClassVar[bool] = False
     VALID: ClassVar[list[Valid]] = []
     INVALID: ClassVar[list[Invalid]] = []
 
@@ -168,13 +178,47 @@ class LintRule(cst.BatchableCSTVisitor):
         *,
         confidence: Confidence | None = None,
         location: Location | None = None,
+        fix: Fix | None = None,
     ) -> None:
-        """Report a finding at `node` (its full range) or at an explicit `location`."""
+        """Report a finding at `node` (its full range) or at an explicit `location`,
+        with the safe `fix` the rule offers for it, if any."""
         if location is None:
             if node is None:
                 raise ValueError("report() needs a node or a location")
             location = self.module.location(node)
-        self.context.reports.append(Report(location, message, confidence or self.confidence))
+        self.context.reports.append(
+            Report(location, message, confidence or self.confidence, fix)
+        )
+
+    # --- fixes (text edits located with the CST; the engine applies them) -------------
+
+    def code_of(self, node: cst.CSTNode) -> str:
+        """The source text of `node` (its syntactic range, as in the file)."""
+        loc = self.module.location(node)
+        lines = self.module.source.lines
+        if loc.line == loc.end_line:
+            return lines[loc.line - 1][loc.column - 1 : loc.end_column - 1]
+        first = lines[loc.line - 1][loc.column - 1 :]
+        middle = lines[loc.line : loc.end_line - 1]
+        last = lines[loc.end_line - 1][: loc.end_column - 1]
+        return "\n".join([first, *middle, last])
+
+    def replace(self, node: cst.CSTNode, text: str) -> Edit:
+        """Replace the text of `node` with `text`."""
+        return Edit(self.module.location(node), text)
+
+    def insert_before(self, node: cst.CSTNode, text: str) -> Edit:
+        loc = self.module.location(node)
+        return Edit(Location(loc.line, loc.column, loc.line, loc.column), text)
+
+    def insert_after(self, node: cst.CSTNode, text: str) -> Edit:
+        loc = self.module.location(node)
+        return Edit(Location(loc.end_line, loc.end_column, loc.end_line, loc.end_column), text)
+
+    def indent_of(self, node: cst.CSTNode) -> str:
+        """The whitespace that starts the line `node` starts on."""
+        line = self.module.source.lines[self.module.location(node).line - 1]
+        return line[: len(line) - len(line.lstrip())]
 
     def check(self) -> None:
         """Called once after the traversal; override to query the semantic model."""

@@ -24,6 +24,9 @@ class Directive:
     line: int
     code: str
     location: Location
+    # The comment that holds it: its text and 0-based start column (on `line`).
+    comment: str = ""
+    comment_column: int = 0
 
 
 @dataclass
@@ -82,4 +85,41 @@ def _add_directives(result: Suppressions, tok: tokenize.TokenInfo) -> None:
                 continue
             begin = col + codes_start + code.start()
             loc = Location(line, begin + 1, line, begin + len(code.group()) + 1)
-            result.by_line.setdefault(line, []).append(Directive(line, code.group().upper(), loc))
+            directive = Directive(line, code.group().upper(), loc, tok.string, col)
+            result.by_line.setdefault(line, []).append(directive)
+
+
+# A comment that is one directive and nothing else (`# noqa: OWA301, OWA302`).
+_ONLY_NOQA = re.compile(r"#\s*noqa\s*:\s*[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*\s*\Z", re.I)
+
+
+def removal(directive: Directive, line_text: str) -> tuple[Location, str] | None:
+    """The edit that removes `directive`'s code from its comment: the whole comment (and
+    the blanks before it, or its whole line when it stands alone) when the comment held
+    only that code, else the code and one separator. None when that is not certain."""
+    comment, col = directive.comment, directive.comment_column
+    if line_text[col : col + len(comment)] != comment or _ONLY_NOQA.match(comment) is None:
+        return None
+    match = _NOQA.match(comment)
+    if match is None:
+        return None
+    codes = list(_CODE.finditer(match.group("codes")))
+    base = match.start("codes")
+    mine = [c for c in codes if base + c.start() + col + 1 == directive.location.column]
+    if len(mine) != 1:
+        return None
+    line = directive.line
+    if len(codes) == 1:
+        before = line_text[:col]
+        if not before.strip():  # a comment on a line of its own: the line goes
+            return Location(line, 1, line + 1, 1), ""
+        start = len(before.rstrip())
+        end = col + len(comment)
+        return Location(line, start + 1, line, end + 1), ""
+    index = codes.index(mine[0])
+    if index + 1 < len(codes):  # the code and the separator after it
+        start, end = codes[index].start(), codes[index + 1].start()
+    else:  # the last code: the separator before it
+        start, end = codes[index - 1].end(), codes[index].end()
+    offset = col + base
+    return Location(line, offset + start + 1, line, offset + end + 1), ""

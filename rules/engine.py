@@ -74,3 +74,4 @@ class UnusedSuppressionRule(LintRule):
     level = Level.WARNING
     summary = "A `# noqa: OWAnnn` comment that suppressed nothing."
     engine_role = "unused-suppression"
+    fixable = True

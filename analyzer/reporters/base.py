@@ -64,6 +64,11 @@ class RunReport:
     version: str = field(default_factory=tool_version)
     # The directory relative paths are anchored at (SARIF's %SRCROOT%), absolute POSIX.
     root: str = "/"
+    # Findings fixed by `check --fix` (they are no longer in `findings`).
+    fixed: int = 0
+
+    def fixable(self) -> int:
+        return sum(1 for f in self.findings if f.fix is not None)
 
     def by_rule(self) -> dict[str, int]:
         counts = Counter(f.rule for f in self.findings)

@@ -107,7 +107,32 @@ def _result(f: Finding, index: int) -> so.Result:
         ],
         partial_fingerprints={FINGERPRINT_KEY: f.fingerprint},
         properties={"confidence": f.confidence.value},
+        fixes=_fixes(f),
     )
+
+
+def _fixes(f: Finding) -> list[so.Fix] | None:
+    """The finding's safe autofix as SARIF `fixes[]` (an empty region inserts)."""
+    if f.fix is None:
+        return None
+    uri, base = _uri(f.path)
+    replacements = [
+        so.Replacement(
+            deleted_region=so.Region(
+                start_line=e.location.line,
+                start_column=e.location.column,
+                end_line=e.location.end_line,
+                end_column=e.location.end_column,
+            ),
+            inserted_content=so.ArtifactContent(text=e.replacement) if e.replacement else None,
+        )
+        for e in f.fix.edits
+    ]
+    change = so.ArtifactChange(
+        artifact_location=so.ArtifactLocation(uri=uri, uri_base_id=base),
+        replacements=replacements,
+    )
+    return [so.Fix(artifact_changes=[change], description=so.Message(text=f.fix.description))]
 
 
 def render_sarif(report: RunReport) -> str:

@@ -74,7 +74,14 @@ def summary_line(report: RunReport) -> str:
         f"{_plural(report.files, 'file')} checked, {_plural(report.actions, 'action')} analysed,"
         f" {report.skipped} skipped (not actions)"
     )
+    if report.fixed:
+        total = report.fixed + len(report.findings)
+        fixes = f"{report.fixed} fixed, {len(report.findings)} remaining"
+        return f"Found {_plural(total, 'finding')} ({fixes}): {scanned}."
     if not report.findings:
         return f"No findings: {scanned}."
     parts = [_plural(counts[level], level.value) for level in Level if counts[level]]
+    fixable = report.fixable()
+    if fixable:
+        parts.append(f"{fixable} fixable with `--fix`")
     return f"Found {_plural(len(report.findings), 'finding')} ({', '.join(parts)}): {scanned}."
