@@ -15,7 +15,7 @@ from typing import Literal
 
 import libcst as cst
 
-from analyzer.findings import Confidence, Level
+from analyzer.findings import Confidence, Fix, Level
 from analyzer.model import (
     INJECTED_PARAMS,
     NEVER_INJECTED_PARAMS,
@@ -3856,6 +3856,9 @@ _NOTHING_SENT = {
 }
 
 
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
 class EventNotAwaited(LintRule):
     """
     ## What it does
@@ -3909,6 +3912,7 @@ class EventNotAwaited(LintRule):
     code = "OWA113"
     name = "event-not-awaited"
     level = Level.ERROR
+    fixable = True
     summary = (
         "`__event_emitter__(...)` / `__event_call__(...)` called without `await`: nothing is sent."
     )
@@ -3990,6 +3994,7 @@ class EventNotAwaited(LintRule):
                 f"coroutine, so {lost}; write `await {text}`"
                 + ("" if info.is_async else f" and make `{info.qualname}` `async`"),
                 location=self.module.statement_location(call),
+                fix=self._await_fix(call, info),
             )
         elif how == "var":
             assign = next(
@@ -4008,6 +4013,7 @@ class EventNotAwaited(LintRule):
                 f"`{var} = {text}` keeps a coroutine that is never awaited{where}: {lost}, and "
                 f"`{var}` is a coroutine object, not the result; write `{var} = await {text}`",
                 location=self.module.statement_location(call),
+                fix=self._await_fix(call, info),
             )
         elif how == "return" and info.is_async:
             for site in self.module.callers.get(info.qualname, []):
@@ -4024,8 +4030,27 @@ class EventNotAwaited(LintRule):
                         f"coroutine nobody awaits: line {line} awaits `{info.name}(...)` and "
                         f"drops its result, so {lost}; write `return await {text}`",
                         location=self.module.statement_location(call),
+                        fix=self._await_fix(call, info),
                     )
                     return
+
+    def _await_fix(self, call: cst.Call, info: FunctionInfo) -> Fix | None:
+        """`await` before the call, only inside an `async def` (where `await` is legal and
+        the coroutine the call makes is what the code meant to run) and only where the call
+        is the whole operand (`await` binds tighter than any operator around it)."""
+        if not info.is_async or self.module.index.fence(call, lambdas=True) is not info.node:
+            return None
+        parent = self.module.parent(call)
+        if isinstance(parent, cst.IfExp) or (
+            isinstance(parent, (cst.Attribute, cst.Subscript, cst.Call)) and parent is not call
+        ):
+            return None
+        for above in self.module.ancestors(call):
+            if above is info.node:
+                break
+            if isinstance(above, _COMPREHENSIONS):  # `await` would make it asynchronous
+                return None
+        return Fix("Add the missing `await`", (self.insert_before(call, "await "),))
 
     def _awaited_later(self, target: cst.Name, info: FunctionInfo) -> bool:
         """True when the variable holding the coroutine is awaited, passed on or returned."""
@@ -4164,6 +4189,14 @@ class EventNotAwaited(LintRule):
             """,
             lines=(3,),
             message="write `await __event_emitter__(...)`",
+            fixed="""
+                class Action:
+                    async def action(self, body: dict, __event_emitter__=None) -> dict:
+                        await __event_emitter__({"type": "status", "data": {"description": "Exporting…", "done": False}})
+                        markdown = "\\n\\n".join(f"**{m['role']}**: {m['content']}" for m in body["messages"])
+                        await __event_emitter__({"type": "status", "data": {"description": "Exported", "done": True}})
+                        return {"messages": [{"id": body["id"], "content": markdown}]}
+            """,
         ),
         Invalid(
             """
@@ -4179,6 +4212,17 @@ class EventNotAwaited(LintRule):
             """,
             lines=(3, 8),
             message="without `await`",
+            fixed="""
+                class Action:
+                    def _status(self, emitter, text: str, done: bool = False) -> None:
+                        emitter({"type": "status", "data": {"description": text, "done": done}})
+
+                    async def action(self, body: dict, __event_emitter__=None) -> None:
+                        notify = __event_emitter__
+                        self._status(notify, "Generating image…")
+                        await notify({"type": "files", "data": {"files": [{"type": "image", "url": "https://cdn.example.com/cat.png"}]}})
+                        self._status(notify, "Done", done=True)
+            """,
         ),
         Invalid(
             """
@@ -4193,6 +4237,16 @@ class EventNotAwaited(LintRule):
             """,
             lines=(3,),
             message="in `Action._emit` (line 8 reaches it through Action._emit)",
+            fixed="""
+                class Action:
+                    async def _emit(self, text: str) -> None:
+                        await self.emitter({"type": "message", "data": {"content": text}})
+
+                    async def action(self, body: dict, __event_emitter__=None) -> None:
+                        self.emitter = __event_emitter__
+                        for line in body["messages"][-1]["content"].splitlines():
+                            await self._emit(line.upper())
+            """,
         ),
         Invalid(
             """
@@ -4210,6 +4264,19 @@ class EventNotAwaited(LintRule):
             """,
             lines=(6,),
             message="`confirmed` is a coroutine object, not the result",
+            fixed="""
+                import shutil
+
+
+                class Action:
+                    async def action(self, body: dict, __event_call__=None) -> dict:
+                        confirmed = await __event_call__(
+                            {"type": "confirmation", "data": {"title": "Delete exports", "message": "Remove all exported files?"}}
+                        )
+                        if confirmed is True:
+                            shutil.rmtree("/tmp/exports", ignore_errors=True)
+                        return body
+            """,
         ),
         Invalid(
             """
@@ -4229,5 +4296,21 @@ class EventNotAwaited(LintRule):
                     await self._finish(__event_emitter__)
             """,
             lines=(9, 12, 13),
+            fixed="""
+                import asyncio
+
+
+                class Action:
+                    def _notify(self, emitter, text: str):
+                        return emitter({"type": "notification", "data": {"type": "info", "content": text}})
+
+                    async def _finish(self, emitter):
+                        return await emitter({"type": "status", "data": {"description": "Done", "done": True}})
+
+                    async def action(self, body: dict, __event_emitter__=None) -> None:
+                        await asyncio.to_thread(__event_emitter__, {"type": "status", "data": {"description": "Start", "done": False}})
+                        await self._notify(__event_emitter__, "Working")
+                        await self._finish(__event_emitter__)
+            """,
         ),
     ]
