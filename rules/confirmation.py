@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from analyzer.findings import Confidence, Level
+from analyzer.findings import Confidence, Fix, Level
 from analyzer.flow.events import (
     DictV,
     Evaluator,
@@ -35,6 +35,7 @@ from analyzer.flow.gates import (
     RiskyOp,
     WeakTest,
     authorization_flagged,
+    is_confirmation_answer,
     ignored_confirmations,
     status_paths,
     unchecked_inputs,
@@ -401,6 +402,7 @@ class ConfirmationTruthiness(LintRule):
     security = True
     cwe = (754,)
     summary = "A confirmation answer tested by truthiness lets a timed-out dialog through."
+    fixable = True
 
     def check(self) -> None:
         model = self.module
@@ -423,7 +425,34 @@ class ConfirmationTruthiness(LintRule):
                 None,
                 why + _suffix(model, weak.function),
                 location=model.statement_location(weak.node),
+                fix=self._strict_test(weak),
             )
+
+    def _strict_test(self, weak: WeakTest) -> Fix | None:
+        """`if not r:` -> `if r is not True:`, `if r:` -> `if r is True:`, `if r is False:`
+        -> `if r is not True:`; only where `r` certainly holds the raw answer (every binding
+        of it is `r = await __event_call__(...)`) and the test is a condition of its own or
+        an operand of `and` / `or` in one."""
+        model = self.module
+        node = weak.node
+        if not _condition_operand(model, node) or node.lpar:
+            return None
+        negated = False
+        subject: cst.BaseExpression = node
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+            negated, subject = True, node.expression
+        if weak.how == "is-false":
+            if negated or not isinstance(node, cst.Comparison) or len(node.comparisons) != 1:
+                return None
+            target = node.comparisons[0]
+            is_false = isinstance(target.comparator, cst.Name) and target.comparator.value == "False"
+            if not is_false or not isinstance(target.operator, (cst.Is, cst.Equal)):
+                return None
+            subject, negated = node.left, True
+        if subject.lpar or not _raw_answer(model, subject):
+            return None
+        strict = f"{self.code_of(subject)} is {'not ' if negated else ''}True"
+        return Fix(f"Test `{strict}`", (self.replace(node, strict),))
 
     VALID = [
         Valid(
@@ -510,6 +539,18 @@ class ConfirmationTruthiness(LintRule):
             """,
             lines=(8,),
             message='truthy `{"error": ...}` dict',
+            fixed="""
+                from open_webui.models.chats import Chats
+
+                class Action:
+                    async def action(self, body, __user__=None, __event_call__=None):
+                        confirmed = await __event_call__(
+                            {"type": "confirmation", "data": {"title": "Delete chat", "message": "Are you sure?"}}
+                        )
+                        if confirmed is not True:
+                            return
+                        await Chats.delete_chat_by_id(body["chat_id"])
+            """,
         ),
         Invalid(
             """
@@ -519,6 +560,12 @@ class ConfirmationTruthiness(LintRule):
                         return {"messages": [{"id": body["id"], "content": "Sent"}]}
             """,
             lines=(3,),
+            fixed="""
+                class Action:
+                    async def action(self, body, __event_call__=None):
+                        if await __event_call__({"type": "confirmation", "data": {"title": "Send", "message": "Send?"}}) is True:
+                            return {"messages": [{"id": body["id"], "content": "Sent"}]}
+            """,
         ),
         Invalid(
             """
@@ -544,6 +591,14 @@ class ConfirmationTruthiness(LintRule):
             """,
             lines=(4,),
             message="stops only on Cancel",
+            fixed="""
+                class Action:
+                    async def action(self, body, __event_call__=None):
+                        answer = await __event_call__({"type": "confirmation", "data": {"title": "Reset", "message": "Reset?"}})
+                        if answer is not True:
+                            return
+                        return {"messages": [{"id": body["id"], "content": "Reset done"}]}
+            """,
         ),
         Invalid(
             """
@@ -562,7 +617,72 @@ class ConfirmationTruthiness(LintRule):
             """,
             lines=(11,),
         ),
+        Invalid(
+            """
+            class Action:
+                async def action(self, body, __event_call__=None):
+                    # Ask first; an empty chat has nothing to post.
+                    ok = await __event_call__({"type": "confirmation", "data": {"title": "Post", "message": "Post it?"}})
+                    while not ok or not body.get("messages"):  # stop on anything but Confirm
+                        return None
+                    return {"messages": [{"id": body["id"], "content": "Posted"}]}
+            """,
+            lines=(5,),
+            fixed="""
+                class Action:
+                    async def action(self, body, __event_call__=None):
+                        # Ask first; an empty chat has nothing to post.
+                        ok = await __event_call__({"type": "confirmation", "data": {"title": "Post", "message": "Post it?"}})
+                        while ok is not True or not body.get("messages"):  # stop on anything but Confirm
+                            return None
+                        return {"messages": [{"id": body["id"], "content": "Posted"}]}
+            """,
+        ),
+        Invalid(
+            """
+            class Action:
+                async def action(self, body, __event_call__=None):
+                    # `ok` is rebound from something other than the raw answer: no autofix.
+                    ok = await __event_call__({"type": "confirmation", "data": {"title": "Post", "message": "Post it?"}})
+                    if body.get("force"):
+                        ok = body.get("confirmed")
+                    if not ok:
+                        return None
+                    return {"messages": [{"id": body["id"], "content": "Posted"}]}
+            """,
+            lines=(7,),
+        ),
     ]
+
+
+def _condition_operand(model: ActionModule, node: cst.CSTNode) -> bool:
+    """`node` is the test of an `if` / `while`, or an operand of `and` / `or` that is one."""
+    child, parent = node, model.parent(node)
+    while isinstance(parent, cst.BooleanOperation):
+        child, parent = parent, model.parent(parent)
+    return isinstance(parent, (cst.If, cst.While)) and parent.test is child
+
+
+def _raw_answer(model: ActionModule, subject: cst.BaseExpression) -> bool:
+    """`subject` is `await __event_call__(...)` itself, or a name whose every binding is."""
+    if isinstance(subject, cst.Await):
+        return is_confirmation_answer(model, subject)
+    if not isinstance(subject, cst.Name):
+        return False
+    bindings = model.referents(subject)
+    if not bindings:
+        return False
+    for binding in bindings:
+        target = None if binding is None else model.parent(binding)
+        assign = None if target is None else model.parent(target)
+        if not (
+            isinstance(target, cst.AssignTarget)
+            and isinstance(assign, cst.Assign)
+            and len(assign.targets) == 1
+            and is_confirmation_answer(model, assign.value)
+        ):
+            return False
+    return True
 
 
 class ConfirmationIgnored(LintRule):

@@ -874,6 +874,14 @@ def weak_tests(model: ActionModule) -> list[WeakTest]:
     return out
 
 
+def is_confirmation_answer(model: ActionModule, expr: cst.BaseExpression) -> bool:
+    """`expr` is itself the awaited answer of a confirmation (`await __event_call__({...})`,
+    also through `asyncio.wait_for`): the raw value, never passed through `bool()`."""
+    facts = gate_facts(model)
+    site = facts._site(expr)
+    return site is not None and facts.ask_kind(site) == "confirmation"
+
+
 def _completed_in_same_test(model: ActionModule, node: Node, subject: cst.BaseExpression) -> bool:
     """The same `if` / `while` condition also tests the answer strictly (`r is True`,
     `isinstance(r, bool)`, `isinstance(r, dict)`): `if not r or isinstance(r, dict): return`
