@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import libcst as cst
 
-from analyzer.findings import Confidence, Level
+from analyzer.findings import Confidence, Edit, Fix, Level
 from analyzer.flow.dataflow import trampoline
 from analyzer.model import ActionModule, FunctionInfo, assigned_value, string_value
 from analyzer.rule import Invalid, LintRule, Valid
@@ -1034,6 +1034,7 @@ class ValvesFieldRequired(LintRule):
     name = "valves-field-required"
     level = Level.ERROR
     summary = "A `Valves` / `UserValves` field without a default: `Valves()` raises."
+    fixable = True
 
     def check(self) -> None:
         seen: set[int] = set()
@@ -1047,7 +1048,45 @@ class ValvesFieldRequired(LintRule):
                 if default is None or not default.required:
                     continue
                 seen.add(id(f.node))
-                self.report(f.node, self._message(f))
+                self.report(f.node, self._message(f), fix=self._default_fix(f))
+
+    def _default_fix(self, f: ValveField) -> Fix | None:
+        """Give the field the default its annotation makes obvious (`""`, `0`, `0.0`,
+        `False`, `None` for `Optional`), where the field is declared in the class itself
+        and nothing (a constraint, `validate_default`) could make that default wrong."""
+        if f.annotation is None or f.declared_in != f.owner:
+            return None
+        value = _suggested_default(self.module, f.annotation)
+        if value not in _OBVIOUS_DEFAULTS:
+            return None
+        description = f"Give `{f.name}` the default `{value}`"
+        node = f.node
+        if f.value is None:
+            if not isinstance(node, cst.AnnAssign) or node.value is not None:
+                return None
+            if any(not _plain_field_call(c) for c in f.field_calls):
+                return None
+            return Fix(description, (self.insert_after(node.annotation, f" = {value}"),))
+        if _is_ellipsis(f.value):
+            return Fix(description, (self.replace(f.value, value),))
+        if f.field_calls != [f.value] or not isinstance(f.value, cst.Call):
+            return None
+        call = f.value
+        if not _plain_field_call(call):
+            return None
+        for arg in call.args:
+            if arg.keyword is None or arg.keyword.value == "default":
+                if not _is_ellipsis(arg.value):
+                    return None
+                text = value if arg.keyword is not None else f"default={value}"
+                return Fix(description, (self.replace(arg.value, text),))
+        if not call.args:
+            return Fix(description, (self.replace(call, f"{self.code_of(call.func)}(default={value})"),))
+        first = call.args[0]
+        text = f"default={value}, "
+        if self.module.location(first).line != self.module.location(call).line:
+            text = f"default={value},\n{self.indent_of(first)}"  # one option a line
+        return Fix(description, (self.insert_before(first, text),))
 
     def _message(self, f: ValveField) -> str:
         assert f.annotation is not None
@@ -1217,6 +1256,38 @@ class ValvesFieldRequired(LintRule):
             ''',
             lines=(13, 14),
             message="has no default",
+            fixed='''
+                """
+                title: Image Generator
+                description: Turn the clicked reply into an image with Stability AI
+                """
+                import base64
+
+                import httpx
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        stability_api_key: str = Field(default="", description="Stability AI key")
+                        engine: str = Field(default="", description="Engine id, e.g. stable-diffusion-xl-1024-v1-0")
+                        steps: int = Field(default=30)
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict, __event_emitter__=None) -> dict:
+                        prompt = body["messages"][-1]["content"]
+                        async with httpx.AsyncClient() as client:
+                            r = await client.post(
+                                f"https://api.stability.ai/v1/generation/{self.valves.engine}/text-to-image",
+                                headers={"Authorization": f"Bearer {self.valves.stability_api_key}"},
+                                json={"text_prompts": [{"text": prompt}], "steps": self.valves.steps},
+                            )
+                        image = r.json()["artifacts"][0]["base64"]
+                        base64.b64decode(image)
+                        return {"messages": [{"id": body["id"], "content": "![image](data:image/png;base64," + image + ")"}]}
+            ''',
         ),
         Invalid(
             """
@@ -1240,6 +1311,26 @@ class ValvesFieldRequired(LintRule):
                     return body
             """,
             lines=(8, 12),
+            fixed="""
+                from typing import Optional
+
+                from pydantic import BaseModel as BM
+
+
+                class Action:
+                    class Valves(BM):
+                        notion_token: Optional[str] = None
+                        database_id: str = ""
+
+                    class UserValves(BM):
+                        page_title: str = ""
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict, __user__=None) -> dict:
+                        return body
+            """,
         ),
         Invalid(
             """
@@ -1265,6 +1356,28 @@ class ValvesFieldRequired(LintRule):
                     return body
             """,
             lines=(8, 13, 14),
+            fixed="""
+                from typing import Annotated
+
+                import pydantic as pd
+                from pydantic import Field as F
+
+
+                class _ExportBase(pd.BaseModel):
+                    output_dir: str
+
+
+                class Action:
+                    class Valves(_ExportBase):
+                        fmt: Annotated[str, F(description="md or html")] = ""
+                        max_messages: int = 0
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            """,
         ),
         Invalid(
             """
@@ -1287,7 +1400,85 @@ class ValvesFieldRequired(LintRule):
             lines=(7,),
             message="default_factory=list",
         ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    # Shown first in the settings form.
+                    show_status: bool = Field(
+                        # The button reports its progress.
+                        description="Emit status updates",
+                    )
+                    retries: int = Field(ge=1, description="At least one")  # no obvious default
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(7, 11),
+            fixed="""
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        # Shown first in the settings form.
+                        show_status: bool = Field(
+                            # The button reports its progress.
+                            default=False,
+                            description="Emit status updates",
+                        )
+                        retries: int = Field(ge=1, description="At least one")  # no obvious default
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            """,
+        ),
     ]
+
+
+_OBVIOUS_DEFAULTS = frozenset({'""', "0", "0.0", "False", "None"})
+# `Field(...)` options that constrain the value: a default picked from the type alone could
+# break them (and `validate_default=True` would make it raise), so no autofix there.
+_CONSTRAINTS = frozenset(
+    {
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "multiple_of",
+        "min_length",
+        "max_length",
+        "pattern",
+        "regex",
+        "validate_default",
+        "default_factory",
+        "strict",
+        "allow_inf_nan",
+        "max_digits",
+        "decimal_places",
+    }
+)
+
+
+def _plain_field_call(call: cst.Call) -> bool:
+    """A `Field(...)` with keyword options only (but a positional `...`), none a constraint."""
+    for arg in call.args:
+        if arg.star:
+            return False
+        if arg.keyword is None and not _is_ellipsis(arg.value):
+            return False
+        if arg.keyword is not None and arg.keyword.value in _CONSTRAINTS:
+            return False
+    return True
 
 
 # --- OWA203 ------------------------------------------------------------------------------------
