@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import libcst as cst
 
-from analyzer.findings import Confidence, Edit, Fix, Level
+from analyzer.findings import Confidence, Edit, Fix, Level, Location
 from analyzer.flow.dataflow import trampoline
 from analyzer.model import ActionModule, FunctionInfo, assigned_value, string_value
 from analyzer.rule import Invalid, LintRule, Valid
@@ -1445,6 +1445,15 @@ class ValvesFieldRequired(LintRule):
     ]
 
 
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
 _OBVIOUS_DEFAULTS = frozenset({'""', "0", "0.0", "False", "None"})
 # `Field(...)` options that constrain the value: a default picked from the type alone could
 # break them (and `validate_default=True` would make it raise), so no autofix there.
@@ -1664,6 +1673,7 @@ class ValvesNotInitialized(LintRule):
     name = "valves-not-initialized"
     level = Level.ERROR
     summary = "`Valves` is defined but nothing sets `self.valves`."
+    fixable = True
 
     def check(self) -> None:
         cls = self.module.valves_class
@@ -1677,6 +1687,7 @@ class ValvesNotInitialized(LintRule):
                 "stored admin settings only to an instance that already has `valves` "
                 '(`hasattr(inst, "valves")`), so they are ignored and `self.valves` raises '
                 "`AttributeError`; add `self.valves = self.Valves()` to `__init__`",
+                fix=self._init_fix(cls),
             )
         elif verdict == "elsewhere":
             self.report(
@@ -1687,6 +1698,52 @@ class ValvesNotInitialized(LintRule):
                 "with the defaults; set `self.valves = self.Valves()` in `__init__` instead",
                 confidence=Confidence.MEDIUM,
             )
+
+    def _init_fix(self, cls: cst.ClassDef) -> Fix | None:
+        """`self.valves = self.Valves()` first in `Action.__init__` (after its docstring),
+        or a new `__init__` after `class Valves` when no class of `Action`'s chain has one.
+        Only for a pydantic `Valves` nested in `Action` whose every field has a default
+        (else `Valves()` would raise at load) and no `__new__` in the way."""
+        model = self.module
+        action = model.action_class
+        if action is None or not isinstance(action.body, cst.IndentedBlock):
+            return None
+        if not any(stmt is cls for stmt in action.body.body):
+            return None
+        if classify_class(model, cls).kind != "pydantic":
+            return None
+        for f in valve_fields(model, "Valves", cls):
+            found = field_default(model, f) if f.annotation is not None else None
+            if f.annotation is not None and (found is None or found.required):
+                return None
+        chain = _class_chain(model, action)
+        if chain is None or any("__new__" in model.class_methods(c) for c in chain):
+            return None
+        description = "Set `self.valves = self.Valves()` in `__init__`"
+        init = model.class_methods(action).get("__init__")
+        if init is None:
+            if any("__init__" in model.class_methods(c) for c in chain[1:]):
+                return None  # a new `__init__` would hide the base's
+            line = model.location(cls).end_line + 1
+            indent, unit = self.indent_of(cls), model.module.default_indent
+            text = f"\n{indent}def __init__(self):\n{indent}{unit}self.valves = self.Valves()\n"
+            return Fix(description, (Edit(Location(line, 1, line, 1), text),))
+        params = [*init.params.posonly_params, *init.params.params]
+        if not params or not isinstance(init.body, cst.IndentedBlock) or not init.body.body:
+            return None
+        me = params[0].name.value
+        line_text = f"{me}.valves = {me}.Valves()"
+        body = init.body.body
+        if _is_docstring(body[0]):
+            if len(body) == 1:
+                line = model.location(body[0]).end_line + 1
+                text = f"{self.indent_of(body[0])}{line_text}\n"
+                return Fix(description, (Edit(Location(line, 1, line, 1), text),))
+            first = body[1]
+        else:
+            first = body[0]
+        text = f"{line_text}\n{self.indent_of(first)}"
+        return Fix(description, (self.insert_before(first, text),))
 
     VALID = [
         Valid(
@@ -1808,6 +1865,34 @@ class ValvesNotInitialized(LintRule):
             ''',
             lines=(10,),
             message="add `self.valves = self.Valves()` to `__init__`",
+            fixed='''
+                """
+                title: Chat Summary
+                description: Summarize the chat with the configured model
+                """
+                import aiohttp
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        api_base: str = Field(default="https://api.openai.com/v1")
+                        model: str = Field(default="gpt-4o-mini")
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+                        self.session = None
+
+                    async def action(self, body: dict, __event_emitter__=None) -> dict:
+                        text = "\\n".join(m["content"] for m in body["messages"])
+                        async with aiohttp.ClientSession() as s:
+                            r = await s.post(
+                                f"{self.valves.api_base}/chat/completions",
+                                json={"model": self.valves.model, "messages": [{"role": "user", "content": text}]},
+                            )
+                            summary = (await r.json())["choices"][0]["message"]["content"]
+                        return {"messages": [{"id": body["id"], "content": summary}]}
+            ''',
         ),
         Invalid(
             """
@@ -1848,6 +1933,26 @@ class ValvesNotInitialized(LintRule):
                     return body
             """,
             lines=(7,),
+            fixed="""
+                import pydantic as pd
+
+
+                class Action:
+                    valves: "Action.Valves"  # an annotation is not an attribute
+
+                    class Valves(pd.BaseModel):
+                        language: str = "en"
+
+                    class UserValves(pd.BaseModel):
+                        voice: str = "alloy"
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+                        self.user_valves = self.UserValves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            """,
         ),
         Invalid(
             """
@@ -1871,6 +1976,84 @@ class ValvesNotInitialized(LintRule):
                     return body
             """,
             lines=(14,),
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    # Where the exports go.
+                    folder: str = Field(default="/tmp/exports")  # absolute path
+
+                # The entry point.
+                async def action(self, body: dict) -> dict:
+                    return {"messages": [{"id": body["id"], "content": self.valves.folder}]}
+            """,
+            lines=(5,),
+            fixed="""
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        # Where the exports go.
+                        folder: str = Field(default="/tmp/exports")  # absolute path
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    # The entry point.
+                    async def action(self, body: dict) -> dict:
+                        return {"messages": [{"id": body["id"], "content": self.valves.folder}]}
+            """,
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    language: str = "en"
+
+                def __init__(this):
+                    \"\"\"Nothing to set up yet.\"\"\"
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(5,),
+            fixed='''
+                from pydantic import BaseModel
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        language: str = "en"
+
+                    def __init__(this):
+                        """Nothing to set up yet."""
+                        this.valves = this.Valves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            ''',
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    api_key: str  # required: `Valves()` would raise at load, so no autofix
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(5,),
         ),
     ]
 
