@@ -1445,6 +1445,40 @@ class ValvesFieldRequired(LintRule):
     ]
 
 
+_MASK_VALUE = '{"input": {"type": "password"}}'
+
+
+def _field_spelling(model: ActionModule) -> str | None:
+    """How this module can call pydantic's `Field`: `Field`, an alias, or `pd.Field`."""
+    found: list[str] = []
+    for name, nodes in model.bindings.items():
+        if len(nodes) != 1:
+            continue
+        node = nodes[0]
+        if isinstance(node, cst.ImportFrom) and not node.relative and node.module is not None:
+            if model.module.code_for_node(node.module) != "pydantic":
+                continue
+            if isinstance(node.names, cst.ImportStar):
+                continue
+            for alias in node.names:
+                bound = alias.asname.name if alias.asname else alias.name
+                if (
+                    isinstance(alias.name, cst.Name)
+                    and alias.name.value == "Field"
+                    and isinstance(bound, cst.Name)
+                    and bound.value == name
+                ):
+                    found.append(name)
+        elif isinstance(node, cst.Import):
+            for imported in node.names:
+                if model.module.code_for_node(imported.name) != "pydantic":
+                    continue
+                bound = imported.asname.name if imported.asname else imported.name
+                if isinstance(bound, cst.Name) and bound.value == name:
+                    found.append(f"{name}.Field")
+    return sorted(found, key=lambda n: ("." in n, n))[0] if found else None
+
+
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
     return (
         isinstance(stmt, cst.SimpleStatementLine)
@@ -2394,6 +2428,7 @@ class SecretValveNotMasked(LintRule):
     security = True
     cwe = (549,)
     summary = "A secret-named Valves field whose settings input is not masked."
+    fixable = True
 
     def check(self) -> None:
         for f, kind in secret_fields(self.module):
@@ -2413,7 +2448,38 @@ class SecretValveNotMasked(LintRule):
                 f.node,
                 f"{f.label} holds a secret but its input is not masked, so the settings form "
                 f"shows it in clear text{hint}; {fix}",
+                fix=self._mask_fix(f) if kind.kind == "pydantic" else None,
             )
+
+    def _mask_fix(self, f: ValveField) -> Fix | None:
+        """Add the mask to the field's `Field(...)` (a new last option), or wrap an existing
+        default in `Field(default=..., json_schema_extra=...)` when the module imports
+        pydantic's `Field`. Not where a `json_schema_extra` is already there (its intent
+        is the author's), nor in `Annotated[...]`, nor for a field without a default."""
+        model = self.module
+        mask = f"json_schema_extra={_MASK_VALUE}"
+        value = f.value
+        if value is None or not isinstance(f.node, cst.AnnAssign):
+            return None
+        description = "Mask the input: `json_schema_extra={\"input\": {\"type\": \"password\"}}`"
+        if not f.field_calls:
+            spelling = _field_spelling(model)
+            if spelling is None:
+                return None
+            text = f"{spelling}(default={self.code_of(value)}, {mask})"
+            return Fix(description, (self.replace(value, text),))
+        if f.field_calls != [value] or not isinstance(value, cst.Call):
+            return None
+        call = value
+        if any(arg.star or (arg.keyword and arg.keyword.value == "json_schema_extra") for arg in call.args):
+            return None
+        if not call.args:
+            return Fix(description, (self.replace(call, f"{self.code_of(call.func)}({mask})"),))
+        last = call.args[-1]
+        text = f", {mask}"
+        if model.location(last).line != model.location(call).line:
+            text = f",\n{self.indent_of(last)}{mask}"  # one option a line
+        return Fix(description, (self.insert_after(last, text),))
 
     VALID = [
         Valid(
@@ -2552,6 +2618,32 @@ class SecretValveNotMasked(LintRule):
             ''',
             lines=(11,),
             message=_MASK,
+            fixed='''
+                """
+                title: Image via Stability
+                description: Generate an image from the clicked reply
+                """
+                import httpx
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        stability_api_key: str = Field(default="", description="Stability AI API key", json_schema_extra={"input": {"type": "password"}})
+                        engine: str = Field(default="stable-diffusion-xl-1024-v1-0")
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict, __event_emitter__=None) -> dict:
+                        async with httpx.AsyncClient() as client:
+                            r = await client.post(
+                                f"https://api.stability.ai/v1/generation/{self.valves.engine}/text-to-image",
+                                headers={"Authorization": f"Bearer {self.valves.stability_api_key}"},
+                                json={"text_prompts": [{"text": body["messages"][-1]["content"]}]},
+                            )
+                        return {"messages": [{"id": body["id"], "content": r.text}]}
+            ''',
         ),
         Invalid(
             """
@@ -2572,6 +2664,22 @@ class SecretValveNotMasked(LintRule):
             """,
             lines=(6, 7, 8),
             message="not masked",
+            fixed="""
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        openai_api_key: str = Field(default="", json_schema_extra={"type": "password"})
+                        anthropicApiKey: str = Field(default="", extra={"input": {"type": "password"}}, json_schema_extra={"input": {"type": "password"}})
+                        webhook_secret: str = Field(default="", format="password", json_schema_extra={"input": {"type": "password"}})
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            """,
         ),
         Invalid(
             """
@@ -2597,6 +2705,27 @@ class SecretValveNotMasked(LintRule):
             """,
             lines=(9, 10, 13),
             message="json_schema_extra",
+            fixed="""
+                from typing import Optional
+
+                import pydantic as pd
+
+
+                class Action:
+                    class Valves(pd.BaseModel):
+                        api_base: str = "https://api.groq.com/openai/v1"
+                        GROQ_API_KEY: Optional[str] = pd.Field(default=None, json_schema_extra={"input": {"type": "password"}})
+                        proxy_password: pd.SecretStr = pd.Field(default=pd.SecretStr(""), json_schema_extra={"input": {"type": "password"}})
+
+                    class UserValves(pd.BaseModel):
+                        personal_access_token: str = pd.Field(default="", json_schema_extra={"input": {"type": "password"}})
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict, __user__=None) -> dict:
+                        return body
+            """,
         ),
         Invalid(
             """
@@ -2621,6 +2750,64 @@ class SecretValveNotMasked(LintRule):
                     return body
             """,
             lines=(5,),
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    # Create one at https://dashboard.example.com/keys
+                    service_api_key: str = Field(
+                        default="",  # empty: the button explains how to set it
+                        description="Service API key",
+                    )
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(7,),
+            fixed="""
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        # Create one at https://dashboard.example.com/keys
+                        service_api_key: str = Field(
+                            default="",  # empty: the button explains how to set it
+                            description="Service API key",
+                            json_schema_extra={"input": {"type": "password"}},
+                        )
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            """,
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel
+
+
+            class Action:
+                class Valves(BaseModel):
+                    # No `Field` imported: no autofix (it would need a new import).
+                    github_token: str = ""
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(7,),
         ),
     ]
 
