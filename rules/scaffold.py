@@ -1980,6 +1980,7 @@ class SyncAction(LintRule):
     name = "sync-action"
     level = Level.WARNING
     summary = "`def action` is not `async`: it runs on the event loop and blocks every user."
+    fixable = True
 
     def check(self) -> None:
         info = _signature_target(self.module)
@@ -1990,7 +1991,40 @@ class SyncAction(LintRule):
             f"`def {info.name}` is not `async`: Open WebUI calls it on the server's event "
             "loop, so while it runs no other user gets an answer; write `async def "
             f"{info.name}(...)` (and move blocking work into `await asyncio.to_thread(...)`)",
+            fix=self._async_fix(info),
         )
+
+    def _async_fix(self, info: FunctionInfo) -> Fix | None:
+        """`def action` -> `async def action`, only when nothing can tell the difference:
+        a method written in `Action` itself, no other mention of its name in the module (no
+        other caller, no reference), no `yield`, no known blocking call on its way (OWA112's
+        list), and no call of a coroutine function whose coroutine could be returned."""
+        model = self.module
+        cls = model.action_class
+        if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+            return None
+        if not any(stmt is info.node for stmt in cls.body.body):
+            return None
+        name = info.node.name
+        if any(n.value == name.value and n is not name for n in model.index.of_type(cst.Name)):
+            return None
+        own = model.own_nodes(info.node.body, lambdas=False)
+        if any(isinstance(n, (cst.Yield, cst.Await)) for n in own):
+            return None
+        for node in own:
+            if isinstance(node, cst.Return) and isinstance(node.value, cst.Call):
+                callee = model.resolve_callable(node.value.func, info)
+                target = model.functions.get(callee) if callee else None
+                if target is None or target.is_async:
+                    return None
+            if isinstance(node, cst.Call):
+                callee = model.resolve_callable(node.func, info)
+                target = model.functions.get(callee) if callee else None
+                if target is not None and target.is_async:
+                    return None
+        if next(blocking_calls(model, info), None) is not None:
+            return None
+        return Fix(f"Make `{name.value}` `async`", (self.insert_before(info.node, "async "),))
 
     VALID = [
         Valid(
@@ -2106,6 +2140,54 @@ class SyncAction(LintRule):
             Action = CsvExporter
             """,
             lines=(6,),
+            fixed="""
+                import csv
+                import io
+
+
+                class CsvExporter:
+                    async def action(self, body: dict) -> dict:
+                        buffer = io.StringIO()
+                        writer = csv.writer(buffer)
+                        for message in body["messages"]:
+                            writer.writerow([message["role"], message["content"]])
+                        return {"messages": [{"id": body["id"], "content": buffer.getvalue()}]}
+
+
+                Action = CsvExporter
+            """,
+        ),
+        Invalid(
+            """
+            class Action:
+                # Called by Open WebUI when the button is clicked.
+                def action(self, body: dict) -> dict:  # returns the reply unchanged
+                    return {"messages": [{"id": body["id"], "content": self._clean(body)}]}
+
+                def _clean(self, body: dict) -> str:
+                    return body["messages"][-1]["content"].strip()
+            """,
+            lines=(3,),
+            fixed="""
+                class Action:
+                    # Called by Open WebUI when the button is clicked.
+                    async def action(self, body: dict) -> dict:  # returns the reply unchanged
+                        return {"messages": [{"id": body["id"], "content": self._clean(body)}]}
+
+                    def _clean(self, body: dict) -> str:
+                        return body["messages"][-1]["content"].strip()
+            """,
+        ),
+        Invalid(
+            """
+            class Action:
+                def action(self, body: dict) -> dict:  # no autofix: `run` calls it directly
+                    return body
+
+                def run(self, body: dict) -> dict:
+                    return self.action(body)
+            """,
+            lines=(2,),
         ),
     ]
 
@@ -3328,6 +3410,53 @@ def _owner_class(info: FunctionInfo) -> str | None:
     return info.class_name
 
 
+def _blocking_call(
+    model: ActionModule, call: cst.Call, info: FunctionInfo, clients: _SyncClients, local: set[str]
+) -> tuple[str, str] | None:
+    """What the blocking call is, and the non-blocking way to write it."""
+    names = model.imported_name(call.func) & _BLOCKING_FUNCTIONS
+    if names:
+        name = min(names)
+        if name == "time.sleep":
+            instead = "`await asyncio.sleep(...)`"
+        elif name.startswith("subprocess."):
+            instead = "`await asyncio.create_subprocess_exec(...)`"
+        else:
+            instead = "an async client (`httpx.AsyncClient`, `aiohttp`)"
+        return f"`{name}(...)`", instead
+    func = call.func
+    if (
+        isinstance(func, cst.Attribute)
+        and func.attr.value in _CLIENT_METHODS
+        and clients.is_client(func.value, info, local)
+    ):
+        return (
+            f"`{_code(func, 40)}(...)` on a sync HTTP client",
+            "an async client (`httpx.AsyncClient`, `aiohttp`)",
+        )
+    return None
+
+
+BlockingCall = tuple[cst.Call, FunctionInfo, tuple[CallSite, ...], tuple[str, str]]
+
+
+def blocking_calls(model: ActionModule, start: FunctionInfo) -> Iterator[BlockingCall]:
+    """Known blocking calls (OWA112's) that `start` runs on the event loop: in it or in
+    what it calls directly (a call written in a lambda is handed to a thread: not followed)."""
+    clients = _SyncClients(model)
+
+    def direct(site: CallSite) -> bool:
+        caller = model.functions[site.caller]
+        return site.kind == "call" and not _in_lambda(model, site.node, caller.node)
+
+    for _qual, (info, path) in reach(model, start, direct).items():
+        local = clients.local_clients(info)
+        for node in model.own_of(info.node.body, cst.Call, lambdas=False):
+            found = _blocking_call(model, node, info, clients, local)
+            if found is not None:
+                yield node, info, path, found
+
+
 class BlockingCallInAsyncAction(LintRule):
     """
     ## What it does
@@ -3380,67 +3509,27 @@ class BlockingCallInAsyncAction(LintRule):
         start = action_function(self.module)
         if start is None or not start.is_async or _is_decorated(start):
             return
-        clients = _SyncClients(self.module)
-
-        def direct(site: CallSite) -> bool:
-            # Only real calls run on the loop; a call written inside a lambda is the usual
-            # way to hand work to a thread, so it is not followed.
-            caller = self.module.functions[site.caller]
-            return site.kind == "call" and not _in_lambda(self.module, site.node, caller.node)
-
-        for _qual, (info, path) in reach(self.module, start, direct).items():
-            local = clients.local_clients(info)
-            for node in self.module.own_of(info.node.body, cst.Call, lambdas=False):
-                found = self._blocking(node, info, clients, local)
-                if found is None:
-                    continue
-                what, instead = found
-                where = _where(self.module, info, path)
-                parent = self.module.parent(node)
-                grand = self.module.parent(parent) if parent is not None else None
-                if (
-                    isinstance(parent, cst.Arg)
-                    and isinstance(grand, cst.Call)
-                    and _is_thread_offloader(self.module, grand)
-                ):
-                    fix = (
-                        "it runs before the thread starts: pass the function and its arguments "
-                        f"separately, `await asyncio.to_thread({self._callable(node)}, ...)`"
-                    )
-                else:
-                    fix = f"use {instead}, or {self._offload_hint(node, path)}"
-                self.report(
-                    None,
-                    f"{what} blocks the event loop{where}: `{start.name}` is `async`, so while "
-                    f"it waits no other user of the server gets an answer; {fix}",
-                    location=self.module.statement_location(node),
+        for node, info, path, (what, instead) in blocking_calls(self.module, start):
+            where = _where(self.module, info, path)
+            parent = self.module.parent(node)
+            grand = self.module.parent(parent) if parent is not None else None
+            if (
+                isinstance(parent, cst.Arg)
+                and isinstance(grand, cst.Call)
+                and _is_thread_offloader(self.module, grand)
+            ):
+                fix = (
+                    "it runs before the thread starts: pass the function and its arguments "
+                    f"separately, `await asyncio.to_thread({self._callable(node)}, ...)`"
                 )
-
-    def _blocking(
-        self, call: cst.Call, info: FunctionInfo, clients: _SyncClients, local: set[str]
-    ) -> tuple[str, str] | None:
-        """What the blocking call is, and the non-blocking way to write it."""
-        names = self.module.imported_name(call.func) & _BLOCKING_FUNCTIONS
-        if names:
-            name = min(names)
-            if name == "time.sleep":
-                instead = "`await asyncio.sleep(...)`"
-            elif name.startswith("subprocess."):
-                instead = "`await asyncio.create_subprocess_exec(...)`"
             else:
-                instead = "an async client (`httpx.AsyncClient`, `aiohttp`)"
-            return f"`{name}(...)`", instead
-        func = call.func
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in _CLIENT_METHODS
-            and clients.is_client(func.value, info, local)
-        ):
-            return (
-                f"`{_code(func, 40)}(...)` on a sync HTTP client",
-                "an async client (`httpx.AsyncClient`, `aiohttp`)",
+                fix = f"use {instead}, or {self._offload_hint(node, path)}"
+            self.report(
+                None,
+                f"{what} blocks the event loop{where}: `{start.name}` is `async`, so while "
+                f"it waits no other user of the server gets an answer; {fix}",
+                location=self.module.statement_location(node),
             )
-        return None
 
     @staticmethod
     def _callable(call: cst.Call) -> str:
