@@ -334,9 +334,7 @@ def _fix(item: Any) -> Fix | None:
 
 def _finding(item: Any) -> Finding:
     """The inverse of `_finding_json`; raises on anything else."""
-    rule, name, level, confidence, path, line, column, end_line, end_column, message, fp, fix = (
-        item
-    )
+    rule, name, level, confidence, path, line, column, end_line, end_column, message, fp, fix = item
     texts = (rule, name, path, message, fp)
     if not all(isinstance(t, str) for t in texts):
         raise TypeError("malformed finding")

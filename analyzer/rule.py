@@ -186,9 +186,7 @@ class LintRule(cst.BatchableCSTVisitor):
             if node is None:
                 raise ValueError("report() needs a node or a location")
             location = self.module.location(node)
-        self.context.reports.append(
-            Report(location, message, confidence or self.confidence, fix)
-        )
+        self.context.reports.append(Report(location, message, confidence or self.confidence, fix))
 
     # --- fixes (text edits located with the CST; the engine applies them) -------------
 

@@ -89,7 +89,7 @@ def _add_directives(result: Suppressions, tok: tokenize.TokenInfo) -> None:
             result.by_line.setdefault(line, []).append(directive)
 
 
-# A comment that is one directive and nothing else (`# noqa: OWA301, OWA302`).
+# A comment that is one noqa directive (codes only) and nothing else.
 _ONLY_NOQA = re.compile(r"#\s*noqa\s*:\s*[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*\s*\Z", re.I)
 
 

@@ -35,8 +35,8 @@ from analyzer.flow.gates import (
     RiskyOp,
     WeakTest,
     authorization_flagged,
-    is_confirmation_answer,
     ignored_confirmations,
+    is_confirmation_answer,
     status_paths,
     unchecked_inputs,
     ungated_ops,
@@ -445,7 +445,9 @@ class ConfirmationTruthiness(LintRule):
             if negated or not isinstance(node, cst.Comparison) or len(node.comparisons) != 1:
                 return None
             target = node.comparisons[0]
-            is_false = isinstance(target.comparator, cst.Name) and target.comparator.value == "False"
+            is_false = (
+                isinstance(target.comparator, cst.Name) and target.comparator.value == "False"
+            )
             if not is_false or not isinstance(target.operator, (cst.Is, cst.Equal)):
                 return None
             subject, negated = node.left, True

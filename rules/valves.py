@@ -1081,7 +1081,9 @@ class ValvesFieldRequired(LintRule):
                 text = value if arg.keyword is not None else f"default={value}"
                 return Fix(description, (self.replace(arg.value, text),))
         if not call.args:
-            return Fix(description, (self.replace(call, f"{self.code_of(call.func)}(default={value})"),))
+            return Fix(
+                description, (self.replace(call, f"{self.code_of(call.func)}(default={value})"),)
+            )
         first = call.args[0]
         text = f"default={value}, "
         if self.module.location(first).line != self.module.location(call).line:
@@ -2461,7 +2463,7 @@ class SecretValveNotMasked(LintRule):
         value = f.value
         if value is None or not isinstance(f.node, cst.AnnAssign):
             return None
-        description = "Mask the input: `json_schema_extra={\"input\": {\"type\": \"password\"}}`"
+        description = 'Mask the input: `json_schema_extra={"input": {"type": "password"}}`'
         if not f.field_calls:
             spelling = _field_spelling(model)
             if spelling is None:
@@ -2471,7 +2473,10 @@ class SecretValveNotMasked(LintRule):
         if f.field_calls != [value] or not isinstance(value, cst.Call):
             return None
         call = value
-        if any(arg.star or (arg.keyword and arg.keyword.value == "json_schema_extra") for arg in call.args):
+        if any(
+            arg.star or (arg.keyword and arg.keyword.value == "json_schema_extra")
+            for arg in call.args
+        ):
             return None
         if not call.args:
             return Fix(description, (self.replace(call, f"{self.code_of(call.func)}({mask})"),))

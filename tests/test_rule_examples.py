@@ -79,7 +79,8 @@ def assert_fix(
     rule: type[LintRule], source: str, expected: str | None, settings: Settings | None = None
 ) -> None:
     """The fix `rule` offers on `source` gives `expected` (None: it offers none), the result
-    re-lints clean for that rule (but for findings that had no fix), and every comment of `source` is still there (but the
+    re-lints clean for that rule (but for findings that had no fix), and every
+    comment of `source` is still there (but the
     `# noqa` codes OWA002 removes)."""
     settings = settings or Settings(select=(rule.code,))
     outcome = fix_bytes("example.py", source.encode(), settings, explicit=True)
