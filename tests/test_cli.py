@@ -49,7 +49,8 @@ def test_text_summary_and_locations(project: Path) -> None:
     assert lines[0] == "broken.py:2:33: OWA001 [error] expected ':'"
     assert lines[1].startswith("no_method.py:7:7: OWA103 [error] `class Action` has no `action`")
     assert lines[-1] == (
-        "Found 3 findings (2 errors, 1 warning): 5 files checked, 3 actions analysed,"
+        "Found 3 findings (2 errors, 1 warning, 1 fixable with `--fix`): 5 files checked,"
+        " 3 actions analysed,"
         " 1 skipped (not actions)."
     )
 
