@@ -143,6 +143,44 @@ def test_fixes_of_several_rules_apply_in_rounds() -> None:
     assert {f.rule for f in outcome.result.findings} & {"OWA107", "OWA113"} == set()
 
 
+def test_one_fix_enables_the_next() -> None:
+    """A required secret field: OWA202 gives it a default, which lets OWA203 create
+    `__init__` (`Valves()` can no longer raise) and OWA205 wrap the default in `Field`."""
+    source = dedent_example(
+        """
+        from pydantic import BaseModel, Field
+
+
+        class Action:
+            class Valves(BaseModel):
+                api_key: str
+
+            async def action(self, body: dict) -> dict:
+                return body
+        """
+    )
+    expected = dedent_example(
+        """
+        from pydantic import BaseModel, Field
+
+
+        class Action:
+            class Valves(BaseModel):
+                api_key: str = Field(default="", json_schema_extra={"input": {"type": "password"}})
+
+            def __init__(self):
+                self.valves = self.Valves()
+
+            async def action(self, body: dict) -> dict:
+                return body
+        """
+    )
+    settings = Settings(select=("OWA202", "OWA203", "OWA205"))
+    outcome = fix_bytes("a.py", source.encode(), settings, explicit=True)
+    assert outcome.fixed == expected
+    assert (outcome.applied, outcome.result.findings) == (3, [])
+
+
 def test_overlapping_fixes_wait_for_the_next_round() -> None:
     one = Fix("one", (Edit(Location(1, 1, 1, 4), "abc"),))
     two = Fix("two", (Edit(Location(1, 3, 1, 6), "xyz"),))
