@@ -86,7 +86,7 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
 
     spans: list[tuple[int, int, str]] = []
     applied = 0
-    ordered = sorted(fixes, key=lambda f: min(e.location for e in f.edits) if f.edits else ())
+    ordered = sorted((f for f in fixes if f.edits), key=lambda f: min(e.location for e in f.edits))
     for fix in ordered:
         mine = [
             (
@@ -96,7 +96,7 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
             )
             for e in fix.edits
         ]
-        if not mine or any(s > e for s, e, _ in mine):
+        if any(s > e for s, e, _ in mine):
             continue
         taken = [*spans, *mine]
         if any(_overlap(a, b) for i, a in enumerate(taken) for b in taken[i + 1 :]):
