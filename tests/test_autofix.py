@@ -70,7 +70,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-# --- OWA002: unused `# noqa` codes ----------------------------------------------------------
+# --- OWA002: unused noqa codes --------------------------------------------------------------
 
 _ACTION = """\
 class Action:
