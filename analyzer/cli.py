@@ -466,7 +466,7 @@ def explain(rule: str) -> None:
     facts.append("fixable" if found.fixable else "no autofix")
     click.echo(f"# {found.code} {found.name} ({', '.join(facts)})\n")
     click.echo(found.summary + "\n")
-    if found.fixable:
+    if found.fixable and not found.doc_section("Fix"):
         click.echo("Fixable: `owui-lint check --fix` fixes it where that is certainly safe.\n")
     click.echo(found.docs())
     if found.options:

@@ -394,6 +394,13 @@ class ConfirmationTruthiness(LintRule):
     if confirmed is not True:
         return
     ```
+
+    ## Fix
+    `check --fix` rewrites `if not answer:` as `if answer is not True:`, `if answer:` as
+    `if answer is True:` and `answer is False` as `answer is not True`, when `answer` is
+    certainly the raw reply (`await __event_call__(...)` itself, or a name only ever
+    assigned from it) and the test is a condition (or an `and` / `or` operand of one).
+    A reply passed through `bool()` or a helper is left for you.
     """
 
     code = "OWA402"

@@ -67,6 +67,11 @@ class UnusedSuppressionRule(LintRule):
     ```python
     title = body["messages"][-1]["content"][:40]
     ```
+
+    ## Fix
+    `check --fix` removes the unused code from the comment, and the whole comment (or its
+    line, when it stands alone) when it held only that code. A comment that says more than
+    the codes (`# noqa: OWA301 -- reviewed`) is left for you.
     """
 
     code = "OWA002"

@@ -1974,6 +1974,12 @@ class SyncAction(LintRule):
             )
             return body
     ```
+
+    ## Fix
+    `check --fix` writes `async def action` when nothing can tell the difference: the method
+    is written in `Action` itself, nothing else in the module names it (no other caller),
+    it has no `yield`, calls no coroutine function and makes no known blocking call (the
+    calls OWA112 reports). Otherwise moving the work to `asyncio.to_thread` is yours to do.
     """
 
     code = "OWA107"
@@ -3996,6 +4002,11 @@ class EventNotAwaited(LintRule):
             await self._status(__event_emitter__, "Exporting…")
             await __event_emitter__({"type": "status", "data": {"description": "Done", "done": True}})
     ```
+
+    ## Fix
+    `check --fix` adds the `await` inside an `async def` (not in a comprehension or a
+    conditional expression, where it would change more than the call). In a plain `def`
+    the function must become `async` first: no fix.
     """
 
     code = "OWA113"

@@ -1028,6 +1028,12 @@ class ValvesFieldRequired(LintRule):
             api_key: str = Field(default="", description="OpenAI API key")
             model: Optional[str] = None
     ```
+
+    ## Fix
+    `check --fix` gives the field the default its annotation makes obvious: `""` for `str`,
+    `0`, `0.0`, `False`, and `None` for `Optional[...]` (as `= value`, or `default=value`
+    in its `Field(...)`). Not for other types, for a field inherited from a base class, or
+    when its `Field(...)` has a constraint (`ge`, `min_length`, `pattern`, ...).
     """
 
     code = "OWA202"
@@ -1703,6 +1709,12 @@ class ValvesNotInitialized(LintRule):
         def __init__(self):
             self.valves = self.Valves()
     ```
+
+    ## Fix
+    `check --fix` adds `self.valves = self.Valves()` as the first statement of `__init__`
+    (after its docstring), or a new `__init__` right after `class Valves`. Not when
+    `Valves()` could raise (a field without a default: fix OWA202 first, `--fix` does so in
+    the same run), nor when a base class has its own `__init__` or `__new__`.
     """
 
     code = "OWA203"
@@ -2422,6 +2434,13 @@ class SecretValveNotMasked(LintRule):
                 json_schema_extra={"input": {"type": "password"}},
             )
     ```
+
+    ## Fix
+    `check --fix` adds `json_schema_extra={"input": {"type": "password"}}` as the last
+    option of the field's `Field(...)`, or wraps a plain default in
+    `Field(default=..., json_schema_extra=...)` when the module imports pydantic's `Field`.
+    Not when a `json_schema_extra` is already written (its intent is yours) or in
+    `Annotated[...]`.
     """
 
     code = "OWA205"

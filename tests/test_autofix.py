@@ -362,7 +362,7 @@ def test_sarif_with_fixes_validates_strictly(work: Path) -> None:
 
 def test_explain_says_whether_a_rule_is_fixable() -> None:
     _, out, _ = run("explain", "OWA402")
-    assert "fixable" in out.splitlines()[0] and "check --fix" in out
+    assert "fixable" in out.splitlines()[0] and "## Fix\n`check --fix` rewrites" in out
     _, out, _ = run("explain", "OWA301")
     assert "no autofix" in out.splitlines()[0]
 

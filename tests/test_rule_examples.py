@@ -112,3 +112,5 @@ def test_fixable_rules_show_a_fix() -> None:
     fixable = [r for r in all_rules() if r.fixable and r.engine_role is None]
     for rule in fixable:
         assert any(case.fixed is not None for case in rule.INVALID), rule.code
+    for rule in all_rules():
+        assert bool(rule.doc_section("Fix")) == rule.fixable, f"{rule.code}: `## Fix` section"
