@@ -4413,4 +4413,16 @@ class EventNotAwaited(LintRule):
                         await self._finish(__event_emitter__)
             """,
         ),
+        Invalid(
+            """
+            class Action:
+                async def action(self, body: dict, __event_emitter__=None) -> dict:
+                    # No autofix: `await` in a comprehension or a conditional expression
+                    # would change more than the call.
+                    sent = [m for m in body["messages"] if not __event_emitter__({"type": "message", "data": {"content": m["content"]}})]
+                    done = __event_emitter__({"type": "status", "data": {"description": "Sent", "done": True}}) if sent else None
+                    return body
+            """,
+            lines=(5, 6),
+        ),
     ]
