@@ -398,9 +398,10 @@ class ConfirmationTruthiness(LintRule):
     ## Fix
     `check --fix` rewrites `if not answer:` as `if answer is not True:`, `if answer:` as
     `if answer is True:` and `answer is False` as `answer is not True`, when `answer` is
-    certainly the raw reply (`await __event_call__(...)` itself, or a name only ever
-    assigned from it) and the test is a condition (or an `and` / `or` operand of one).
-    A reply passed through `bool()` or a helper is left for you.
+    certainly the raw reply (`await __event_call__(...)` itself, the `await` of an async
+    helper whose every `return` hands such a reply back, or a name only ever assigned from
+    one of those) and the test is a condition (or an `and` / `or` operand of one). A reply
+    passed through `bool()` is left for you: `is True` would hide the bug, not fix it.
     """
 
     code = "OWA402"
@@ -458,7 +459,7 @@ class ConfirmationTruthiness(LintRule):
             if not is_false or not isinstance(target.operator, (cst.Is, cst.Equal)):
                 return None
             subject, negated = node.left, True
-        if subject.lpar or not _raw_answer(model, subject):
+        if subject.lpar or not _raw_answer(model, subject, weak.function):
             return None
         strict = f"{self.code_of(subject)} is {'not ' if negated else ''}True"
         return Fix(f"Test `{strict}`", (self.replace(node, strict),))
@@ -588,6 +589,16 @@ class ConfirmationTruthiness(LintRule):
                     return {"messages": [{"id": body["id"], "content": "Archived"}]}
             """,
             lines=(6,),
+            fixed="""
+                class Action:
+                    async def _confirm(self, emitter_call, message):
+                        return await emitter_call({"type": "confirmation", "data": {"title": "Please confirm", "message": message}})
+
+                    async def action(self, body, __event_call__=None):
+                        if await self._confirm(__event_call__, "Archive this chat?") is not True:
+                            return None
+                        return {"messages": [{"id": body["id"], "content": "Archived"}]}
+            """,
         ),
         Invalid(
             """
@@ -661,6 +672,20 @@ class ConfirmationTruthiness(LintRule):
             """,
             lines=(7,),
         ),
+        Invalid(
+            """
+            class Action:
+                async def _ask(self, call, text):
+                    reply = await call({"type": "confirmation", "data": {"title": "Confirm", "message": text}})
+                    return bool(reply)  # an error dict becomes True: no autofix hides that
+
+                async def action(self, body, __event_call__=None):
+                    if not await self._ask(__event_call__, "Publish this reply?"):
+                        return None
+                    return {"messages": [{"id": body["id"], "content": "Published"}]}
+            """,
+            lines=(7,),
+        ),
     ]
 
 
@@ -672,10 +697,12 @@ def _condition_operand(model: ActionModule, node: cst.CSTNode) -> bool:
     return isinstance(parent, (cst.If, cst.While)) and parent.test is child
 
 
-def _raw_answer(model: ActionModule, subject: cst.BaseExpression) -> bool:
-    """`subject` is `await __event_call__(...)` itself, or a name whose every binding is."""
+def _raw_answer(model: ActionModule, subject: cst.BaseExpression, info: FunctionInfo) -> bool:
+    """`subject` certainly holds the raw reply: `await __event_call__(...)` itself, `await`
+    of a helper of the module whose every `return` hands back such a reply, or a name
+    whose every binding is one of those."""
     if isinstance(subject, cst.Await):
-        return is_confirmation_answer(model, subject)
+        return _awaits_raw_answer(model, subject, info)
     if not isinstance(subject, cst.Name):
         return False
     bindings = model.referents(subject)
@@ -688,10 +715,25 @@ def _raw_answer(model: ActionModule, subject: cst.BaseExpression) -> bool:
             isinstance(target, cst.AssignTarget)
             and isinstance(assign, cst.Assign)
             and len(assign.targets) == 1
-            and is_confirmation_answer(model, assign.value)
+            and _awaits_raw_answer(model, assign.value, info)
         ):
             return False
     return True
+
+
+def _awaits_raw_answer(model: ActionModule, expr: cst.BaseExpression, info: FunctionInfo) -> bool:
+    if is_confirmation_answer(model, expr):
+        return True
+    if not isinstance(expr, cst.Await) or not isinstance(expr.expression, cst.Call):
+        return False
+    callee = model.resolve_callable(expr.expression.func, info)
+    helper = model.functions.get(callee) if callee else None
+    if helper is None or not helper.is_async:
+        return False
+    returns = model.own_of(helper.node.body, cst.Return, lambdas=False)
+    return bool(returns) and all(
+        r.value is not None and is_confirmation_answer(model, r.value) for r in returns
+    )
 
 
 class ConfirmationIgnored(LintRule):
