@@ -214,7 +214,8 @@ def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--diff",
     is_flag=True,
-    help="Print the autofixes as a unified diff and write nothing (exit 1 if any).",
+    help="Print the autofixes as a unified diff (or write it to -o) and change no file"
+    " (exit 1 if there is any).",
 )
 @_collector_off
 def check(
@@ -279,8 +280,7 @@ def check(
 
         run = fix_results(results, sources, settings, write=not diff, warn=_warn)
         if diff:
-            sys.stdout.write("".join(run.diffs))
-            sys.stdout.flush()
+            _write("".join(run.diffs), output)
             sys.exit(EXIT_ERROR if run.internal_error else EXIT_FINDINGS if run.diffs else 0)
         results, fixed, fix_failed = run.results, run.fixed, run.internal_error
 

@@ -304,6 +304,8 @@ def test_diff_prints_and_writes_nothing(work: Path) -> None:
         ["patch", "-p1", "--dry-run"], input=out, text=True, capture_output=True, cwd=work
     )
     assert patch.returncode == 0, patch.stdout + patch.stderr
+    code, _, _ = run("check", ".", "--diff", "-o", "fixes.diff", "--select", "OWA107,OWA113")
+    assert code == 1 and (work / "fixes.diff").read_text() == out
     # Nothing to fix: no output, exit 0 (even though b.py has a finding).
     code, out, _ = run("check", "b.py", "--diff", "--select", "OWA107,OWA113")
     assert (code, out) == (0, "")
