@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 @dataclass
 class FixRun:
     results: list[Result]
-    fixed: int = 0  # fixes applied (or, with --diff, that would be)
+    # Findings the fixes made go away (with --diff: would): those a fix was offered for,
+    # and those that went with them (OWA402's fix also settles the OWA401 it caused).
+    fixed: int = 0
     changed: list[str] = field(default_factory=list)  # files changed (or that would be)
     diffs: list[str] = field(default_factory=list)
     internal_error: bool = False
@@ -76,7 +78,7 @@ def fix_results(
             run.results[index] = outcome.result
         else:
             run.diffs.append(outcome.diff())
-        run.fixed += outcome.applied
+        run.fixed += max(len(result.findings) - len(outcome.result.findings), 0)
         run.changed.append(result.path)
     return run
 

@@ -249,6 +249,29 @@ def test_fix_writes_the_file_and_reports_what_remains(work: Path) -> None:
     assert target.read_text() == SYNC_ACTION_FIXED and "fixed" not in out
 
 
+def test_fixed_counts_the_findings_that_went_away(work: Path) -> None:
+    """Making the confirmation test strict (OWA402) also settles the OWA401 it caused."""
+    source = dedent_example(
+        """
+        from open_webui.models.chats import Chats
+
+
+        class Action:
+            async def action(self, body, __event_call__=None):
+                ok = await __event_call__({"type": "confirmation", "data": {"title": "Delete", "message": "Delete?"}})
+                if not ok:
+                    return None
+                await Chats.delete_chat_by_id(body["chat_id"])
+        """
+    )
+    (work / "a.py").write_text(source)
+    _, out, _ = run("check", "a.py", "--select", "OWA4")
+    assert "Found 2 findings" in out and "OWA401" in out and "OWA402" in out
+    code, out, _ = run("check", "a.py", "--fix", "--select", "OWA4")
+    assert out.splitlines()[-1].startswith("Found 2 findings (2 fixed, 0 remaining)")
+    assert "if ok is not True:" in (work / "a.py").read_text() and code == 0
+
+
 def test_fix_exits_zero_when_everything_was_fixed(work: Path) -> None:
     (work / "a.py").write_text(SYNC_ACTION)
     code, out, _ = run("check", "a.py", "--fix", "--select", "OWA107,OWA113")
