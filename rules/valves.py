@@ -1031,9 +1031,11 @@ class ValvesFieldRequired(LintRule):
 
     ## Fix
     `check --fix` gives the field the default its annotation makes obvious: `""` for `str`,
-    `0`, `0.0`, `False`, and `None` for `Optional[...]` (as `= value`, or `default=value`
-    in its `Field(...)`). Not for other types, for a field inherited from a base class, or
-    when its `Field(...)` has a constraint (`ge`, `min_length`, `pattern`, ...).
+    `0`, `0.0`, `False`, `None` for `Optional[...]` (as `= value`, or `default=value` in
+    its `Field(...)`), and `default_factory=list` / `dict` for lists and dicts (in its
+    `Field(...)`, or a new one when the module imports `Field`). Not for other types, for
+    a field inherited from a base class, or when its `Field(...)` has a constraint (`ge`,
+    `min_length`, `pattern`, ...).
     """
 
     code = "OWA202"
@@ -1058,23 +1060,31 @@ class ValvesFieldRequired(LintRule):
 
     def _default_fix(self, f: ValveField) -> Fix | None:
         """Give the field the default its annotation makes obvious (`""`, `0`, `0.0`,
-        `False`, `None` for `Optional`), where the field is declared in the class itself
-        and nothing (a constraint, `validate_default`) could make that default wrong."""
+        `False`, `None` for `Optional`, a `default_factory` of `list` or `dict`), where the
+        field is declared in the class itself and nothing (a constraint,
+        `validate_default`) could make that default wrong."""
         if f.annotation is None or f.declared_in != f.owner:
             return None
         value = _suggested_default(self.module, f.annotation)
-        if value not in _OBVIOUS_DEFAULTS:
+        factory = value in ("list", "dict")
+        if value not in _OBVIOUS_DEFAULTS and not factory:
             return None
-        description = f"Give `{f.name}` the default `{value}`"
+        option = f"default_factory={value}" if factory else f"default={value}"
+        plain: str | None = value  # the whole default, outside a `Field(...)`
+        if factory:
+            spelling = _field_spelling(self.module)
+            plain = None if spelling is None else f"{spelling}({option})"
+        description = f"Give `{f.name}` a default: `{option}`"
         node = f.node
         if f.value is None:
-            if not isinstance(node, cst.AnnAssign) or node.value is not None:
+            if not isinstance(node, cst.AnnAssign) or node.value is not None or plain is None:
                 return None
-            if any(not _plain_field_call(c) for c in f.field_calls):
-                return None
-            return Fix(description, (self.insert_after(node.annotation, f" = {value}"),))
+            if f.field_calls:  # `Annotated[..., Field(...)]`: a second Field would clash
+                if factory or any(not _plain_field_call(c) for c in f.field_calls):
+                    return None
+            return Fix(description, (self.insert_after(node.annotation, f" = {plain}"),))
         if _is_ellipsis(f.value):
-            return Fix(description, (self.replace(f.value, value),))
+            return None if plain is None else Fix(description, (self.replace(f.value, plain),))
         if f.field_calls != [f.value] or not isinstance(f.value, cst.Call):
             return None
         call = f.value
@@ -1084,16 +1094,14 @@ class ValvesFieldRequired(LintRule):
             if arg.keyword is None or arg.keyword.value == "default":
                 if not _is_ellipsis(arg.value):
                     return None
-                text = value if arg.keyword is not None else f"default={value}"
-                return Fix(description, (self.replace(arg.value, text),))
+                # `Field(..., x=...)` / `Field(default=..., x=...)`: that default goes.
+                return Fix(description, (self.replace(arg, option),))
         if not call.args:
-            return Fix(
-                description, (self.replace(call, f"{self.code_of(call.func)}(default={value})"),)
-            )
+            return Fix(description, (self.replace(call, f"{self.code_of(call.func)}({option})"),))
         first = call.args[0]
-        text = f"default={value}, "
+        text = f"{option}, "
         if self.module.location(first).line != self.module.location(call).line:
-            text = f"default={value},\n{self.indent_of(first)}"  # one option a line
+            text = f"{option},\n{self.indent_of(first)}"  # one option a line
         return Fix(description, (self.insert_before(first, text),))
 
     def _message(self, f: ValveField) -> str:
@@ -1407,6 +1415,24 @@ class ValvesFieldRequired(LintRule):
             """,
             lines=(7,),
             message="default_factory=list",
+            fixed="""
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        api_base: str = Field(default="https://api.openai.com/v1")
+                        models: list[str] = Field(
+                            default_factory=list,
+                            description="Models the summary may use",
+                        )
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            """,
         ),
         Invalid(
             """
@@ -1442,6 +1468,39 @@ class ValvesFieldRequired(LintRule):
                             description="Emit status updates",
                         )
                         retries: int = Field(ge=1, description="At least one")  # no obvious default
+
+                    def __init__(self):
+                        self.valves = self.Valves()
+
+                    async def action(self, body: dict) -> dict:
+                        return body
+            """,
+        ),
+        Invalid(
+            """
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    extra_headers: dict[str, str]
+                    model: str = Field(default=..., description="Model id")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    return body
+            """,
+            lines=(6, 7),
+            fixed="""
+                from pydantic import BaseModel, Field
+
+
+                class Action:
+                    class Valves(BaseModel):
+                        extra_headers: dict[str, str] = Field(default_factory=dict)
+                        model: str = Field(default="", description="Model id")
 
                     def __init__(self):
                         self.valves = self.Valves()
