@@ -1079,9 +1079,9 @@ class ValvesFieldRequired(LintRule):
         if f.value is None:
             if not isinstance(node, cst.AnnAssign) or node.value is not None or plain is None:
                 return None
-            if f.field_calls:  # `Annotated[..., Field(...)]`: a second Field would clash
-                if factory or any(not _plain_field_call(c) for c in f.field_calls):
-                    return None
+            # `Annotated[..., Field(...)]`: a second `Field` would clash, a constraint bite.
+            if f.field_calls and (factory or any(not _plain_field_call(c) for c in f.field_calls)):
+                return None
             return Fix(description, (self.insert_after(node.annotation, f" = {plain}"),))
         if _is_ellipsis(f.value):
             return None if plain is None else Fix(description, (self.replace(f.value, plain),))
