@@ -1603,7 +1603,14 @@ class StatusNeverDone(LintRule):
     as true (it has one value for the whole request, so a helper that opens and one that
     closes under the same switch stay consistent). A status with `"hidden": True` counts as
     closing it. A `done` that is not a literal (computed, passed in from elsewhere) is not
-    judged.
+    judged; status helpers that take `done` as a parameter
+    (`await self._emit_status(emitter, "…", False)`) are followed with the value passed.
+
+    Correlated conditions: a status opened under `if user_valves.show_status:` and closed
+    under the same test (in the `try` and in its `except` alike) is closed on every feasible
+    path, as long as nothing assigns the tested names in between (or calls a method on them).
+    When `action` ends with `return await self._handle(...)` and the helper's own status is
+    still showing at one of its returns, the finding is on that `return` in the helper.
 
     ## Example
     ```python
@@ -1644,6 +1651,13 @@ class StatusNeverDone(LintRule):
                     else ("this `return` ends `action`")
                 )
                 location = model.statement_location(stmt)
+                helper = model.enclosing_function(stmt)
+                if helper is not None and helper is not action:
+                    # `return await self._run(...)` in `action`: the path ends in the helper.
+                    where = (
+                        f"this `return` ends `action` (which returns what "
+                        f"`{helper.qualname}` returns)"
+                    )
             self.report(
                 None,
                 f"{where} with the `status` from line{plural} {shown} still showing (no later "
@@ -1737,6 +1751,81 @@ class StatusNeverDone(LintRule):
         ),
         Valid(
             """
+            from open_webui.models.users import Users
+            from open_webui.routers.memories import AddMemoryForm, add_memory
+            from pydantic import BaseModel, Field
+
+            class Action:
+                class UserValves(BaseModel):
+                    show_status: bool = Field(default=True, description="Show status updates")
+
+                async def action(self, body, __user__=None, __event_emitter__=None, __request__=None):
+                    user_valves = __user__.get("valves") or self.UserValves()
+                    # Opened and closed under the same test: closed on every feasible path,
+                    # on the success path and in the `except` alike.
+                    if __event_emitter__ and user_valves.show_status:
+                        await __event_emitter__({"type": "status", "data": {"description": "Saving to memory…", "done": False}})
+                    user = Users.get_user_by_id(__user__["id"])
+                    try:
+                        content = body["messages"][-1]["content"]
+                        await add_memory(request=__request__, form_data=AddMemoryForm(content=content), user=user)
+                        if user_valves.show_status:
+                            await __event_emitter__({"type": "status", "data": {"description": "Memory saved", "done": True}})
+                    except Exception as e:
+                        print(f"add_memory failed: {e}")
+                        if user_valves.show_status:
+                            await __event_emitter__({"type": "status", "data": {"description": "Could not save", "done": True}})
+                        return {"messages": [{"id": body["id"], "content": f"Error: {e}"}]}
+            """
+        ),
+        Valid(
+            """
+            import asyncio
+
+            class Action:
+                def __init__(self):
+                    self.verbose = True
+
+                async def _emit_status(self, emitter, description, done):
+                    await emitter({"type": "status", "data": {"description": description, "done": done}})
+
+                def _render(self, text):
+                    return text.replace("\\n", "  \\n")
+
+                async def action(self, body, __event_emitter__=None):
+                    show = bool(body.get("messages")) and self.verbose
+                    if show:
+                        await self._emit_status(__event_emitter__, "Rendering…", False)
+                    text = await asyncio.to_thread(self._render, body["messages"][-1]["content"])
+                    for _ in range(3):
+                        text = text.strip()
+                    if not show:
+                        return {"messages": [{"id": body["id"], "content": text}]}
+                    await self._emit_status(__event_emitter__, "Rendered", True)
+                    return {"messages": [{"id": body["id"], "content": text}]}
+            """
+        ),
+        Valid(
+            """
+            class Action:
+                async def _emit_status(self, emitter, description, done):
+                    await emitter({"type": "status", "data": {"description": description, "done": done}})
+
+                async def _export(self, body, emitter):
+                    await self._emit_status(emitter, "Exporting…", False)
+                    if not body.get("messages"):
+                        await self._emit_status(emitter, "Nothing to export", True)
+                        return {"messages": []}
+                    text = "\\n\\n".join(m["content"] for m in body["messages"])
+                    await self._emit_status(emitter, "Exported", True)
+                    return {"messages": [{"id": body["id"], "content": text}]}
+
+                async def action(self, body, __event_emitter__=None):
+                    return await self._export(body, __event_emitter__)
+            """
+        ),
+        Valid(
+            """
             class Action:
                 async def action(self, body, __event_emitter__=None):
                     # No status at all: nothing to close.
@@ -1822,6 +1911,60 @@ class StatusNeverDone(LintRule):
                     await __event_emitter__({"type": "status", "data": {"description": "No TODOs", "done": True}})
             """,
             lines=(6,),
+        ),
+        Invalid(
+            """
+            class Action:
+                async def action(self, body, __user__=None, __event_emitter__=None):
+                    valves = __user__.get("valves")
+                    if valves.show_status:
+                        await __event_emitter__({"type": "status", "data": {"description": "Summarising…", "done": False}})
+                    summary = body["messages"][-1]["content"][:200]
+                    # Reassigned between the two tests: they no longer agree.
+                    valves = self.load_valves(body)
+                    if valves.show_status:
+                        await __event_emitter__({"type": "status", "data": {"description": "Done", "done": True}})
+                    return {"messages": [{"id": body["id"], "content": summary}]}
+
+                def load_valves(self, body):
+                    return body.get("valves")
+            """,
+            lines=(11,),
+            message="line 5",
+        ),
+        Invalid(
+            """
+            import asyncio
+
+            class Action:
+                async def _emit_status(self, emitter, description, done=False):
+                    if emitter:
+                        await emitter({"type": "status", "data": {"description": description, "done": done}})
+
+                def _fetch_template(self, name):
+                    with open(f"/srv/templates/{name}.md") as fh:
+                        return fh.read()
+
+                async def _handle_template(self, body, emitter):
+                    await self._emit_status(emitter, "Loading template…", False)
+                    name = body.get("template")
+                    if not name:
+                        return {"messages": [{"id": body["id"], "content": "No template chosen."}]}
+                    try:
+                        text = await asyncio.to_thread(self._fetch_template, name)
+                    except OSError as e:
+                        await self._emit_status(emitter, f"Failed: {e}", True)
+                        return None
+                    await self._emit_status(emitter, "Template loaded", True)
+                    return {"messages": [{"id": body["id"], "content": text}]}
+
+                async def action(self, body, __event_emitter__=None):
+                    if body.get("template"):
+                        return await self._handle_template(body, __event_emitter__)
+                    return {"messages": [{"id": body["id"], "content": body["messages"][-1]["content"]}]}
+            """,
+            lines=(16,),
+            message="which returns what `Action._handle_template` returns",
         ),
     ]
 

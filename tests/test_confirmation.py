@@ -268,6 +268,80 @@ def test_status_left_open_by_a_sync_helper_path_through_try_finally() -> None:
     assert lint(source, "OWA407") == [("OWA407", 6)]
 
 
+def test_status_correlated_comparison_and_its_negation_agree() -> None:
+    # `mode == "quick"` and `mode != "quick"` are one condition: the quick path never
+    # opened a status, the other closes it.
+    source = """
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            mode = body.get("mode", "full")
+            if mode != "quick":
+                await __event_emitter__({"type": "status", "data": {"description": "Working", "done": False}})
+            text = body["messages"][-1]["content"]
+            if mode == "quick":
+                return {"messages": [{"id": body["id"], "content": text[:100]}]}
+            await __event_emitter__({"type": "status", "data": {"description": "Done", "done": True}})
+            return {"messages": [{"id": body["id"], "content": text}]}
+    """
+    assert lint(source, "OWA407") == []
+
+
+def test_status_correlation_ends_at_a_method_call_on_the_tested_object() -> None:
+    # `pending.pop()` may empty `pending`: the second test may go the other way.
+    source = """
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            pending = list(body["messages"])
+            if pending:
+                await __event_emitter__({"type": "status", "data": {"description": "Working", "done": False}})
+            while pending:
+                pending.pop()
+            if pending:
+                await __event_emitter__({"type": "status", "data": {"description": "Done", "done": True}})
+    """
+    assert lint(source, "OWA407") == [("OWA407", 9)]
+
+
+def test_status_correlation_does_not_prune_a_loop_exit() -> None:
+    # The same test repeated inside a loop whose body changes its object by a method call.
+    source = """
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            queue = list(body["messages"])
+            await __event_emitter__({"type": "status", "data": {"description": "Working", "done": False}})
+            for _ in range(10):
+                if queue:
+                    queue.pop()
+                if not queue:
+                    break
+            if queue:
+                return None
+            await __event_emitter__({"type": "status", "data": {"description": "Done", "done": True}})
+    """
+    assert lint(source, "OWA407") == [("OWA407", 11)]
+
+
+def test_status_left_open_in_a_nested_helper_is_reported_at_its_return() -> None:
+    source = """
+    class Action:
+        async def _inner(self, emitter):
+            await emitter({"type": "status", "data": {"description": "Inner", "done": False}})
+            return "ok"
+
+        async def _outer(self, emitter):
+            return await self._inner(emitter)
+
+        async def action(self, body, __event_emitter__=None):
+            result = await self._outer(__event_emitter__)
+            if result:
+                return await self._outer(__event_emitter__)
+            await __event_emitter__({"type": "status", "data": {"description": "Done", "done": True}})
+    """
+    # Through the `return` in `action`: at `_inner`'s return; the other call continues in
+    # `action`, which closes the status.
+    assert lint(source, "OWA407") == [("OWA407", 4)]
+
+
 # --- the bundled examples ---------------------------------------------------------------------
 
 

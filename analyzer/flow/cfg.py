@@ -33,12 +33,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import libcst as cst
 
 if TYPE_CHECKING:
     from analyzer.model import ActionModule, FunctionInfo
+
+T = TypeVar("T")
 
 EdgeKind = Literal["normal", "true", "false", "exception"]
 NodeKind = Literal[
@@ -565,3 +567,280 @@ def node_text(stmt: cst.CSTNode, limit: int = 60) -> str:
     # Small statements and with-items print their separator (`a = 1;`, `x() as y,`).
     first = code.splitlines()[0].rstrip(";,").rstrip() if code else ""
     return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+# --- correlated conditions ---------------------------------------------------------------------
+
+# rules.md "Correlated conditions": two tests of the same side-effect-free condition on a path,
+# with no assignment to its names between them, have the same outcome. A path fact is
+# (condition key, outcome); analyses that want the convention carry a set of them per path.
+Fact = tuple[str, bool]
+
+# Calls a side-effect-free condition may make (builtins that only read their arguments).
+_PURE_CALLS = frozenset({"len", "isinstance", "hasattr", "getattr", "bool", "str", "type"})
+_PURE_NODES = (
+    cst.Name,
+    cst.Attribute,
+    cst.Dot,
+    cst.Subscript,
+    cst.SubscriptElement,
+    cst.Index,
+    cst.SimpleString,
+    cst.ConcatenatedString,
+    cst.Integer,
+    cst.Float,
+    cst.Comparison,
+    cst.ComparisonTarget,
+    cst.BaseCompOp,
+    cst.UnaryOperation,
+    cst.Not,
+    cst.Minus,
+    cst.Tuple,
+    cst.List,
+    cst.Set,
+    cst.Element,
+    cst.Call,
+    cst.Arg,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+    cst.Comma,
+    cst.AssignEqual,
+    cst.BaseParenthesizableWhitespace,
+    cst.EmptyLine,
+    cst.Comment,
+    cst.Newline,
+    cst.TrailingWhitespace,
+)
+_NEGATED_OPS: dict[type[cst.BaseCompOp], str] = {
+    cst.NotEqual: "==",
+    cst.IsNot: "is",
+    cst.NotIn: "in",
+}
+_MAX_FACT_SETS = 64
+
+
+def _code(node: cst.CSTNode) -> str:
+    return " ".join(cst.Module([]).code_for_node(node).split())
+
+
+def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
+    if getattr(expr, "lpar", None):
+        return expr.with_changes(lpar=[], rpar=[])
+    return expr
+
+
+def access_path(expr: cst.BaseExpression) -> str | None:
+    """`a.b.c` for a chain of attributes on a name, the chain's base for a subscript
+    (`a.b["k"]` -> `a.b`); None for anything else."""
+    parts: list[str] = []
+    current: cst.BaseExpression = expr
+    while True:
+        if isinstance(current, cst.Subscript):
+            parts = []
+            current = current.value
+        elif isinstance(current, cst.Attribute):
+            parts.append(current.attr.value)
+            current = current.value
+        elif isinstance(current, cst.Name):
+            parts.append(current.value)
+            return ".".join(reversed(parts))
+        else:
+            return None
+
+
+def _overlaps(path: str, other: str) -> bool:
+    return path == other or path.startswith(other + ".") or other.startswith(path + ".")
+
+
+class Correlations:
+    """The `if` / `elif` tests of one function that repeat a side-effect-free condition,
+    and what each node assigns (use `correlations_for(model, info)`).
+
+    `while` tests are left out: a loop's own condition is meant to change between its tests.
+    A node "kills" a condition when it assigns one of the names it reads (any binding: `=`,
+    `+=`, `:=`, `for`, `with ... as`, `except ... as`, `del`, `import`, `def`), or calls a
+    method on an object the condition reads (`items.pop()` may empty `items`).
+    """
+
+    def __init__(self, model: ActionModule, cfg: CFG) -> None:
+        self.model = model
+        self.cfg = cfg
+        found: dict[Node, tuple[str, bool, frozenset[str]]] = {}
+        counts: dict[str, int] = {}
+        for node in cfg.nodes:
+            if node.kind != "test" or not isinstance(node.owner, cst.If):
+                continue
+            assert isinstance(node.stmt, cst.BaseExpression)
+            keyed = self._key(node.stmt)
+            if keyed is not None:
+                found[node] = keyed
+                counts[keyed[0]] = counts.get(keyed[0], 0) + 1
+        # Only conditions tested more than once can correlate anything.
+        self.tests: dict[Node, tuple[str, bool]] = {
+            node: (key, positive) for node, (key, positive, _) in found.items() if counts[key] > 1
+        }
+        self.paths: dict[str, frozenset[str]] = {
+            key: paths for key, _, paths in found.values() if counts[key] > 1
+        }
+        self._kills: dict[Node, frozenset[str]] = {}
+
+    def _key(self, expr: cst.BaseExpression) -> tuple[str, bool, frozenset[str]] | None:
+        """(key, polarity, access paths read) of a side-effect-free atomic test."""
+        positive = True
+        while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+            positive = not positive
+            expr = expr.expression
+        expr = _bare(expr)
+        paths: set[str] = set()
+        model = self.model
+        for child in model.walk(expr):
+            if not isinstance(child, _PURE_NODES):
+                return None
+            if isinstance(child, cst.Call):
+                func = child.func
+                if isinstance(func, cst.Name):
+                    if func.value not in _PURE_CALLS:
+                        return None
+                elif not (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value == "get"
+                    and all(
+                        isinstance(a.value, (cst.SimpleString, cst.Integer, cst.Name))
+                        for a in child.args
+                    )
+                ):
+                    return None
+            if isinstance(child, (cst.Name, cst.Attribute, cst.Subscript)):
+                parent = model.parent(child)
+                if isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is child:
+                    continue  # part of a longer chain
+                if isinstance(parent, cst.Attribute) and parent.attr is child:
+                    continue
+                if isinstance(parent, cst.Call) and parent.func is child:
+                    continue
+                path = access_path(child)
+                if path is not None and path not in ("True", "False", "None"):
+                    paths.add(path)
+        if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+            target = expr.comparisons[0]
+            op = _NEGATED_OPS.get(type(target.operator))
+            if op is not None:
+                key = f"{_code(_bare(expr.left))} {op} {_code(_bare(target.comparator))}"
+                return key, not positive, frozenset(paths)
+        return _code(expr), positive, frozenset(paths)
+
+    def fact(self, edge: Edge) -> Fact | None:
+        """What taking `edge` says about a repeated condition: (key, outcome)."""
+        if edge.kind not in ("true", "false"):
+            return None
+        keyed = self.tests.get(edge.src)
+        if keyed is None:
+            return None
+        key, positive = keyed
+        return key, (edge.kind == "true") == positive
+
+    def kills(self, node: Node) -> frozenset[str]:
+        """The repeated conditions whose names `node` assigns or may mutate."""
+        if not self.paths or node.stmt is None:
+            return frozenset()
+        known = self._kills.get(node)
+        if known is None:
+            touched = self._touched(node)
+            known = frozenset(
+                key
+                for key, paths in self.paths.items()
+                if any(_overlaps(p, t) for p in paths for t in touched)
+            )
+            self._kills[node] = known
+        return known
+
+    def _touched(self, node: Node) -> set[str]:
+        model = self.model
+        stmt = node.stmt
+        assert stmt is not None
+        targets: list[cst.CSTNode] = []
+        touched: set[str] = set()
+        scope: cst.CSTNode | None = stmt
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return {stmt.name.value}
+        if isinstance(stmt, cst.ExceptHandler):
+            scope = None  # its body is other nodes
+            if stmt.name is not None:
+                targets.append(stmt.name.name)
+        elif isinstance(stmt, cst.MatchCase):
+            scope = stmt.pattern
+            for child in model.walk(stmt.pattern):
+                if isinstance(child, cst.MatchAs) and child.name is not None:
+                    targets.append(child.name)
+        if node.kind == "for" and isinstance(node.owner, cst.For):
+            targets.append(node.owner.target)
+        elif isinstance(stmt, cst.Assign):
+            targets += [t.target for t in stmt.targets]
+        elif isinstance(stmt, (cst.AnnAssign, cst.AugAssign, cst.Del)):
+            targets.append(stmt.target)
+        elif isinstance(stmt, (cst.Import, cst.ImportFrom)) and not isinstance(
+            stmt.names, cst.ImportStar
+        ):
+            for alias in stmt.names:
+                bound = alias.asname.name if alias.asname is not None else alias.name
+                if isinstance(bound, cst.BaseExpression):
+                    path = access_path(bound)
+                    if path is not None:
+                        touched.add(path.split(".")[0])
+        for child in model.walk(scope) if scope is not None else ():
+            if isinstance(child, cst.NamedExpr):
+                targets.append(child.target)
+            elif isinstance(child, cst.AsName):
+                targets.append(child.name)
+            elif isinstance(child, cst.Call) and isinstance(child.func, cst.Attribute):
+                # A method call may change its receiver (`items.pop()`).
+                receiver = access_path(child.func.value)
+                if receiver is not None:
+                    touched.add(receiver)
+        pending = list(targets)
+        while pending:
+            target = pending.pop()
+            if isinstance(target, (cst.Tuple, cst.List)):
+                pending += [e.value for e in target.elements]
+            elif isinstance(target, cst.StarredElement):
+                pending.append(target.value)
+            elif isinstance(target, cst.BaseExpression):
+                path = access_path(target)
+                if path is not None:
+                    touched.add(path)
+        return touched
+
+    def feasible(self, facts: frozenset[Fact], fact: Fact) -> bool:
+        """False when the path already took the other outcome of the same condition."""
+        return (fact[0], not fact[1]) not in facts
+
+
+def correlations_for(model: ActionModule, cfg: CFG) -> Correlations:
+    """`Correlations` of `cfg`, computed once per model."""
+    cache: dict[CFG, Correlations] = model.memo_table("_flow_correlations")
+    found = cache.get(cfg)
+    if found is None:
+        found = cache[cfg] = Correlations(model, cfg)
+    return found
+
+
+def limit_fact_sets(
+    items: frozenset[tuple[T, frozenset[Fact]]],
+) -> frozenset[tuple[T, frozenset[Fact]]]:
+    """Drop path facts subsumed by a weaker set on the same base state, and all of them
+    when there are too many sets (sound: a path without facts is feasible everywhere)."""
+    by_base: dict[T, list[frozenset[Fact]]] = {}
+    for base, facts in items:
+        by_base.setdefault(base, []).append(facts)
+    if len(items) > _MAX_FACT_SETS:
+        return frozenset((base, frozenset()) for base in by_base)
+    out: set[tuple[T, frozenset[Fact]]] = set()
+    for base, sets in by_base.items():
+        for facts in sets:
+            if not any(other < facts for other in sets):
+                out.add((base, facts))
+    return frozenset(out)

@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
 
-from analyzer.flow.cfg import CFG, Edge, Node, cfg_for
+from analyzer.flow.cfg import (
+    CFG,
+    Edge,
+    Fact,
+    Node,
+    cfg_for,
+    correlations_for,
+    limit_fact_sets,
+)
 from analyzer.flow.dataflow import ForwardAnalysis, Solver, Tasks
 from analyzer.flow.events import (
     Const,
@@ -1100,13 +1108,17 @@ def _in_log_call(model: ActionModule, node: cst.CSTNode) -> bool:
 
 # --- status events (OWA407) ---------------------------------------------------------------------
 
-# A state is a set of (open, leaving) pairs. `open`: 0 = no status left open, L > 0 = a status
-# opened on line L is still showing, PASS = whatever the caller's state was (helper summaries).
-# `leaving`: the CFG node id of the `return` / `raise` the path is leaving through (0 before
-# one), so a path that goes through a `finally` on its way out is still reported on its
-# `return`.
+# A state is a set of ((open, leaving), facts). `open`: 0 = no status left open, L > 0 = a
+# status opened on line L is still showing, PASS = whatever the caller's state was (helper
+# summaries). `leaving`: the `return` / `raise` the path is leaving through (None before one),
+# so a path that goes through a `finally` on its way out is still reported on its `return`;
+# after `return await self._helper(...)`, the helper's own `return` that left its status open.
+# `facts`: the outcomes of repeated conditions on the path (rules.md "Correlated conditions").
 PASS = -1
-StatusState = frozenset[tuple[int, int]]
+StatusBase = tuple[int, cst.CSTNode | None]
+StatusState = frozenset[tuple[StatusBase, frozenset[Fact]]]
+# A helper's effect: the (open, leaving) pairs at its normal exit.
+StatusSummary = frozenset[StatusBase]
 
 
 def _status_effect(value: object) -> Literal["open", "close"] | None:
@@ -1138,34 +1150,49 @@ def _is_valve_flag(expr: cst.BaseExpression | None) -> bool:
 
 
 def _set_open(state: StatusState, value: int) -> StatusState:
-    return frozenset((value, leaving) for _, leaving in state)
+    return limit_fact_sets(frozenset(((value, leaving), f) for (_, leaving), f in state))
 
 
-def _tag(state: StatusState, node: Node) -> StatusState:
-    return frozenset((opened, node.id) for opened, _ in state)
+def _tag(state: StatusState, stmt: cst.CSTNode | None) -> StatusState:
+    return frozenset(((opened, stmt), f) for (opened, _), f in state)
+
+
+def _returned_call(stmt: cst.CSTNode) -> cst.Call | None:
+    """The call whose result `return` hands back (`return await self._run(...)`)."""
+    if isinstance(stmt, cst.Return) and stmt.value is not None:
+        value = unwrap_await(stmt.value)
+        if isinstance(value, cst.Call):
+            return value
+    return None
 
 
 class StatusAnalysis(ForwardAnalysis[StatusState]):
     def __init__(
-        self, paths: StatusPaths, info: FunctionInfo, env: Mapping[str, Value], start: int
+        self,
+        paths: StatusPaths,
+        info: FunctionInfo,
+        env: Mapping[str, Value],
+        start: int,
+        cfg: CFG,
     ) -> None:
         self.paths = paths
         self.info = info
         self.env = env
         self.start = start
+        self.correlations = correlations_for(paths.model, cfg)
 
     def initial(self) -> StatusState:
-        return frozenset({(self.start, 0)})
+        return frozenset({((self.start, None), frozenset())})
 
     def join(self, a: StatusState, b: StatusState) -> StatusState:
-        return a | b
+        return limit_fact_sets(a | b)
 
     def refine(self, edge: Edge, state: StatusState) -> StatusState | None:
         paths = self.paths
         if not never_none_feasible(edge, paths.events, self.info, paths.model):
             return None
         if edge.kind == "exception" and isinstance(edge.src.stmt, cst.Raise):
-            return _tag(state, edge.src)  # exception edges carry the IN state
+            return _tag(state, edge.src.stmt)  # exception edges carry the IN state
         if edge.kind in ("true", "false") and edge.condition is not None:
             # An admin switch (`if self.valves.show_status and emitter:`) has one value for
             # the whole request: judge the paths with the switches on, so a helper that
@@ -1175,14 +1202,35 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
                 holds = (edge.kind == "true") != atom.negated
                 if not holds:
                     return None
+        fact = self.correlations.fact(edge)
+        if fact is not None:
+            # A condition tested again has the outcome it had on this path before.
+            kept = frozenset(
+                (base, facts | {fact})
+                for base, facts in state
+                if self.correlations.feasible(facts, fact)
+            )
+            return limit_fact_sets(kept) if kept else None
         return state
 
     def transfer(self, node: Node, state: StatusState) -> StatusState:
         stmt = node.stmt
-        if stmt is None or node.kind in ("except", "case"):
+        if stmt is None:
+            return state
+        killed = self.correlations.kills(node)
+        if killed:
+            state = limit_fact_sets(
+                frozenset(
+                    (base, frozenset(f for f in facts if f[0] not in killed))
+                    for base, facts in state
+                )
+            )
+        if node.kind in ("except", "case"):
             return state
         paths = self.paths
         model = paths.model
+        returned = _returned_call(stmt)
+        through: set[cst.CSTNode] = set()  # helper `return`s this path now leaves through
         for call in calls_in(model, stmt):
             site = paths.events.site_of(call)
             if site is not None:
@@ -1203,15 +1251,28 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
             exits = paths.summary(callee, env)
             if exits is None:
                 continue
-            # A status the helper leaves open is reported at this call, where the path is.
+            # A status the helper leaves open is reported at this call, where the path is;
+            # when this statement returns the helper's result, the path ends inside the
+            # helper: on the helper's `return` that left it open.
             line = model.position(call).start.line
-            out: set[tuple[int, int]] = set()
-            for opened, leaving in state:
-                for item in exits:
-                    out.add((opened if item == PASS else line if item > 0 else 0, leaving))
-            state = frozenset(out)
+            out: set[tuple[StatusBase, frozenset[Fact]]] = set()
+            for (opened, leaving), facts in state:
+                for item, where in exits:
+                    if item == PASS:
+                        out.add(((opened, leaving), facts))
+                    elif item == 0:
+                        out.add(((0, leaving), facts))
+                    elif call is returned and where is not None:
+                        through.add(where)
+                        out.add(((item, where), facts))
+                    else:
+                        out.add(((line, leaving), facts))
+            state = limit_fact_sets(frozenset(out))
         if isinstance(stmt, cst.Return):
-            state = _tag(state, node)
+            state = frozenset(
+                ((opened, leaving if leaving in through else stmt), facts)
+                for (opened, leaving), facts in state
+            )
         return state
 
 
@@ -1221,12 +1282,13 @@ class StatusPaths:
     def __init__(self, model: ActionModule) -> None:
         self.model = model
         self.events = event_facts(model)
-        self._summaries: dict[tuple[str, str], frozenset[int] | None] = {}
+        self._summaries: dict[tuple[str, str], StatusSummary | None] = {}
         # Helper summaries wait for each other here, not on the Python stack.
         self._tasks = Tasks()
 
-    def summary(self, info: FunctionInfo, env: Mapping[str, Value]) -> frozenset[int] | None:
-        """The helper's effect: the `open` values at its normal exit (PASS: unchanged)."""
+    def summary(self, info: FunctionInfo, env: Mapping[str, Value]) -> StatusSummary | None:
+        """The helper's effect: the `open` values at its normal exit (PASS: unchanged),
+        each with the `return` it left through (None: the end of the helper)."""
         key = (info.qualname, repr(sorted((k, describe(v)) for k, v in env.items())))
         if key in self._summaries:
             return self._summaries[key]
@@ -1242,14 +1304,16 @@ class StatusPaths:
         return task.states
 
     def open_exits(self) -> list[tuple[cst.CSTNode | None, frozenset[int]]]:
-        """(the `return` / `raise` statement, or None for the end of `action`; open lines)."""
+        """(the `return` / `raise` statement, or None for the end of `action`; open lines).
+        The statement may be a helper's `return` (`return await self._run(...)` in
+        `action` leaves through it)."""
         action = self.model.action_method
         if action is None:
             return []
         cfg = cfg_for(self.model, action)
-        analysis = StatusAnalysis(self, action, {}, 0)
+        analysis = StatusAnalysis(self, action, {}, 0, cfg)
         states = self._solve(cfg, analysis)
-        found: dict[int, set[int]] = {}  # leaving node id (0: the end) -> open lines
+        found: dict[cst.CSTNode | None, set[int]] = {}  # leaving statement -> open lines
         for exit_node, raising in ((cfg.exit, False), (cfg.raise_exit, True)):
             for edge in exit_node.preds:
                 before = states.get(edge.src)
@@ -1260,18 +1324,22 @@ class StatusPaths:
                 # A `finally` is built once and its end flows to every continuation: a path
                 # that fell through it is not leaving unless the `try` ends the function.
                 spurious_end = not raising and self._finally_not_at_end(edge.src, action)
-                for opened, leaving in refined or ():
-                    if opened <= 0 or (leaving == 0 and spurious_end):
+                for (opened, leaving), _ in refined or ():
+                    if opened <= 0 or (leaving is None and spurious_end):
                         continue
-                    is_raise = leaving and isinstance(cfg.nodes[leaving].stmt, cst.Raise)
-                    if raising and not is_raise:
+                    if raising and not isinstance(leaving, cst.Raise):
                         continue  # an exception from some statement, not an explicit raise
                     found.setdefault(leaving, set()).add(opened)
-        out: list[tuple[cst.CSTNode | None, frozenset[int]]] = []
-        for leaving, lines in sorted(found.items()):
-            stmt = cfg.nodes[leaving].stmt if leaving else None
-            out.append((stmt, frozenset(lines)))
-        return out
+        model = self.model
+
+        def order(item: tuple[cst.CSTNode | None, set[int]]) -> tuple[int, int, int]:
+            stmt = item[0]
+            if stmt is None:
+                return (1, 0, 0)
+            start = model.position(stmt).start
+            return (0, start.line, start.column)
+
+        return [(stmt, frozenset(lines)) for stmt, lines in sorted(found.items(), key=order)]
 
     def _finally_not_at_end(self, node: Node, action: FunctionInfo) -> bool:
         """`node` is in a `finally` body whose `try` is not the function's last statement."""
@@ -1305,7 +1373,7 @@ class _StatusTask:
         self.paths = paths
         self.key = key
         self.cfg = cfg or cfg_for(paths.model, info)
-        self.solver = Solver(self.cfg, analysis or StatusAnalysis(paths, info, env, PASS))
+        self.solver = Solver(self.cfg, analysis or StatusAnalysis(paths, info, env, PASS, self.cfg))
         self.states: dict[Node, StatusState] = {}
 
     def step(self) -> None:
@@ -1313,7 +1381,7 @@ class _StatusTask:
         if self.key is not None:
             result = self.states.get(self.cfg.exit)
             self.paths._summaries[self.key] = (
-                frozenset(opened for opened, _ in result) if result else frozenset({PASS})
+                frozenset(base for base, _ in result) if result else frozenset({(PASS, None)})
             )
 
 
