@@ -259,6 +259,35 @@ class RiskyOpWithoutConfirmation(LintRule):
         ),
         Valid(
             """
+            import asyncio
+            import logging
+
+            from open_webui.models.chats import Chats
+
+            log = logging.getLogger(__name__)
+
+            class Action:
+                async def _notify(self, emitter, text, level="info"):
+                    await emitter({"type": "notification", "data": {"type": level, "content": text}})
+
+                def _purge(self, chat_id, user_id):
+                    log.info("purging %s for %s", chat_id, user_id)
+                    return Chats.delete_chat_by_id_and_user_id(chat_id, user_id)
+
+                async def action(self, body, __user__=None, __event_emitter__=None, __event_call__=None):
+                    # An assignment expression in the test is a gate like any other.
+                    if (ok := await __event_call__(
+                        {"type": "confirmation", "data": {"title": "Delete chat", "message": "Delete this chat for good?"}}
+                    )) is not True:
+                        await self._notify(__event_emitter__, "Kept the chat.")
+                        return None
+                    log.info("confirmed: %r", ok)
+                    await asyncio.to_thread(self._purge, body["chat_id"], __user__["id"])
+                    await self._notify(__event_emitter__, "Chat deleted.", "success")
+            """
+        ),
+        Valid(
+            """
             import subprocess
 
             class Action:
@@ -685,6 +714,25 @@ class ConfirmationTruthiness(LintRule):
                     return {"messages": [{"id": body["id"], "content": "Published"}]}
             """,
             lines=(7,),
+        ),
+        Invalid(
+            """
+            from open_webui.models.memories import Memories
+
+            class Action:
+                async def _ask(self, call, text):
+                    return await call({"type": "confirmation", "data": {"title": "Forget", "message": text}})
+
+                async def action(self, body, __user__=None, __event_emitter__=None, __event_call__=None):
+                    if not (ok := await self._ask(__event_call__, "Forget everything about you?")):
+                        return {"messages": [{"id": body["id"], "content": "Nothing forgotten."}]}
+                    await Memories.delete_memories_by_user_id(__user__["id"])
+                    if (again := await __event_call__({"type": "confirmation", "data": {"title": "Chats", "message": "Also clear this chat?"}})):
+                        await __event_emitter__({"type": "replace", "data": {"content": ""}})
+                    return {"messages": [{"id": body["id"], "content": f"Forgotten ({ok}, {again})."}]}
+            """,
+            lines=(8, 11),
+            message="truthiness",
         ),
     ]
 

@@ -355,6 +355,13 @@ def parse_atom(expr: cst.BaseExpression) -> Atom:
     return Atom(expr, "truthy", negated)
 
 
+def tested_name(expr: cst.BaseExpression | None) -> str | None:
+    """The local a test reads: `r`, or the target of `(r := ...)`."""
+    if isinstance(expr, cst.NamedExpr):
+        expr = expr.target
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
 def _const_name(expr: cst.BaseExpression) -> str | None:
     if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
         return expr.value
@@ -420,6 +427,9 @@ class GateFacts:
         self, expr: cst.BaseExpression, state: GateState, info: FunctionInfo
     ) -> tuple[AnswerKind, cst.Call | None] | None:
         """What answer `expr` holds: a raw confirmation, a strict boolean, a raw input."""
+        if isinstance(expr, cst.NamedExpr):
+            # `(ok := await __event_call__(...)) is not True`: the value tested is the answer.
+            return self.answer_kind(expr.value, state, info)
         site = self._site(expr)
         if site is not None:
             kind = self.ask_kind(site)
@@ -798,17 +808,12 @@ class GateAnalysis(ForwardAnalysis[GateState]):
         kind, ask = found
         if atom.test == "is-true" and kind in ("raw-confirm", "strict") and holds:
             return replace(state, confirmed=True)
-        if (
-            atom.test == "is-true"
-            and kind == "raw-confirm"
-            and not holds
-            and isinstance(atom.subject, cst.Name)
-        ):
+        name = tested_name(atom.subject)
+        if atom.test == "is-true" and kind == "raw-confirm" and not holds and name is not None:
             # Known not to be True: telling Cancel from an error dict next is fine.
-            return _with_name(state, atom.subject.value, ("rejected", ask))
+            return _with_name(state, name, ("rejected", ask))
         if atom.test == "truthy" and kind == "strict" and holds:
             return replace(state, confirmed=True)
-        name = atom.subject.value if isinstance(atom.subject, cst.Name) else None
         # `if not r or isinstance(r, dict): return` (either order) leaves only a confirm.
         if atom.test == "truthy" and holds and name is not None:
             if kind == "not-dict":
@@ -820,13 +825,8 @@ class GateAnalysis(ForwardAnalysis[GateState]):
                 return replace(_with_name(state, name, ("strict", ask)), confirmed=True)
             if kind == "raw-confirm":
                 return _with_name(state, name, ("not-dict", ask))
-        if (
-            atom.test == "isinstance-bool"
-            and kind == "raw-confirm"
-            and holds
-            and isinstance(atom.subject, cst.Name)
-        ):
-            return _with_name(state, atom.subject.value, ("strict", ask))
+        if atom.test == "isinstance-bool" and kind == "raw-confirm" and holds and name is not None:
+            return _with_name(state, name, ("strict", ask))
         return state
 
     def _inline_asks(self, condition: cst.BaseExpression) -> set[cst.Call]:
@@ -896,15 +896,14 @@ def _completed_in_same_test(model: ActionModule, node: Node, subject: cst.BaseEx
     handles the error dict, so its truthiness part is not a bug on its own."""
     owner = node.owner
     test = owner.test if isinstance(owner, (cst.If, cst.While)) else None
-    if test is None or not isinstance(subject, cst.Name):
+    name = tested_name(subject)
+    if test is None or name is None:
         return False
     for child in model.walk(test):
         if child is node.stmt or not isinstance(child, cst.BaseExpression):
             continue
         atom = parse_atom(child) if isinstance(child, (cst.Comparison, cst.Call)) else None
-        if atom is None or not isinstance(atom.subject, cst.Name):
-            continue
-        if atom.subject.value != subject.value:
+        if atom is None or tested_name(atom.subject) != name:
             continue
         if atom.test in ("is-true", "isinstance-bool", "isinstance-dict"):
             return True
