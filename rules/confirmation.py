@@ -975,20 +975,25 @@ class InputResultUnchecked(LintRule):
     """
     ## What it does
     Reports an `input` dialog (`__event_call__` with `"type": "input"`) whose answer is used
-    as text (formatted, concatenated, passed on, a string method called) before any check
-    for Cancel. A check is a truthiness test (`if not name: return`), `isinstance(name, str)`
-    or a comparison with `False` / `""`; testing only `is None` does not count. Reported on
-    the `__event_call__` statement that asks.
+    as text (formatted, concatenated, passed on, a string method called) while it may still
+    be `False` (Cancel), `""` (an empty submit) or an `{"error": ...}` dict (a timeout or
+    disconnect). Reported on the `__event_call__` statement that asks.
+
+    `isinstance(answer, str)` handles all three. A truthiness test (`if not name: return`,
+    `if content:`) handles Cancel and the empty submit but lets the truthy error dict
+    through; `is False` / `== ""` handle one value each; `is None` handles nothing. A check
+    handles only on the branch where it passes: a failing branch that reports (a status, a
+    notification) and then falls through into using the answer handles nothing. A
+    conversion that raises on the bad values (`int(answer)`, `datetime.strptime(answer,
+    ...)`, a `parse_*` helper, a string method) inside a `try` whose `except` leaves the path
+    handles them; code in the branch of a failed type test, and a helper that tests the
+    parameter's type itself, are taken as handling it.
 
     ## Why is this bad?
     Cancel returns `False`, an empty submit returns `""`, and a timeout or disconnect
     returns an `{"error": ...}` dict (§4 of the action contract). Used as text, the chat gets
     renamed to `False`, a file named `{'error': ...}.md` is written, or `.strip()` raises and
     the user sees an error toast. `if name is None` never catches any of these.
-
-    A truthiness test lets the error dict through; the first string method then fails
-    loudly instead of silently, so it is accepted here (OWA402 covers confirmations, where
-    the silent pass is dangerous).
 
     ## Example
     ```python
@@ -1013,12 +1018,25 @@ class InputResultUnchecked(LintRule):
     def check(self) -> None:
         model = self.module
         for item in unchecked_inputs(model):
+            if "cancel" in item.modes:
+                why = (
+                    "without handling Cancel: it is `False` on Cancel, "
+                    '`""` on an empty submit and an `{"error": ...}` dict on timeout (never '
+                    "`None`)"
+                )
+            elif "error" in item.modes:
+                why = (
+                    "after a check that lets the truthy "
+                    '`{"error": ...}` dict of a timed-out or disconnected dialog through '
+                    "(a truthiness test handles only Cancel and an empty submit)"
+                )
+            else:
+                why = 'without handling an empty submit (`""`)'
             self.report(
                 None,
                 f"the answer of this `input` dialog is used as text on line "
-                f"{_line(model, item.use)} without handling Cancel: it is `False` on Cancel, "
-                '`""` on an empty submit and an `{"error": ...}` dict on timeout (never '
-                "`None`); check `if not isinstance(answer, str) or not answer.strip(): return` "
+                f"{_line(model, item.use)} {why}; check "
+                "`if not isinstance(answer, str) or not answer.strip(): return` "
                 "first" + _suffix(model, item.site.function),
                 location=model.statement_location(item.site.call),
             )
@@ -1041,7 +1059,7 @@ class InputResultUnchecked(LintRule):
             class Action:
                 async def action(self, body, __event_call__=None):
                     language = await __event_call__({"type": "input", "data": {"title": "Translate", "message": "Target language?"}})
-                    if not language:
+                    if not language or isinstance(language, dict):
                         return {"messages": []}
                     prompt = f"Translate into {language}: {body['messages'][-1]['content']}"
                     return {"messages": [{"id": body["id"], "content": prompt}]}
@@ -1057,9 +1075,62 @@ class InputResultUnchecked(LintRule):
                 async def action(self, body, __event_call__=None):
                     tag = await __event_call__({"type": "input", "data": {"title": "Tag", "message": "Tag name"}})
                     log.info("tag answer: %r", tag)
-                    if tag is False or tag == "":
+                    if tag is False or tag == "" or isinstance(tag, dict):
                         return
                     return {"messages": [{"id": body["id"], "content": "#" + tag}]}
+            """
+        ),
+        Valid(
+            """
+            import requests
+            from pydantic import BaseModel, Field
+
+            class Action:
+                class Valves(BaseModel):
+                    api_url: str = Field(default="https://images.example.com/v1/generate", description="Image API")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def _status(self, emitter, text, done=False):
+                    await emitter({"type": "status", "data": {"description": text, "done": done}})
+
+                async def action(self, body, __event_emitter__=None, __event_call__=None):
+                    await self._status(__event_emitter__, "Asking for the size…")
+                    try:
+                        width = await __event_call__({"type": "input", "data": {"title": "Width", "message": "Image width (default 1024)", "placeholder": "1024"}})
+                        # Cancel and "" give the default; int() raises on the error dict of a
+                        # timeout, and the `except` reports and leaves.
+                        width = int(width) if width else 1024
+                        prompt = body["messages"][-1]["content"]
+                        reply = requests.post(self.valves.api_url, json={"prompt": prompt, "width": width}, timeout=60)
+                        reply.raise_for_status()
+                    except Exception as e:
+                        await self._status(__event_emitter__, f"Failed: {e}", True)
+                        return {"messages": [{"id": body["id"], "content": f"Image generation failed: {e}"}]}
+                    await self._status(__event_emitter__, "Image ready", True)
+                    return {"messages": [{"id": body["id"], "content": f"![image]({reply.json()['url']})"}]}
+            """
+        ),
+        Valid(
+            """
+            import json
+
+            class Action:
+                def _parse_flow(self, result):
+                    # The helper checks what it got itself.
+                    if isinstance(result, dict):
+                        return result.get("flow")
+                    if isinstance(result, str):
+                        return json.loads(result).get("flow")
+                    return None
+
+                async def action(self, body, __event_call__=None):
+                    answer = await __event_call__({"type": "input", "data": {"title": "Flow", "message": "Paste the flow JSON"}})
+                    if not answer:
+                        return {"messages": [{"id": body["id"], "content": "Cancelled."}]}
+                    flow = self._parse_flow(answer)
+                    return {"messages": [{"id": body["id"], "content": json.dumps(flow)}]}
             """
         ),
         Valid(
@@ -1136,6 +1207,89 @@ class InputResultUnchecked(LintRule):
             """,
             lines=(3,),
             message="reaches it through Action._ask_language",
+        ),
+        Invalid(
+            """
+            class Action:
+                async def action(self, body, __event_call__=None):
+                    language = await __event_call__({"type": "input", "data": {"title": "Translate", "message": "Target language?"}})
+                    # A truthiness test alone: the error dict of a timeout is truthy.
+                    if not language:
+                        return {"messages": []}
+                    prompt = f"Translate into {language}: {body['messages'][-1]['content']}"
+                    return {"messages": [{"id": body["id"], "content": prompt}]}
+            """,
+            lines=(3,),
+            message='lets the truthy `{"error": ...}` dict',
+        ),
+        Invalid(
+            """
+            import asyncio
+
+            class Action:
+                async def action(self, body, __id__=None, __event_emitter__=None, __event_call__=None):
+                    content = body["messages"][-1]["content"]
+                    if __id__ != "quick":
+                        content = await __event_call__({"type": "input", "data": {"title": "Edit", "message": "Edit the message", "value": content}})
+                    if content and __event_emitter__:
+                        await __event_emitter__({"type": "status", "data": {"description": "Sending", "done": False}})
+                        await asyncio.sleep(0.5)
+                        content = content.replace("$", "\\$")
+                        await __event_emitter__({"type": "message", "data": {"content": content}})
+                        await __event_emitter__({"type": "status", "data": {"description": "Sent", "done": True}})
+            """,
+            lines=(7,),
+            message="truthiness test handles only Cancel",
+        ),
+        Invalid(
+            """
+            from open_webui.models.chats import Chats
+
+            class Action:
+                async def _notify(self, emitter, text):
+                    await emitter({"type": "notification", "data": {"type": "warning", "content": text}})
+
+                async def action(self, body, __user__=None, __event_emitter__=None, __event_call__=None):
+                    title = await __event_call__({"type": "input", "data": {"title": "Rename", "message": "New chat title"}})
+                    if not isinstance(title, str) or not title.strip():
+                        # Reports, but does not leave: the rename below still runs.
+                        await __event_emitter__({"type": "status", "data": {"description": "No title given", "done": True}})
+                        await self._notify(__event_emitter__, "Keeping the old title")
+                    await Chats.update_chat_title_by_id(body["chat_id"], title.strip()[:80])
+            """,
+            lines=(8,),
+            message="line 13",
+        ),
+        Invalid(
+            """
+            import logging
+
+            log = logging.getLogger(__name__)
+
+            class Action:
+                async def action(self, body, __event_call__=None):
+                    tag = await __event_call__({"type": "input", "data": {"title": "Tag", "message": "Tag name"}})
+                    log.info("tag answer: %r", tag)
+                    if tag is False or tag == "":
+                        return
+                    return {"messages": [{"id": body["id"], "content": "#" + tag}]}
+            """,
+            lines=(7,),
+        ),
+        Invalid(
+            """
+            class Action:
+                async def action(self, body, __event_emitter__=None, __event_call__=None):
+                    count = await __event_call__({"type": "input", "data": {"title": "Count", "message": "How many ideas?"}})
+                    try:
+                        count = int(count) if count else 3
+                    except (TypeError, ValueError):
+                        # Falls through with the raw answer: nothing was handled.
+                        await __event_emitter__({"type": "notification", "data": {"type": "warning", "content": f"Not a number: {count}"}})
+                    ideas = "\\n".join(f"{i + 1}. …" for i in range(count))
+                    return {"messages": [{"id": body["id"], "content": f"{count} ideas:\\n{ideas}"}]}
+            """,
+            lines=(3,),
         ),
         Invalid(
             """

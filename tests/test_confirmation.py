@@ -236,6 +236,74 @@ def test_input_checked_only_for_none_is_unchecked_but_or_default_is_handled() ->
     assert lint(source, "OWA404") == [("OWA404", 3)]
 
 
+def test_input_converted_in_a_try_that_ends_action_is_handled() -> None:
+    # The `except` is the last thing `action` does: it leaves the path.
+    source = """
+    class Action:
+        async def action(self, body, __event_emitter__=None, __event_call__=None):
+            try:
+                steps = await __event_call__({"type": "input", "data": {"title": "Steps", "message": "How many steps?"}})
+                steps = int(steps) if steps else 20
+                await __event_emitter__({"type": "message", "data": {"content": f"Running {steps} steps"}})
+            except Exception as e:
+                await __event_emitter__({"type": "status", "data": {"description": f"Error: {e}", "done": True}})
+    """
+    assert lint(source, "OWA404") == []
+
+
+def test_input_converted_outside_a_try_is_flagged() -> None:
+    source = """
+    class Action:
+        async def action(self, body, __event_call__=None):
+            steps = await __event_call__({"type": "input", "data": {"title": "Steps", "message": "How many steps?"}})
+            steps = int(steps) if steps else 20
+            return {"messages": [{"id": body["id"], "content": f"{steps} steps"}]}
+    """
+    assert lint(source, "OWA404") == [("OWA404", 3)]
+
+
+def test_input_used_under_a_conditional_expression_type_test() -> None:
+    source = """
+    class Action:
+        async def action(self, body, __event_call__=None):
+            value = await __event_call__({"type": "input", "data": {"title": "To", "message": "Recipient"}})
+            if value is None:
+                return None
+            to = value.strip() if isinstance(value, str) else ""
+            return {"messages": [{"id": body["id"], "content": f"Mail to {to or 'nobody'}"}]}
+    """
+    assert lint(source, "OWA404") == []
+
+
+def test_input_coerced_in_the_failed_type_test_branch() -> None:
+    source = """
+    class Action:
+        def parse(self, text):
+            return dict(item.split(":", 1) for item in text.split())
+
+        async def action(self, body, __event_call__=None):
+            reply = await __event_call__({"type": "input", "data": {"title": "Config", "message": "key:value ..."}})
+            if not reply:
+                return None
+            if not isinstance(reply, str):
+                reply = str(reply)
+            return {"messages": [{"id": body["id"], "content": str(self.parse(reply))}]}
+    """
+    assert lint(source, "OWA404") == []
+
+
+def test_input_failing_branch_that_falls_through_handles_nothing() -> None:
+    source = """
+    class Action:
+        async def action(self, body, __event_emitter__=None, __event_call__=None):
+            name = await __event_call__({"type": "input", "data": {"title": "Name", "message": "File name"}})
+            if not name:
+                await __event_emitter__({"type": "status", "data": {"description": "No name", "done": True}})
+            return {"messages": [{"id": body["id"], "content": f"Saved as {name}.md"}]}
+    """
+    assert lint(source, "OWA404") == [("OWA404", 3)]
+
+
 # --- OWA407 ---------------------------------------------------------------------------------
 
 

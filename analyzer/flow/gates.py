@@ -12,7 +12,9 @@ Its state says, per path:
 - `names`: which local names hold a raw confirmation answer, a strict boolean derived from
   one (`ok = r is True`, or `r` after `isinstance(r, bool)`), or a raw `input` answer;
 - `pending`: confirmation asks whose answer has not been tested yet (OWA403);
-- `unchecked`: `input` answers not yet checked for `False` / `""` / an error dict (OWA404).
+- `unchecked`: `input` answers not yet checked for `False` / `""` / an error dict (OWA404),
+  each with the bad values it may still hold on the path (a check narrows them on the edge
+  where it passes only: a failing branch that falls through handles nothing).
 
 Tests are read from the CFG's atomic conditions (`not` handled, `and`/`or` already split).
 The false branch of `if __event_emitter__:` (and of other never-None injected names and
@@ -51,6 +53,7 @@ from analyzer.flow.events import (
     EventFacts,
     EventSite,
     Value,
+    bind_arguments,
     calls_in,
     const_str,
     describe,
@@ -268,13 +271,20 @@ def match_risky(model: ActionModule, call: cst.Call, info: FunctionInfo) -> Risk
 AnswerKind = Literal["raw-confirm", "strict", "raw-input", "rejected", "truthy", "not-dict"]
 NameFact = tuple[str, AnswerKind, cst.Call | None]
 
+# The bad values an `input` answer may still hold: False (Cancel), "" (an empty submit), an
+# `{"error": ...}` dict (timeout, disconnect).
+Mode = Literal["cancel", "empty", "error"]
+ALL_MODES: frozenset[Mode] = frozenset({"cancel", "empty", "error"})
+# (local name, the ask it holds the answer of, the bad values it may still hold)
+Unchecked = tuple[str, cst.Call, frozenset[Mode]]
+
 
 @dataclass(frozen=True)
 class GateState:
     confirmed: bool = False
     names: frozenset[NameFact] = frozenset()
     pending: frozenset[cst.Call] = frozenset()
-    unchecked: frozenset[tuple[str, cst.Call]] = frozenset()
+    unchecked: frozenset[Unchecked] = frozenset()
 
     def kind_of(self, name: str) -> tuple[AnswerKind, cst.Call | None] | None:
         kinds = [(k, ask) for n, k, ask in self.names if n == name]
@@ -304,7 +314,16 @@ class Atom:
 
     subject: cst.BaseExpression | None  # the tested expression
     test: Literal[
-        "truthy", "is-true", "is-false", "is-none", "isinstance-bool", "isinstance-dict", "other"
+        "truthy",
+        "is-true",
+        "is-false",
+        "is-none",
+        "isinstance-bool",
+        "isinstance-dict",
+        "isinstance-str",
+        "eq-text",
+        "eq-empty",
+        "other",
     ]
     negated: bool  # the atom holds on the false edge (`not x`, `x is not True`, `x != True`)
 
@@ -328,6 +347,16 @@ def parse_atom(expr: cst.BaseExpression) -> Atom:
                 "is-true" if value == "True" else "is-false" if value == "False" else "is-none"
             )
             return Atom(subject, test, negated != flip)
+        # `answer == "yes"` / `answer != ""`: equality with a string literal.
+        subject, text = left, right
+        if isinstance(left, cst.SimpleString) and not isinstance(right, cst.SimpleString):
+            subject, text = right, left
+        if isinstance(text, cst.SimpleString) and isinstance(op, (cst.Equal, cst.NotEqual)):
+            flip = isinstance(op, cst.NotEqual)
+            equal: Literal["eq-text", "eq-empty"] = (
+                "eq-empty" if text.evaluated_value in ("", b"") else "eq-text"
+            )
+            return Atom(subject, equal, negated != flip)
         return Atom(left, "other", negated)
     if (
         isinstance(expr, cst.Call)
@@ -337,11 +366,13 @@ def parse_atom(expr: cst.BaseExpression) -> Atom:
     ):
         kind = expr.args[1].value
         kind_name = kind.value if isinstance(kind, cst.Name) else None
-        test2: Literal["isinstance-bool", "isinstance-dict", "other"] = (
+        test2: Literal["isinstance-bool", "isinstance-dict", "isinstance-str", "other"] = (
             "isinstance-bool"
             if kind_name == "bool"
             else "isinstance-dict"
             if kind_name in ("dict", "Mapping")
+            else "isinstance-str"
+            if kind_name == "str"
             else "other"
         )
         return Atom(expr.args[0].value, test2, negated)
@@ -366,6 +397,54 @@ def _const_name(expr: cst.BaseExpression) -> str | None:
     if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
         return expr.value
     return None
+
+
+def narrow_modes(atom: Atom, holds: bool, modes: frozenset[Mode]) -> frozenset[Mode] | None:
+    """The bad values an `input` answer may still hold after `atom` (about that answer)
+    gave `holds`; None when the test is no check at all (`is None`: Cancel is `False`)."""
+    test = atom.test
+    if test == "truthy":
+        # Truthy: not False, not "" (an error dict is truthy). Falsy: never the dict.
+        return modes - {"cancel", "empty"} if holds else modes - {"error"}
+    if test == "is-false":
+        return modes & {"cancel"} if holds else modes - {"cancel"}
+    if test == "is-true":
+        return frozenset() if holds else modes
+    if test == "is-none":
+        return None
+    if test == "isinstance-bool":
+        return frozenset() if holds else modes - {"cancel"}
+    if test == "isinstance-dict":
+        return frozenset() if holds else modes - {"error"}
+    if test == "isinstance-str":
+        return frozenset() if holds else modes - {"empty"}
+    if test == "eq-empty":
+        return modes & {"empty"} if holds else modes - {"empty"}
+    if test == "eq-text":
+        return frozenset() if holds else modes
+    # `isinstance(answer, str)` (or another type the code then handles), a comparison with
+    # a value, a membership test: the code knows what it holds.
+    return frozenset() if holds or atom.subject is not None else modes
+
+
+def narrow_unchecked(
+    unchecked: frozenset[Unchecked], atom: Atom, holds: bool, mentioned: set[str]
+) -> frozenset[Unchecked]:
+    """`unchecked` on the edge where `atom` gave `holds`. The answer the atom tests is
+    narrowed on that edge only; one it merely mentions (`len(name) < 3`, `name.strip()`) is
+    taken as checked, as a test of unknown meaning."""
+    subject = tested_name(atom.subject)
+    out: set[Unchecked] = set()
+    for name, ask, modes in unchecked:
+        if name == subject:
+            narrowed = narrow_modes(atom, holds, modes)
+            if narrowed is None:
+                out.add((name, ask, modes))
+            elif narrowed:
+                out.add((name, ask, narrowed))
+        elif name not in mentioned or atom.test == "is-none":
+            out.add((name, ask, modes))
+    return frozenset(out)
 
 
 def _names_read(model: ActionModule, node: cst.CSTNode) -> Iterator[cst.Name]:
@@ -739,6 +818,10 @@ class GateAnalysis(ForwardAnalysis[GateState]):
                 for name in _names_read(facts.model, stmt.asname.name):
                     state = _with_name(state, name.value, None)
             return state
+        if state.unchecked and _in_handled_try(node):
+            state = replace(
+                state, unchecked=_after_guarded_reads(facts.model, stmt, state.unchecked)
+            )
         # Helpers that return normally only when confirmed.
         for call in calls_in(facts.model, stmt):
             callee = facts._callee(call, info)
@@ -776,9 +859,11 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             state = replace(state, pending=state.pending | {site.call})
         if kind == "raw-input" and ask is not None:
             if source is not None:
-                state = replace(state, unchecked=state.unchecked | {(name, a) for _, a in copied})
+                state = replace(
+                    state, unchecked=state.unchecked | {(name, a, m) for _, a, m in copied}
+                )
             else:
-                state = replace(state, unchecked=state.unchecked | {(name, ask)})
+                state = replace(state, unchecked=state.unchecked | {(name, ask, ALL_MODES)})
         return state
 
     def refine(self, edge: Edge, state: GateState) -> GateState | None:
@@ -796,10 +881,11 @@ class GateAnalysis(ForwardAnalysis[GateState]):
         tested_asks = {ask for n, k, ask in state.names if n in mentioned and k == "raw-confirm"}
         inline = self._inline_asks(condition)
         pending = state.pending - tested_asks - inline
-        unchecked = state.unchecked
-        if atom.test != "is-none":
-            unchecked = frozenset(u for u in unchecked if u[0] not in mentioned)
-        state = replace(state, pending=pending, unchecked=unchecked)
+        state = replace(
+            state,
+            pending=pending,
+            unchecked=narrow_unchecked(state.unchecked, atom, holds, mentioned),
+        )
         if atom.subject is None:
             return state
         found = facts.answer_kind(atom.subject, state, self.info)
@@ -1014,6 +1100,7 @@ def _read_elsewhere(
 class UncheckedInput:
     site: EventSite
     use: cst.CSTNode
+    modes: frozenset[Mode] = ALL_MODES  # the bad values it may hold there
 
 
 _LOG_CALLS = ("print", "logging.", "log.", "logger.", "self.log")
@@ -1049,13 +1136,167 @@ def unchecked_inputs(model: ActionModule) -> list[UncheckedInput]:
                 if node.kind == "for" and isinstance(node.owner, cst.For)
                 else node.stmt
             )
-            for name, ask in state.unchecked:
-                use = _text_use(model, stmt, name)
-                if use is not None and ask not in out:
+            guarded = _in_handled_try(node)
+            for name, ask, modes in sorted(
+                state.unchecked, key=lambda u: (u[0], model.position(u[1]).start.line)
+            ):
+                if ask in out:
+                    continue
+                for use in _text_uses(model, stmt, name):
+                    left = _modes_at(model, info, use, stmt, modes, guarded)
                     site2 = facts.events.site_of(ask)
-                    if site2 is not None:
-                        out[ask] = UncheckedInput(site2, use)
+                    if left and site2 is not None:
+                        out[ask] = UncheckedInput(site2, use, left)
+                        break
     return sorted(out.values(), key=lambda u: model.position(u.site.call).start.line)
+
+
+# Calls that turn text into a value and raise on a dict (and on "" for numbers).
+_NUMBER_CONVERSIONS = frozenset({"int", "float", "complex", "Decimal", "Fraction"})
+_CONVERSION_ATTRS = frozenset({"strptime", "fromisoformat", "loads", "literal_eval"})
+_DICT_METHODS = frozenset(
+    {"get", "keys", "items", "values", "copy", "pop", "update", "setdefault", "__getitem__"}
+)
+
+
+def _in_handled_try(node: Node) -> bool:
+    """An exception in `node` goes to an `except` (it is in a `try` body with handlers)."""
+    return any(e.kind == "exception" and e.dst.kind == "except" for e in node.succs)
+
+
+def _conversion(call: cst.Call) -> frozenset[Mode]:
+    func = call.func
+    name = (
+        func.value
+        if isinstance(func, cst.Name)
+        else func.attr.value
+        if isinstance(func, cst.Attribute)
+        else ""
+    )
+    if name in _NUMBER_CONVERSIONS:
+        return frozenset({"error", "empty"})
+    if name in _CONVERSION_ATTRS or name.lstrip("_").startswith("parse"):
+        return frozenset({"error"})
+    return frozenset()
+
+
+def _raises_on(model: ActionModule, use: cst.CSTNode, stmt: cst.CSTNode) -> frozenset[Mode]:
+    """The bad values on which this read of an answer raises: a string method of it
+    (`answer.strip()`), concatenation with a string, a conversion (`int(answer)`,
+    `datetime.strptime(answer, ...)`, a `parse_*` helper) of it."""
+    parent = model.parent(use)
+    if isinstance(parent, cst.Attribute) and parent.value is use:
+        call = model.parent(parent)
+        if (
+            isinstance(call, cst.Call)
+            and call.func is parent
+            and parent.attr.value not in _DICT_METHODS
+        ):
+            return frozenset({"cancel", "error"})
+    if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Add):
+        other = parent.right if parent.left is use else parent.left
+        if isinstance(other, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+            return frozenset({"cancel", "error"})
+    for ancestor in model.ancestors(use):
+        if ancestor is stmt or isinstance(ancestor, cst.BaseSmallStatement):
+            break
+        if isinstance(ancestor, cst.Call) and ancestor.func is not use:
+            found = _conversion(ancestor)
+            if found:
+                return found
+    return frozenset()
+
+
+def _in_type_branch(model: ActionModule, use: cst.CSTNode, name: str | None) -> bool:
+    """`use` sits in the branch of `if isinstance(name, ...)` where the type test failed
+    (`if not isinstance(answer, str): answer = str(answer)`): code written for that case."""
+    child: cst.CSTNode = use
+    for ancestor in model.ancestors(use):
+        if isinstance(ancestor, cst.FunctionDef):
+            return False
+        if isinstance(ancestor, cst.If) and child is not ancestor.test:
+            atom = parse_atom(ancestor.test)
+            if atom.test.startswith("isinstance") and tested_name(atom.subject) == name:
+                in_body = child is ancestor.body
+                if in_body == atom.negated:
+                    return True
+        child = ancestor
+    return False
+
+
+def _checked_by_callee(model: ActionModule, use: cst.CSTNode, info: FunctionInfo) -> bool:
+    """`use` is handed to a module helper that tests that parameter's type itself
+    (`isinstance(result, dict)` / `isinstance(result, str)` in the helper)."""
+    arg = model.parent(use)
+    call = model.parent(arg) if isinstance(arg, cst.Arg) else None
+    if not isinstance(call, cst.Call):
+        return False
+    name = model.resolve_callable(call.func, info)
+    callee = model.functions.get(name) if name else None
+    if callee is None:
+        return False
+    bound = bind_arguments(call, callee)
+    params = [p for p, value in (bound or {}).items() if value is use]
+    for node in model.own_of(callee.node.body, cst.Call):
+        if (
+            isinstance(node.func, cst.Name)
+            and node.func.value == "isinstance"
+            and node.args
+            and tested_name(node.args[0].value) in params
+        ):
+            return True
+    return False
+
+
+def _modes_at(
+    model: ActionModule,
+    info: FunctionInfo,
+    use: cst.CSTNode,
+    stmt: cst.CSTNode,
+    modes: frozenset[Mode],
+    guarded: bool,
+) -> frozenset[Mode]:
+    """The bad values the answer may hold at this read: narrowed by the conditional
+    expressions and `and` / `or` around it (`int(w) if w else 1024`), and by a `try` whose
+    `except` takes the values on which the read raises; none in code written for a failed
+    type test, or when a helper that checks the type itself receives it."""
+    name = use.value if isinstance(use, cst.Name) else None
+    if _in_type_branch(model, use, name) or _checked_by_callee(model, use, info):
+        return frozenset()
+    child: cst.CSTNode = use
+    for ancestor in model.ancestors(use):
+        if ancestor is stmt or isinstance(ancestor, cst.BaseSmallStatement):
+            break
+        narrowed: frozenset[Mode] | None = None
+        if isinstance(ancestor, cst.IfExp) and child is not ancestor.test:
+            atom = parse_atom(ancestor.test)
+            if tested_name(atom.subject) == name:
+                narrowed = narrow_modes(atom, child is ancestor.body, modes)
+        elif isinstance(ancestor, cst.BooleanOperation) and child is ancestor.right:
+            atom = parse_atom(ancestor.left)
+            if tested_name(atom.subject) == name:
+                on_and = isinstance(ancestor.operator, cst.And)
+                narrowed = narrow_modes(atom, on_and, modes)
+        if narrowed is not None:
+            modes = narrowed
+        child = ancestor
+    if guarded:
+        modes = modes - _raises_on(model, use, stmt)
+    return modes
+
+
+def _after_guarded_reads(
+    model: ActionModule, stmt: cst.CSTNode, unchecked: frozenset[Unchecked]
+) -> frozenset[Unchecked]:
+    """After a statement in a `try` with handlers completes, a read that raises on some bad
+    values (`int(answer)`) shows the answer does not hold them (else the `except` ran)."""
+    out: set[Unchecked] = set()
+    for name, ask, modes in unchecked:
+        for use in _text_uses(model, stmt, name):
+            modes = modes - _raises_on(model, use, stmt)
+        if modes:
+            out.add((name, ask, modes))
+    return frozenset(out)
 
 
 def _is_check_context(model: ActionModule, node: cst.CSTNode) -> bool:
@@ -1068,20 +1309,23 @@ def _is_check_context(model: ActionModule, node: cst.CSTNode) -> bool:
             and call.func.value in ("isinstance", "type", "bool")
         ):
             return True
+    if isinstance(parent, cst.IfExp) and parent.test is node:
+        return True
     return isinstance(
         parent, (cst.BooleanOperation, cst.UnaryOperation, cst.If, cst.While, cst.Comparison)
     )
 
 
-def _text_use(model: ActionModule, stmt: cst.CSTNode, name: str) -> cst.CSTNode | None:
-    """A read of `name` in `stmt` that treats it as text (not a check, log or hand-over)."""
+def _text_uses(model: ActionModule, stmt: cst.CSTNode, name: str) -> list[cst.CSTNode]:
+    """The reads of `name` in `stmt` that treat it as text (not a check, log or hand-over)."""
     if isinstance(stmt, cst.Return) and isinstance(stmt.value, cst.Name):
-        return None
+        return []
     if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Name):
-        return None  # an alias: followed by the dataflow
+        return []  # an alias: followed by the dataflow
     targets: set[cst.CSTNode] = set()
     if isinstance(stmt, cst.Assign):
         targets = {t.target for t in stmt.targets}
+    out: list[cst.CSTNode] = []
     for node in model.index.under(stmt, cst.Name):
         if node.value != name or node in targets:
             continue
@@ -1090,8 +1334,8 @@ def _text_use(model: ActionModule, stmt: cst.CSTNode, name: str) -> cst.CSTNode 
         parent = model.parent(node)
         if isinstance(parent, cst.Attribute) and parent.value is not node:
             continue  # `x.name`: another object's attribute
-        return node
-    return None
+        out.append(node)
+    return out
 
 
 def _in_log_call(model: ActionModule, node: cst.CSTNode) -> bool:
