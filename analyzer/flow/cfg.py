@@ -578,42 +578,54 @@ Fact = tuple[str, bool]
 
 # Calls a side-effect-free condition may make (builtins that only read their arguments).
 _PURE_CALLS = frozenset({"len", "isinstance", "hasattr", "getattr", "bool", "str", "type"})
-_PURE_NODES = (
-    cst.Name,
-    cst.Attribute,
-    cst.Dot,
-    cst.Subscript,
-    cst.SubscriptElement,
-    cst.Index,
-    cst.SimpleString,
-    cst.ConcatenatedString,
-    cst.Integer,
-    cst.Float,
-    cst.Comparison,
-    cst.ComparisonTarget,
-    cst.BaseCompOp,
-    cst.UnaryOperation,
-    cst.Not,
-    cst.Minus,
-    cst.Tuple,
-    cst.List,
-    cst.Set,
-    cst.Element,
-    cst.Call,
-    cst.Arg,
-    cst.LeftParen,
-    cst.RightParen,
-    cst.LeftSquareBracket,
-    cst.RightSquareBracket,
-    cst.LeftCurlyBrace,
-    cst.RightCurlyBrace,
-    cst.Comma,
-    cst.AssignEqual,
-    cst.BaseParenthesizableWhitespace,
-    cst.EmptyLine,
-    cst.Comment,
-    cst.Newline,
-    cst.TrailingWhitespace,
+_PURE_NODES: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        cst.Name,
+        cst.Attribute,
+        cst.Dot,
+        cst.Subscript,
+        cst.SubscriptElement,
+        cst.Index,
+        cst.SimpleString,
+        cst.ConcatenatedString,
+        cst.Integer,
+        cst.Float,
+        cst.Comparison,
+        cst.ComparisonTarget,
+        cst.Equal,
+        cst.NotEqual,
+        cst.LessThan,
+        cst.LessThanEqual,
+        cst.GreaterThan,
+        cst.GreaterThanEqual,
+        cst.In,
+        cst.NotIn,
+        cst.Is,
+        cst.IsNot,
+        cst.UnaryOperation,
+        cst.Not,
+        cst.Minus,
+        cst.Tuple,
+        cst.List,
+        cst.Set,
+        cst.Element,
+        cst.Call,
+        cst.Arg,
+        cst.LeftParen,
+        cst.RightParen,
+        cst.LeftSquareBracket,
+        cst.RightSquareBracket,
+        cst.LeftCurlyBrace,
+        cst.RightCurlyBrace,
+        cst.Comma,
+        cst.AssignEqual,
+        cst.SimpleWhitespace,
+        cst.ParenthesizedWhitespace,
+        cst.EmptyLine,
+        cst.Comment,
+        cst.Newline,
+        cst.TrailingWhitespace,
+    }
 )
 _NEGATED_OPS: dict[type[cst.BaseCompOp], str] = {
     cst.NotEqual: "==",
@@ -623,14 +635,20 @@ _NEGATED_OPS: dict[type[cst.BaseCompOp], str] = {
 _MAX_FACT_SETS = 64
 
 
-def _code(node: cst.CSTNode) -> str:
-    return " ".join(cst.Module([]).code_for_node(node).split())
-
-
-def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
-    if getattr(expr, "lpar", None):
-        return expr.with_changes(lpar=[], rpar=[])
-    return expr
+def _code(model: ActionModule, node: cst.CSTNode) -> str:
+    """`node`'s source text, whitespace collapsed, outer parentheses dropped."""
+    start, end = model.position(node).start, model.position(node).end
+    lines = model.source.lines[start.line - 1 : end.line]
+    if not lines:
+        return ""
+    if len(lines) == 1:
+        text = lines[0][start.column : end.column]
+    else:
+        text = "".join([lines[0][start.column :], *lines[1:-1], lines[-1][: end.column]])
+    text = " ".join(text.split())
+    if text.startswith("(") and text.endswith(")") and getattr(node, "lpar", None):
+        text = text[1:-1].strip()
+    return text
 
 
 def access_path(expr: cst.BaseExpression) -> str | None:
@@ -669,22 +687,37 @@ class Correlations:
     def __init__(self, model: ActionModule, cfg: CFG) -> None:
         self.model = model
         self.cfg = cfg
-        found: dict[Node, tuple[str, bool, frozenset[str]]] = {}
+        # A cheap first count on the source text (polarity folded) finds the candidates;
+        # only those are checked for side effects and keyed exactly.
+        rough: dict[Node, str] = {}
         counts: dict[str, int] = {}
         for node in cfg.nodes:
             if node.kind != "test" or not isinstance(node.owner, cst.If):
                 continue
             assert isinstance(node.stmt, cst.BaseExpression)
+            text = _code(model, node.stmt)
+            while text.startswith("not "):
+                text = text[4:].lstrip("( ").rstrip(") ")
+            for negated, plain in ((" != ", " == "), (" is not ", " is "), (" not in ", " in ")):
+                text = text.replace(negated, plain)
+            rough[node] = text
+            counts[text] = counts.get(text, 0) + 1
+        found: dict[Node, tuple[str, bool, frozenset[str]]] = {}
+        exact: dict[str, int] = {}
+        for node, text in rough.items():
+            if counts[text] < 2:
+                continue
+            assert isinstance(node.stmt, cst.BaseExpression)
             keyed = self._key(node.stmt)
             if keyed is not None:
                 found[node] = keyed
-                counts[keyed[0]] = counts.get(keyed[0], 0) + 1
+                exact[keyed[0]] = exact.get(keyed[0], 0) + 1
         # Only conditions tested more than once can correlate anything.
         self.tests: dict[Node, tuple[str, bool]] = {
-            node: (key, positive) for node, (key, positive, _) in found.items() if counts[key] > 1
+            node: (key, positive) for node, (key, positive, _) in found.items() if exact[key] > 1
         }
         self.paths: dict[str, frozenset[str]] = {
-            key: paths for key, _, paths in found.values() if counts[key] > 1
+            key: paths for key, _, paths in found.values() if exact[key] > 1
         }
         self._kills: dict[Node, frozenset[str]] = {}
 
@@ -694,11 +727,10 @@ class Correlations:
         while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
             positive = not positive
             expr = expr.expression
-        expr = _bare(expr)
         paths: set[str] = set()
         model = self.model
         for child in model.walk(expr):
-            if not isinstance(child, _PURE_NODES):
+            if type(child) not in _PURE_NODES:
                 return None
             if isinstance(child, cst.Call):
                 func = child.func
@@ -729,9 +761,9 @@ class Correlations:
             target = expr.comparisons[0]
             op = _NEGATED_OPS.get(type(target.operator))
             if op is not None:
-                key = f"{_code(_bare(expr.left))} {op} {_code(_bare(target.comparator))}"
+                key = f"{_code(model, expr.left)} {op} {_code(model, target.comparator)}"
                 return key, not positive, frozenset(paths)
-        return _code(expr), positive, frozenset(paths)
+        return _code(model, expr), positive, frozenset(paths)
 
     def fact(self, edge: Edge) -> Fact | None:
         """What taking `edge` says about a repeated condition: (key, outcome)."""
@@ -833,6 +865,8 @@ def limit_fact_sets(
 ) -> frozenset[tuple[T, frozenset[Fact]]]:
     """Drop path facts subsumed by a weaker set on the same base state, and all of them
     when there are too many sets (sound: a path without facts is feasible everywhere)."""
+    if len(items) < 2 or not any(facts for _, facts in items):
+        return items
     by_base: dict[T, list[frozenset[Fact]]] = {}
     for base, facts in items:
         by_base.setdefault(base, []).append(facts)

@@ -354,7 +354,7 @@ def parse_atom(expr: cst.BaseExpression) -> Atom:
         if isinstance(text, cst.SimpleString) and isinstance(op, (cst.Equal, cst.NotEqual)):
             flip = isinstance(op, cst.NotEqual)
             equal: Literal["eq-text", "eq-empty"] = (
-                "eq-empty" if text.evaluated_value in ("", b"") else "eq-text"
+                "eq-empty" if text.value.lstrip("rRbBuU") in ('""', "''") else "eq-text"
             )
             return Atom(subject, equal, negated != flip)
         return Atom(left, "other", negated)
@@ -433,6 +433,8 @@ def narrow_unchecked(
     """`unchecked` on the edge where `atom` gave `holds`. The answer the atom tests is
     narrowed on that edge only; one it merely mentions (`len(name) < 3`, `name.strip()`) is
     taken as checked, as a test of unknown meaning."""
+    if not unchecked:
+        return unchecked
     subject = tested_name(atom.subject)
     out: set[Unchecked] = set()
     for name, ask, modes in unchecked:
