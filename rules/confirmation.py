@@ -1013,7 +1013,10 @@ class InputResultUnchecked(LintRule):
     code = "OWA404"
     name = "input-result-unchecked"
     level = Level.WARNING
-    summary = "An `input` answer used as text without handling Cancel (`False`)."
+    summary = (
+        "An `input` answer used as text while it may be `False` (Cancel), `\"\"` or a "
+        "timeout's error dict."
+    )
 
     def check(self) -> None:
         model = self.module
