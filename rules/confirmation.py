@@ -1014,7 +1014,7 @@ class InputResultUnchecked(LintRule):
     name = "input-result-unchecked"
     level = Level.WARNING
     summary = (
-        "An `input` answer used as text while it may be `False` (Cancel), `\"\"` or a "
+        'An `input` answer used as text while it may be `False` (Cancel), `""` or a '
         "timeout's error dict."
     )
 
