@@ -410,6 +410,24 @@ def test_status_left_open_in_a_nested_helper_is_reported_at_its_return() -> None
     assert lint(source, "OWA407") == [("OWA407", 4)]
 
 
+def test_status_left_open_in_a_helper_returned_through_wait_for() -> None:
+    source = """
+    import asyncio
+
+    class Action:
+        async def _run(self, emitter, body):
+            await emitter({"type": "status", "data": {"description": "Working", "done": False}})
+            if not body.get("messages"):
+                return None
+            await emitter({"type": "status", "data": {"description": "Done", "done": True}})
+            return {"messages": [{"id": body["id"], "content": "ok"}]}
+
+        async def action(self, body, __event_emitter__=None):
+            return await asyncio.wait_for(self._run(__event_emitter__, body), timeout=60)
+    """
+    assert lint(source, "OWA407") == [("OWA407", 7)]
+
+
 # --- the bundled examples ---------------------------------------------------------------------
 
 

@@ -1402,13 +1402,23 @@ def _tag(state: StatusState, stmt: cst.CSTNode | None) -> StatusState:
     return frozenset(((opened, stmt), f) for (opened, _), f in state)
 
 
-def _returned_call(stmt: cst.CSTNode) -> cst.Call | None:
-    """The call whose result `return` hands back (`return await self._run(...)`)."""
+def _returned_calls(stmt: cst.CSTNode) -> set[cst.Call]:
+    """The calls whose result `return` hands back (`return await self._run(...)`, also
+    through `asyncio.wait_for(self._run(...), ...)` / `asyncio.shield(...)`)."""
+    out: set[cst.Call] = set()
     if isinstance(stmt, cst.Return) and stmt.value is not None:
         value = unwrap_await(stmt.value)
         if isinstance(value, cst.Call):
-            return value
-    return None
+            out.add(value)
+            func = value.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else None
+            if isinstance(func, cst.Name):
+                name = func.value
+            if name in ("wait_for", "shield") and value.args:
+                inner = value.args[0].value
+                if isinstance(inner, cst.Call):
+                    out.add(inner)
+    return out
 
 
 class StatusAnalysis(ForwardAnalysis[StatusState]):
@@ -1474,7 +1484,7 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
             return state
         paths = self.paths
         model = paths.model
-        returned = _returned_call(stmt)
+        returned = _returned_calls(stmt)
         through: set[cst.CSTNode] = set()  # helper `return`s this path now leaves through
         for call in calls_in(model, stmt):
             site = paths.events.site_of(call)
@@ -1507,7 +1517,7 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
                         out.add(((opened, leaving), facts))
                     elif item == 0:
                         out.add(((0, leaving), facts))
-                    elif call is returned and where is not None:
+                    elif call in returned and where is not None:
                         through.add(where)
                         out.add(((item, where), facts))
                     else:
