@@ -354,6 +354,25 @@ def test_status_correlated_comparison_and_its_negation_agree() -> None:
     assert lint(source, "OWA407") == []
 
 
+def test_status_correlated_tests_written_differently() -> None:
+    # Parentheses, line breaks and `not` do not make it another condition.
+    source = """
+    class Action:
+        async def action(self, body, __user__=None, __event_emitter__=None):
+            valves = __user__["valves"]
+            if (valves
+                    .show_status):
+                await __event_emitter__({"type": "status", "data": {"description": "x", "done": False}})
+            text = body["messages"][-1]["content"]
+            if not (
+                valves.show_status
+            ):
+                return {"messages": [{"id": body["id"], "content": text}]}
+            await __event_emitter__({"type": "status", "data": {"description": "y", "done": True}})
+    """
+    assert lint(source, "OWA407") == []
+
+
 def test_status_correlation_ends_at_a_method_call_on_the_tested_object() -> None:
     # `pending.pop()` may empty `pending`: the second test may go the other way.
     source = """

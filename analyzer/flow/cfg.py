@@ -31,6 +31,7 @@ only into the body of a compound statement, as deep as the code is indented (CPy
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -633,6 +634,7 @@ _NEGATED_OPS: dict[type[cst.BaseCompOp], str] = {
     cst.NotIn: "in",
 }
 _MAX_FACT_SETS = 64
+_PUNCTUATION_SPACE = re.compile(r"\s*([.()\[\],])\s*")
 
 
 def _code(model: ActionModule, node: cst.CSTNode) -> str:
@@ -644,8 +646,8 @@ def _code(model: ActionModule, node: cst.CSTNode) -> str:
     if len(lines) == 1:
         text = lines[0][start.column : end.column]
     else:
-        text = "".join([lines[0][start.column :], *lines[1:-1], lines[-1][: end.column]])
-    text = " ".join(text.split())
+        text = "\n".join([lines[0][start.column :], *lines[1:-1], lines[-1][: end.column]])
+    text = _PUNCTUATION_SPACE.sub(r"\1", " ".join(text.split()))
     if text.startswith("(") and text.endswith(")") and getattr(node, "lpar", None):
         text = text[1:-1].strip()
     return text
@@ -676,7 +678,7 @@ def _overlaps(path: str, other: str) -> bool:
 
 class Correlations:
     """The `if` / `elif` tests of one function that repeat a side-effect-free condition,
-    and what each node assigns (use `correlations_for(model, info)`).
+    and what each node assigns (use `correlations_for(model, cfg)`).
 
     `while` tests are left out: a loop's own condition is meant to change between its tests.
     A node "kills" a condition when it assigns one of the names it reads (any binding: `=`,
@@ -696,8 +698,13 @@ class Correlations:
                 continue
             assert isinstance(node.stmt, cst.BaseExpression)
             text = _code(model, node.stmt)
-            while text.startswith("not "):
-                text = text[4:].lstrip("( ").rstrip(") ")
+            while True:
+                if text.startswith(("not ", "not(")):
+                    text = text[3:].strip()
+                elif text.startswith("(") and text.endswith(")"):
+                    text = text[1:-1].strip()
+                else:
+                    break
             for negated, plain in ((" != ", " == "), (" is not ", " is "), (" not in ", " in ")):
                 text = text.replace(negated, plain)
             rough[node] = text
