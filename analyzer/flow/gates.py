@@ -23,6 +23,11 @@ not confirm: on timeout or disconnect `__event_call__` returns a truthy `{"error
 
 A risky operation in a helper is gated when every call path from `action` reaches it
 through a confirmed call site (or it is confirmed locally).
+
+**Status paths** (OWA407): a forward dataflow per function says which `status` may still be
+showing; helpers are summarised per argument values. It follows the "correlated conditions"
+convention (`cfg.Correlations`): a path that took one outcome of a repeated side-effect-free
+`if` test takes the same outcome at its next test, unless the names it reads were assigned.
 """
 
 from __future__ import annotations
