@@ -15,6 +15,7 @@ from analyzer.flow.taint import (
     MODEL,
     USER,
     USER_VALVES,
+    Label,
     Taint,
     TaintPolicy,
     describe_taint,
@@ -278,3 +279,210 @@ def test_unreachable_code_is_clean() -> None:
 )
 def test_describe(taint: set[object], text: str) -> None:
     assert describe_taint(frozenset(taint)) == text  # type: ignore[arg-type]
+
+
+# --- propagation the OWA6 rules rely on -----------------------------------------------------
+
+PLAIN = TaintPolicy("plain")
+PATHS = TaintPolicy(
+    "paths",
+    frozenset({"os.path.basename"}),
+    trusted_user_keys=frozenset({"id", "role"}),
+    sanitizer_call=lambda model, call: (
+        isinstance(call.func, cst.Attribute) and call.func.attr.value == "replace"
+    ),
+    opaque_awaited=True,
+)
+SHELL = TaintPolicy("shell", frozenset({"shlex.quote"}))
+OBJECTS = TaintPolicy("objects", objects=True)
+
+
+def test_assignment_chains_and_augmented_assignment() -> None:
+    model = action(
+        """
+        a = body["messages"]
+        b = a
+        c = "prefix "
+        c += b[-1]["content"]
+        sink(c)
+        """
+    )
+    assert sink(model, PLAIN) == {BODY}
+
+
+def test_attribute_and_subscript_reads_keep_the_taint() -> None:
+    model = action(
+        """
+        last = body["messages"][-1]
+        sink(last["content"].strip())
+        sink2(body.get("chat_id"))
+        sink3(last.content)
+        """
+    )
+    assert sink(model, PLAIN) == {BODY}
+    assert sink(model, PLAIN, name="sink2") == {BODY}
+    assert sink(model, PLAIN, name="sink3") == {BODY}
+
+
+def test_containers_carry_their_elements() -> None:
+    model = action(
+        """
+        args = ["pandoc", "-o", body["name"]]
+        pair = ("x", body["id"])
+        options = {"title": body["title"]}
+        clean = ["pandoc", "--version"]
+        sink(args)
+        sink2(pair[1])
+        sink3(options)
+        sink4(clean)
+        """
+    )
+    assert sink(model, PLAIN) == {BODY}
+    assert sink(model, PLAIN, name="sink2") == {BODY}
+    assert sink(model, PLAIN, name="sink3") == {BODY}
+    assert sink(model, PLAIN, name="sink4") == frozenset()
+
+
+def test_percent_and_format_with_keywords() -> None:
+    model = action(
+        """
+        name = body["name"]
+        a = "%(n)s.txt" % {"n": name}
+        b = "{n}.txt".format(n=name)
+        sink(a)
+        sink2(b)
+        """
+    )
+    assert sink(model, PLAIN) == {BODY}
+    assert sink(model, PLAIN, name="sink2") == {BODY}
+
+
+def test_casts_and_named_sanitisers_clean() -> None:
+    model = build(
+        """
+        import os
+        import shlex
+
+        class Action:
+            async def action(self, body):
+                pages = int(body["pages"])
+                sink(f"convert --pages {pages}")
+                sink2(shlex.quote(body["name"]))
+                sink3(os.path.join("/data", os.path.basename(body["name"])))
+        """
+    )
+    assert sink(model, SHELL) == frozenset()
+    assert sink(model, SHELL, name="sink2") == frozenset()
+    assert sink(model, SHELL, name="sink3") == {BODY}  # basename is no shell sanitiser
+    assert sink(model, PATHS, name="sink3") == frozenset()
+
+
+def test_policy_sanitizer_call() -> None:
+    model = action(
+        """
+        safe = body["title"].replace("/", "_")
+        sink(safe)
+        """
+    )
+    assert sink(model, PATHS) == frozenset()
+    assert sink(model, PLAIN) == {BODY}
+
+
+def test_trusted_user_keys() -> None:
+    model = action(
+        """
+        a = __user__["id"]
+        b = __user__.get("role")
+        c = __user__.get("name", "")
+        d = __user__.get("valves")
+        sink(a)
+        sink2(b)
+        sink3(c)
+        sink4(d)
+        """
+    )
+    assert sink(model, PATHS) == frozenset()
+    assert sink(model, PATHS, name="sink2") == frozenset()
+    assert sink(model, PATHS, name="sink3") == {USER}
+    assert sink(model, PATHS, name="sink4") == {USER_VALVES}
+    # Without trusted keys the id is a `__user__` field like any other.
+    assert sink(model, PLAIN) == {USER}
+
+
+def test_enumerate_counters_are_clean() -> None:
+    model = action(
+        """
+        for i, m in enumerate(body["messages"]):
+            sink(f"part{i}")
+            sink2(m)
+        names = [f"sheet{j}" for j, _ in enumerate(body["messages"])]
+        sink3(names)
+        """
+    )
+    assert sink(model, PLAIN) == frozenset()
+    assert sink(model, PLAIN, name="sink2") == {BODY}
+    assert sink(model, PLAIN, name="sink3") == frozenset()
+
+
+def test_parameters_through_threads_and_partial() -> None:
+    model = build(
+        """
+        import asyncio
+        import functools
+
+        def _convert(name):
+            sink(name)
+
+        class Action:
+            def _run(self, flag, cmd):
+                sink2(cmd)
+
+            def _third(self, value):
+                sink3(value)
+
+            async def action(self, body):
+                await asyncio.to_thread(_convert, body["name"])
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, self._run, True, body["cmd"])
+                await loop.run_in_executor(None, functools.partial(self._third, "fixed"))
+        """
+    )
+    assert sink(model, PLAIN) == {BODY}
+    assert sink(model, PLAIN, name="sink2") == {BODY}
+    assert sink(model, PLAIN, name="sink3") == frozenset()
+
+
+def test_awaited_library_calls_are_opaque_only_when_asked() -> None:
+    model = build(
+        """
+        from somewhere import synthesize
+
+        class Action:
+            async def action(self, body):
+                response = await synthesize(body["messages"][-1]["content"])
+                sink(response.path)
+        """
+    )
+    assert sink(model, PATHS) == frozenset()
+    assert sink(model, PLAIN) == {BODY}
+
+
+def test_injected_objects_are_sources_only_for_an_objects_policy() -> None:
+    model = build(
+        """
+        class Action:
+            def _keep(self, request, emit):
+                sink(request)
+                sink2(emit)
+
+            async def action(self, body, __request__=None, __event_emitter__=None):
+                self._keep(__request__, __event_emitter__)
+                await __event_emitter__({"type": "status", "data": {}})
+        """
+    )
+    assert sink(model, OBJECTS) == {Label("object", "__request__")}
+    assert sink(model, OBJECTS, name="sink2") == {Label("object", "__event_emitter__")}
+    assert sink(model, PLAIN) == frozenset()
+    assert describe_taint(frozenset({Label("object", "__request__")})) == (
+        "an injected per-request object"
+    )

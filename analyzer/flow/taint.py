@@ -9,15 +9,20 @@ sets them); answers of `__event_call__` other than confirmations (`INPUT`). Admi
 **Propagation** is flow-sensitive inside a function (a forward dataflow over `cfg.py`, state =
 which local names carry which labels, union at merges): assignments replace, `x["k"] = v`,
 `x.append(v)`, `x += v` add, `for` / `with` / comprehension targets take their iterable's
-labels. Expressions carry the union of their parts (f-strings, `+`, `%`, `.format`, method
-calls on a tainted receiver, containers). Comparisons, `len()`, `int()` and the like are
-clean. A call of a `TaintPolicy.sanitizers` name is clean.
+labels (the counter of `for i, x in enumerate(xs)` is clean). Expressions carry the union
+of their parts (f-strings, `+`, `%`, `.format`, method calls on a tainted receiver,
+containers). Comparisons, `len()`, `int()` and the like are clean. A call of a
+`TaintPolicy.sanitizers` name, or one its `sanitizer_call` accepts, is clean. A policy may
+trust server-set `__user__` fields (`__user__["id"]`), make awaited library calls opaque,
+and treat `action`'s injected objects (`__request__`, the emitter) as sources.
 
 **Between functions** of the module: each function is analysed once with its parameters as
 symbolic labels (`Label("param", name)`). A helper call's result is the helper's return
 taint with the parameter labels replaced by the argument taints at that call (so
 `_escape(x)` stays clean and `_wrap(x)` carries `x`'s labels). What a parameter holds is
-the union over the call sites of functions reachable from `action` (context-insensitive).
+the union over the call sites of functions reachable from `action` (context-insensitive),
+including calls made for you: `asyncio.to_thread(f, a)`, `loop.run_in_executor(None, f, a)`
+and `functools.partial(f, a)` bind `a` to `f`'s first parameter.
 Summaries wait for each other on an explicit stack (`dataflow.Tasks`), not on Python's; a
 recursive helper's return taint is the least fixed point (`dataflow.CycleTask`).
 
@@ -28,7 +33,7 @@ Calls of functions outside the module are assumed to pass their arguments' taint
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,13 +52,13 @@ from analyzer.flow.events import (
 )
 from analyzer.model import ActionModule, FunctionInfo
 
-LabelKind = Literal["body", "model", "user", "user_valves", "input", "param"]
+LabelKind = Literal["body", "model", "user", "user_valves", "input", "object", "param"]
 
 
 @dataclass(frozen=True, order=True)
 class Label:
     kind: LabelKind
-    detail: str = ""  # the parameter name for "param" labels
+    detail: str = ""  # the parameter name for "param" and "object" labels
 
     def describe(self) -> str:
         return LABEL_TEXT.get(self.kind, self.kind)
@@ -71,8 +76,17 @@ LABEL_TEXT: dict[str, str] = {
     "user": "`__user__` fields",
     "user_valves": "UserValves (any user sets them)",
     "input": "an `input` answer",
+    "object": "an injected per-request object",
     "param": "a parameter",
 }
+
+# Injected per-request objects (`TaintPolicy.objects`): `__event_emitter__`, ... themselves.
+INJECTED_OBJECTS: tuple[str, ...] = (
+    "__event_emitter__",
+    "__event_call__",
+    "__request__",
+    "__model__",
+)
 
 Taint = frozenset[Label]
 CLEAN: Taint = frozenset()
@@ -124,12 +138,28 @@ ENCODERS: frozenset[str] = frozenset(
 )
 
 
+# A policy's own test for a sanitising call (`name.replace("/", "_")` for file names).
+CallSanitizer = Callable[[ActionModule, cst.Call], bool]
+
+
 @dataclass(frozen=True)
 class TaintPolicy:
-    """What cleans a value for one kind of sink."""
+    """What cleans a value for one kind of sink.
+
+    `trusted_user_keys`: `__user__` fields the server sets (`id`, `role`): reading one of them
+    (`__user__["id"]`, `__user__.get("id")`) gives a clean value. `objects`: `action`'s
+    injected objects (`INJECTED_OBJECTS`) are sources themselves (`Label("object", name)`).
+    `sanitizer_call`: a test for calls that clean a value beyond the named `sanitizers`.
+    `opaque_awaited`: an awaited call of a function outside the module (`await
+    generate_speech(request, user)`) gives a new object, not its arguments' taint.
+    """
 
     name: str
     sanitizers: frozenset[str] = field(default_factory=frozenset)
+    trusted_user_keys: frozenset[str] = field(default_factory=frozenset)
+    objects: bool = False
+    sanitizer_call: CallSanitizer | None = None
+    opaque_awaited: bool = False
 
     def is_sanitizer(self, names: Iterable[str]) -> bool:
         return any(n in self.sanitizers for n in names)
@@ -165,7 +195,7 @@ def is_low_confidence(taint: Taint) -> bool:
 
 def describe_taint(taint: Taint) -> str:
     """`body` (…) and model output — for messages, most serious first."""
-    order = ["body", "model", "user_valves", "input", "user"]
+    order = ["body", "model", "user_valves", "input", "user", "object"]
     kinds = sorted({label.kind for label in taint if label.kind != "param"}, key=order.index)
     texts = [LABEL_TEXT[k] for k in kinds]
     if len(texts) <= 1:
@@ -227,7 +257,12 @@ class _FunctionTaint(ForwardAnalysis[State]):
         info = self.info
         if node.kind == "for" and isinstance(node.owner, cst.For):
             t = taint_of(node.owner.iter, state, info)
-            return _assign(state, _target_names(node.owner.target), t, strong=True)
+            target: cst.BaseExpression = node.owner.target
+            counter = self.engine.enumerate_counter(node.owner.iter, target)
+            if counter is not None:  # `for i, x in enumerate(xs)`: `i` is a number
+                state = _assign(state, [counter], CLEAN, strong=True)
+                target = cst.ensure_type(target, cst.Tuple).elements[1].value
+            return _assign(state, _target_names(target), t, strong=True)
         if node.kind == "with" and isinstance(stmt, cst.WithItem):
             if stmt.asname is not None:
                 t = taint_of(stmt.item, state, info)
@@ -236,8 +271,8 @@ class _FunctionTaint(ForwardAnalysis[State]):
         state = self._walrus(stmt, state)
         if isinstance(stmt, cst.Assign):
             t = taint_of(stmt.value, state, info)
-            for target in stmt.targets:
-                state = self._store(target.target, t, state)
+            for assign_target in stmt.targets:
+                state = self._store(assign_target.target, t, state)
         elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
             state = self._store(stmt.target, taint_of(stmt.value, state, info), state)
         elif isinstance(stmt, cst.AugAssign):
@@ -321,6 +356,8 @@ class TaintEngine:
                 out.add(("body", BODY))
             if "__user__" in names:
                 out.add(("__user__", USER))
+            if self.policy.objects:
+                out |= {(n, Label("object", n)) for n in INJECTED_OBJECTS if n in names}
             return frozenset(out)
         skip = 1 if info.class_name is not None and names and names[0] in ("self", "cls") else 0
         return frozenset((n, Label("param", n)) for n in names[skip:])
@@ -431,10 +468,10 @@ class TaintEngine:
         if isinstance(expr, cst.Attribute):
             if isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls"):
                 return CLEAN  # admin valves and instance attributes are trusted
-            return _valves(rec(expr.value, state, info, local), expr.attr.value)
+            return self._field(rec(expr.value, state, info, local), expr.attr.value)
         if isinstance(expr, cst.Subscript):
             key = subscript_key(expr)
-            return _valves(rec(expr.value, state, info, local), key)
+            return self._field(rec(expr.value, state, info, local), key)
         if isinstance(expr, cst.Await):
             return rec(expr.expression, state, info, local)
         if isinstance(expr, cst.BinaryOperation):
@@ -472,6 +509,20 @@ class TaintEngine:
             return self._call(expr, state, info, local)
         return CLEAN
 
+    def enumerate_counter(
+        self, iterable: cst.BaseExpression, target: cst.BaseExpression
+    ) -> str | None:
+        """`i` in `for i, x in enumerate(xs)`: a counter, never tainted."""
+        if (
+            isinstance(iterable, cst.Call)
+            and "builtins.enumerate" in self.model.resolve_name(iterable.func)
+            and isinstance(target, cst.Tuple)
+            and len(target.elements) == 2
+            and isinstance(target.elements[0].value, cst.Name)
+        ):
+            return target.elements[0].value.value
+        return None
+
     def _comprehension(
         self,
         expr: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp,
@@ -483,7 +534,12 @@ class TaintEngine:
         comp: cst.CompFor | None = expr.for_in
         while comp is not None:
             t = self._expr(comp.iter, state, info, scope)
-            for name in _target_names(comp.target):
+            target: cst.BaseExpression = comp.target
+            counter = self.enumerate_counter(comp.iter, target)
+            if counter is not None:
+                scope[counter] = CLEAN
+                target = cst.ensure_type(target, cst.Tuple).elements[1].value
+            for name in _target_names(target):
                 scope[name] = t
             comp = comp.inner_for_in
         if isinstance(expr, cst.DictComp):
@@ -499,6 +555,9 @@ class TaintEngine:
         names = {n.removeprefix("builtins.") for n in model.resolve_name(call.func)}
         if self.policy.is_sanitizer(names):
             return CLEAN
+        sanitizer_call = self.policy.sanitizer_call
+        if sanitizer_call is not None and sanitizer_call(model, call):
+            return CLEAN
         if names & CLEAN_CALLS:
             return CLEAN
         if any(n.rsplit(".", 1)[-1] in MODEL_OUTPUT_CALLS for n in names):
@@ -509,11 +568,17 @@ class TaintEngine:
             return self._answer_taint(call, info)
         if kind == "emitter":
             return CLEAN
+        callee_name = model.resolve_callable(call.func, info)
+        callee = model.functions.get(callee_name) if callee_name else None
+        if (
+            callee is None
+            and self.policy.opaque_awaited
+            and isinstance(model.parent(call), cst.Await)
+        ):
+            return CLEAN  # `await library_call(...)`: a new object, not a transformed value
         args = CLEAN
         for arg in call.args:
             args |= self._expr(arg.value, state, info, local)
-        callee_name = model.resolve_callable(call.func, info)
-        callee = model.functions.get(callee_name) if callee_name else None
         if callee is not None and callee.node.name.value != "__init__":
             summary = self.summary(callee)
             binding = bind_arguments(call, callee)
@@ -526,8 +591,24 @@ class TaintEngine:
             receiver = call.func.value
             if isinstance(receiver, cst.Name) and receiver.value in ("self", "cls"):
                 return args
-            return args | self._expr(receiver, state, info, local)
+            held = self._expr(receiver, state, info, local)
+            if call.func.attr.value == "get" and call.args:  # `__user__.get("id")`
+                key = call.args[0].value
+                if isinstance(key, cst.SimpleString):
+                    held = self._field(held, const_key(key))
+            return args | held
         return args
+
+    def _field(self, taint: Taint, key: str | int | None) -> Taint:
+        """The taint of field `key` of a value holding `taint`: `__user__["valves"]` is
+        UserValves; a trusted `__user__` field (`TaintPolicy.trusted_user_keys`) is clean."""
+        if USER not in taint:
+            return taint
+        if key == "valves":
+            return (taint - {USER}) | {USER_VALVES}
+        if isinstance(key, str) and key in self.policy.trusted_user_keys:
+            return taint - {USER}
+        return taint
 
     def _answer_taint(self, call: cst.Call, info: FunctionInfo) -> Taint:
         """An `__event_call__` answer: confirmations are booleans, anything else is input."""
@@ -555,12 +636,16 @@ class TaintEngine:
                 info = model.functions[qual]
                 summary = self.summary(info)
                 for site in model.call_sites.get(qual, []):
-                    if site.kind != "call" or not isinstance(site.node, cst.Call):
+                    if site.kind not in ("call", "offload") or not isinstance(site.node, cst.Call):
                         continue
                     callee = model.functions.get(site.callee)
                     if callee is None or site.callee not in out:
                         continue
-                    binding = bind_arguments(site.node, callee)
+                    binding = (
+                        bind_arguments(site.node, callee)
+                        if site.kind == "call"
+                        else self._offload_binding(site.node, callee, info)
+                    )
                     if binding is None:
                         continue
                     node = summary.cfg.node_of(site.node, model)
@@ -576,6 +661,18 @@ class TaintEngine:
                             changed = True
         self._params = out
         return out
+
+    def _offload_binding(
+        self, call: cst.Call, callee: FunctionInfo, info: FunctionInfo
+    ) -> dict[str, cst.BaseExpression] | None:
+        """`asyncio.to_thread(f, a, b)`, `loop.run_in_executor(None, f, a)`,
+        `functools.partial(f, a)`: the arguments after `f` are `f`'s arguments."""
+        for position, arg in enumerate(call.args):
+            if arg.keyword is None and self.model.resolve_callable(arg.value, info) == (
+                callee.qualname
+            ):
+                return bind_arguments(call.with_changes(args=call.args[position + 1 :]), callee)
+        return None
 
     def taint(self, expr: cst.BaseExpression, info: FunctionInfo) -> Taint:
         """The concrete labels `expr` (in `info`) may carry when `action` runs."""
@@ -673,11 +770,10 @@ def _operands_bottom_up(model: ActionModule, expr: cst.BaseExpression) -> list[c
     return [n for n in reversed(nodes) if isinstance(n, cst.BaseExpression) and n not in skipped]
 
 
-def _valves(taint: Taint, key: str | int | None) -> Taint:
-    """`__user__["valves"]` / `.valves` of a `__user__` value is UserValves."""
-    if key == "valves" and USER in taint:
-        return (taint - {USER}) | {USER_VALVES}
-    return taint
+def const_key(node: cst.SimpleString) -> str | None:
+    """The text of a plain string literal used as a key (`"id"`), else None."""
+    value = node.evaluated_value
+    return value if isinstance(value, str) else None
 
 
 def _concrete(taint: Taint) -> Taint:
@@ -704,6 +800,7 @@ def taint_engine(model: ActionModule, policy: TaintPolicy) -> TaintEngine:
 __all__ = [
     "BODY",
     "HTML_POLICY",
+    "INJECTED_OBJECTS",
     "INPUT",
     "JS_POLICY",
     "MODEL",
