@@ -80,6 +80,33 @@ def _reachable(model: ActionModule) -> Iterator[FunctionInfo]:
         yield model.functions[qual]
 
 
+# Calls made for you: `asyncio.to_thread(f, *args)` calls `f(*args)` (index of `f`).
+_CALLS_FOR_YOU: dict[str, int] = {
+    "asyncio.to_thread": 0,
+    "functools.partial": 0,
+    "starlette.concurrency.run_in_threadpool": 0,
+    "fastapi.concurrency.run_in_threadpool": 0,
+}
+
+
+def _calls(model: ActionModule, info: FunctionInfo) -> Iterator[tuple[cst.Call, cst.Call]]:
+    """(the call in the code, the call it makes): each call of `info` as itself, and
+    `asyncio.to_thread(f, a)` / `loop.run_in_executor(None, f, a)` / `partial(f, a)` also
+    as `f(a)` (a call built here, not part of the module; its parts are)."""
+    for call in model.own_of(info.node.body, cst.Call, lambdas=False):
+        yield call, call
+        names = model.imported_name(call.func)
+        index = next((_CALLS_FOR_YOU[n] for n in sorted(names) if n in _CALLS_FOR_YOU), None)
+        if index is None and isinstance(call.func, cst.Attribute):
+            index = 1 if call.func.attr.value == "run_in_executor" else None
+        plain = [a for a in call.args if a.keyword is None and not a.star]
+        if index is None or index >= len(plain):
+            continue
+        target = plain[index]
+        rest = call.args[list(call.args).index(target) + 1 :]
+        yield call, cst.Call(func=target.value, args=rest)
+
+
 # --- OWA601 ----------------------------------------------------------------------------------
 
 
@@ -358,7 +385,7 @@ class UntrustedInputToDangerousCall(LintRule):
     def check(self) -> None:
         model = self.module
         for info in _reachable(model):
-            for call in model.own_of(info.node.body, cst.Call, lambdas=False):
+            for site, call in _calls(model, info):
                 sink = _sink_of(model, info, call)
                 if sink is None:
                     continue
@@ -373,13 +400,13 @@ class UntrustedInputToDangerousCall(LintRule):
                 if sink.kind == "process" and sink.shell:
                     what, fix = _SINK_TEXT["shell"]
                 confidence = None
-                if all(t == USER for t in taint) or sink.kind == "process":
+                if all(t == USER for t in taint) or (sink.kind == "process" and not sink.shell):
                     confidence = Confidence.MEDIUM
                 self.report(
                     None,
                     f"`{_code(model, call.func, 30)}(...)` gets a value built from "
                     f"{describe_taint(taint)} and {what}; {fix}" + _suffix(model, info),
-                    location=model.statement_location(call),
+                    location=model.statement_location(site),
                     confidence=confidence,
                 )
 
@@ -1828,7 +1855,7 @@ class UntrustedUrl(LintRule):
         model = self.module
         engine = taint_engine(model, URL_POLICY)
         for info in _reachable(model):
-            for call in model.own_of(info.node.body, cst.Call, lambdas=False):
+            for site, call in _calls(model, info):
                 url = _url_arg(model, info, call)
                 if url is None:
                     continue
@@ -1842,7 +1869,7 @@ class UntrustedUrl(LintRule):
                     "internal services and cloud metadata included (SSRF); build it from a "
                     "base URL in admin Valves, or check the host against an allow-list first"
                     + _suffix(model, info),
-                    location=model.statement_location(call),
+                    location=model.statement_location(site),
                 )
 
     def _host_fixed(self, info: FunctionInfo, url: cst.BaseExpression) -> bool:
@@ -2131,41 +2158,28 @@ FILE_METHODS = frozenset(
 )
 
 
-def _module_statements(model: ActionModule) -> Iterator[cst.SimpleStatementLine]:
+def _module_statements(
+    model: ActionModule,
+) -> Iterator[cst.SimpleStatementLine | cst.SimpleStatementSuite]:
     """Statements that run when the module is loaded: module level, blocks at module level
-    and class bodies, not function bodies, `if __name__ == "__main__":` or `if TYPE_CHECKING:`."""
-    pending: list[cst.CSTNode] = list(reversed(model.module.body))
-    while pending:
-        node = pending.pop()
-        if isinstance(node, cst.SimpleStatementLine):
-            yield node
-        elif isinstance(node, cst.FunctionDef):
-            continue
-        elif isinstance(node, cst.If):
-            text = model.module.code_for_node(node.test)
-            if ("__name__" in text and "__main__" in text) or "TYPE_CHECKING" in text:
-                if node.orelse is not None:
-                    pending.append(node.orelse)
-                continue
-            blocks: list[cst.CSTNode] = [node.body]
-            if node.orelse is not None:
-                blocks.append(node.orelse)
-            pending += reversed(blocks)
-        elif isinstance(node, cst.Else):
-            pending.append(node.body)
-        elif isinstance(node, cst.Try):
-            blocks = [node.body, *node.handlers]
-            if node.orelse is not None:
-                blocks.append(node.orelse)
-            if node.finalbody is not None:
-                blocks.append(node.finalbody)
-            pending += reversed(blocks)
-        elif isinstance(
-            node, (cst.ExceptHandler, cst.Finally, cst.With, cst.For, cst.While, cst.ClassDef)
-        ):
-            pending.append(node.body)
-        elif isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-            pending += reversed(list(node.body))
+    and class bodies; not function bodies, `if __name__ == "__main__":` or `if TYPE_CHECKING:`
+    (their `else` runs)."""
+    for stmt in model.walk_of(model.module, cst.SimpleStatementLine, cst.SimpleStatementSuite):
+        assert isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+        below: cst.CSTNode = stmt
+        runs = True
+        for parent in model.ancestors(stmt):
+            if isinstance(parent, (cst.FunctionDef, cst.Lambda)):
+                runs = False
+                break
+            if isinstance(parent, cst.If) and below is parent.body:
+                text = model.module.code_for_node(parent.test)
+                if ("__name__" in text and "__main__" in text) or "TYPE_CHECKING" in text:
+                    runs = False
+                    break
+            below = parent
+        if runs:
+            yield stmt
 
 
 class ImportTimeSideEffect(LintRule):
@@ -2230,7 +2244,7 @@ class ImportTimeSideEffect(LintRule):
                     location=model.statement_location(stmt),
                 )
 
-    def _statement(self, stmt: cst.SimpleStatementLine) -> str | None:
+    def _statement(self, stmt: cst.SimpleStatementLine | cst.SimpleStatementSuite) -> str | None:
         model = self.module
         for small in stmt.body:
             if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
