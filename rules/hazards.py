@@ -54,7 +54,18 @@ def _suffix(model: ActionModule, info: FunctionInfo | None) -> str:
 
 
 def _code(model: ActionModule, node: cst.CSTNode, limit: int = 50) -> str:
-    text = " ".join(model.module.code_for_node(node).split())
+    if node in model.index:  # from the source text: no recursion into deep expressions
+        rng = model.position(node)
+        lines = model.source.lines[rng.start.line - 1 : rng.end.line]
+        if len(lines) == 1:
+            raw = lines[0][rng.start.column : rng.end.column]
+        else:
+            raw = "\n".join(
+                [lines[0][rng.start.column :], *lines[1:-1], lines[-1][: rng.end.column]]
+            )
+    else:
+        raw = model.module.code_for_node(node)
+    text = " ".join(raw.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -127,9 +138,12 @@ def _cleans_path(model: ActionModule, call: cst.Call) -> bool:
     if isinstance(func, cst.Attribute) and func.attr.value == "join" and call.args:
         gen = call.args[0].value
         if isinstance(gen, (cst.GeneratorExp, cst.ListComp)) and gen.for_in.ifs:
-            tests = [model.module.code_for_node(i.test) for i in gen.for_in.ifs]
             return any(
-                m in t for t in tests for m in ("isalnum", "isalpha", "isdigit", "isidentifier")
+                isinstance(test, cst.Call)
+                and isinstance(test.func, cst.Attribute)
+                and test.func.attr.value in ("isalnum", "isalpha", "isdigit", "isidentifier")
+                for clause in gen.for_in.ifs
+                for test in model.walk_of(clause.test, cst.Call)
             )
     return False
 
@@ -907,7 +921,7 @@ class ImportRewriteHazard(LintRule):
                 continue
             if rng.start.line == number and rng.start.column > column:
                 continue
-            module = model.module.code_for_node(node.module) if node.module else ""
+            module = _code(model, node.module, 200) if node.module else ""
             if module.split(".")[0] == word:
                 return  # `from utils.misc import x`: what the rewrite is for
             self.report(
@@ -1527,6 +1541,8 @@ class SharedInstanceState(LintRule):
             for ann in model.own_of(info.node.body, cst.AnnAssign, lambdas=False):
                 if ann.value is not None:
                     self._check(info, ann, [ann.target], ann.value)
+            for aug in model.own_of(info.node.body, cst.AugAssign, lambdas=False):
+                self._check(info, aug, [aug.target], aug.value)
 
     def _check(
         self,
@@ -2158,6 +2174,20 @@ FILE_METHODS = frozenset(
 )
 
 
+def _is_main_or_type_checking(model: ActionModule, test: cst.BaseExpression) -> bool:
+    """`__name__ == "__main__"` (either way round), `TYPE_CHECKING`, `typing.TYPE_CHECKING`."""
+    if any(n.endswith("TYPE_CHECKING") for n in model.resolve_name(test)):
+        return True
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        sides = [test.left, test.comparisons[0].comparator]
+        names = [s.value for s in sides if isinstance(s, cst.Name)]
+        texts = [string_value(s) for s in sides]
+        return isinstance(test.comparisons[0].operator, cst.Equal) and (
+            names == ["__name__"] and "__main__" in texts
+        )
+    return False
+
+
 def _module_statements(
     model: ActionModule,
 ) -> Iterator[cst.SimpleStatementLine | cst.SimpleStatementSuite]:
@@ -2172,11 +2202,13 @@ def _module_statements(
             if isinstance(parent, (cst.FunctionDef, cst.Lambda)):
                 runs = False
                 break
-            if isinstance(parent, cst.If) and below is parent.body:
-                text = model.module.code_for_node(parent.test)
-                if ("__name__" in text and "__main__" in text) or "TYPE_CHECKING" in text:
-                    runs = False
-                    break
+            if (
+                isinstance(parent, cst.If)
+                and below is parent.body
+                and _is_main_or_type_checking(model, parent.test)
+            ):
+                runs = False
+                break
             below = parent
         if runs:
             yield stmt

@@ -303,3 +303,18 @@ def test_one_line_blocks_and_the_else_of_a_main_guard_run_at_import() -> None:
                 return body
         """
     assert lines(source, "OWA607") == [3, 8]
+
+
+def test_instance_state_grown_with_augmented_assignment() -> None:
+    source = """
+        class Action:
+            def __init__(self):
+                self.history = []
+                self.clicks = 0
+
+            async def action(self, body, __user__=None):
+                self.clicks += 1
+                self.history += [m["content"] for m in body["messages"]]
+                return {"content": str(len(self.history))}
+        """
+    assert lines(source, "OWA605") == [8]
