@@ -399,6 +399,10 @@ class UntrustedInputToDangerousCall(LintRule):
     def check(self) -> None:
         model = self.module
         for info in _reachable(model):
+            # One finding per tainted path variable: `os.makedirs(dirname(p))`, `open(p)`
+            # and `os.remove(p)` share their root cause, the first one is reported.
+            first: dict[tuple[str, frozenset[str]], list[int]] = {}
+            pending: list[tuple[cst.Call, cst.Call, _Sink, Taint, list[int]]] = []
             for site, call in _calls(model, info):
                 sink = _sink_of(model, info, call)
                 if sink is None:
@@ -410,19 +414,50 @@ class UntrustedInputToDangerousCall(LintRule):
                 taint = frozenset(t for t in taint if t in UNTRUSTED_601)
                 if not taint:
                     continue
-                what, fix = _SINK_TEXT[sink.kind]
-                if sink.kind == "process" and sink.shell:
-                    what, fix = _SINK_TEXT["shell"]
-                confidence = None
-                if all(t == USER for t in taint) or (sink.kind == "process" and not sink.shell):
-                    confidence = Confidence.MEDIUM
-                self.report(
-                    None,
-                    f"`{_code(model, call.func, 30)}(...)` gets a value built from "
-                    f"{describe_taint(taint)} and {what}; {fix}" + _suffix(model, info),
-                    location=model.statement_location(site),
-                    confidence=confidence,
+                names = frozenset(
+                    n.value
+                    for arg in sink.args
+                    for n in model.walk_of(arg, cst.Name)
+                    if isinstance(n, cst.Name) and engine.taint(n, info)
                 )
+                line = model.position(site).start.line
+                key = (sink.kind, names)
+                if sink.kind == "path" and names and key in first:
+                    first[key].append(line)
+                    continue
+                also: list[int] = []
+                first[key] = also
+                pending.append((site, call, sink, taint, also))
+            for site, call, sink, taint, also in pending:
+                self._report(info, site, call, sink, taint, also)
+
+    def _report(
+        self,
+        info: FunctionInfo,
+        site: cst.Call,
+        call: cst.Call,
+        sink: _Sink,
+        taint: Taint,
+        also: list[int],
+    ) -> None:
+        model = self.module
+        what, fix = _SINK_TEXT[sink.kind]
+        if sink.kind == "process" and sink.shell:
+            what, fix = _SINK_TEXT["shell"]
+        confidence = None
+        if all(t == USER for t in taint) or (sink.kind == "process" and not sink.shell):
+            confidence = Confidence.MEDIUM
+        more = ""
+        if also:
+            more = " (the same path is used again on line" + ("s " if len(also) > 1 else " ")
+            more += ", ".join(str(n) for n in sorted(set(also))) + ")"
+        self.report(
+            None,
+            f"`{_code(model, call.func, 30)}(...)` gets a value built from "
+            f"{describe_taint(taint)} and {what}{more}; {fix}" + _suffix(model, info),
+            location=model.statement_location(site),
+            confidence=confidence,
+        )
 
     VALID = [
         Valid(
@@ -558,8 +593,8 @@ class UntrustedInputToDangerousCall(LintRule):
                     with open(os.path.join(folder, "chat.md"), "w") as fh:
                         fh.write(body["messages"][-1]["content"])
             """,
-            lines=(6, 7),
-            message="path traversal",
+            lines=(6,),
+            message="the same path is used again on line 7",
         ),
         Invalid(
             """
@@ -590,7 +625,7 @@ class UntrustedInputToDangerousCall(LintRule):
                         shutil.rmtree(target)
                     target.mkdir(parents=True)
             """,
-            lines=(11, 12),
+            lines=(11,),
             message="UserValves",
         ),
         Invalid(
