@@ -662,7 +662,7 @@ def frontmatter(text: str) -> dict[str, tuple[int, str]]:
             break
         match = _FRONTMATTER_LINE.match(line)
         if match:
-            out[match.group(1).lower()] = (number, match.group(2).strip())
+            out[match.group(1)] = (number, match.group(2).strip())  # keys keep their case
     return out
 
 
@@ -1528,6 +1528,25 @@ def _self_target(target: cst.BaseExpression) -> bool:
     )
 
 
+def _shared_classes(model: ActionModule) -> set[str]:
+    """`Action` and the module's classes it inherits from: their `self` is the one shared
+    instance."""
+    cls = model.action_class
+    if cls is None:
+        return set()
+    out: set[str] = set()
+    pending = [cls]
+    while pending:
+        current = pending.pop()
+        if current.name.value in out:
+            continue
+        out.add(current.name.value)
+        for base in current.bases:
+            if isinstance(base.value, cst.Name) and base.value.value in model.classes:
+                pending.append(model.classes[base.value.value])
+    return out
+
+
 class SharedInstanceState(LintRule):
     """
     ## What it does
@@ -1567,9 +1586,13 @@ class SharedInstanceState(LintRule):
 
     def check(self) -> None:
         model = self.module
+        shared = _shared_classes(model)
         for info in _reachable(model):
-            if info.name == "__init__":
-                continue
+            owner: FunctionInfo | None = info
+            while owner is not None and owner.parent is not None:
+                owner = owner.parent
+            if info.name == "__init__" or owner is None or owner.class_name not in shared:
+                continue  # a helper object made per request may keep what it likes
             for stmt in model.own_of(info.node.body, cst.Assign, lambdas=False):
                 targets = [t.target for t in stmt.targets]
                 self._check(info, stmt, targets, stmt.value)
@@ -1678,7 +1701,8 @@ class SharedInstanceState(LintRule):
                     self.user_id = user_id
 
                 async def run(self, body):
-                    await self.emitter({"type": "status", "data": {"description": self.user_id, "done": True}})
+                    self.title = body.get("title", "chat")
+                    await self.emitter({"type": "status", "data": {"description": self.title, "done": True}})
 
             class Action:
                 async def action(self, body, __user__=None, __event_emitter__=None):

@@ -132,6 +132,7 @@ def test_frontmatter_is_read_like_the_loader() -> None:
     text = '"""\ntitle: X\nrequirements: a, -r extra.txt\n"""\n'
     assert frontmatter(text)["requirements"] == (3, "a, -r extra.txt")
     assert frontmatter("'''\nrequirements: -e x\n'''\n") == {}
+    assert "requirements" not in frontmatter('"""\nRequirements: -e x\n"""\n')
     assert frontmatter('#!/usr/bin/env python\n"""\nrequirements: -e x\n"""\n') == {}
     assert unsafe_requirement("requests==2.32.3") is None
     assert unsafe_requirement("pkg[extra]>=1; python_version >= '3.11'") is None
@@ -318,3 +319,17 @@ def test_instance_state_grown_with_augmented_assignment() -> None:
                 return {"content": str(len(self.history))}
         """
     assert lines(source, "OWA605") == [8]
+
+
+def test_instance_state_on_a_base_class_of_action() -> None:
+    source = """
+        class Base:
+            def _remember(self, body):
+                self.last_chat = body["chat_id"]
+
+        class Action(Base):
+            async def action(self, body):
+                self._remember(body)
+                return body
+        """
+    assert lines(source, "OWA605") == [3]
