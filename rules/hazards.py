@@ -2223,6 +2223,22 @@ FILE_CALLS = frozenset(
         "dotenv.load_dotenv",
     }
 )
+# Process-wide settings: every other function and Open WebUI itself run with them.
+PROCESS_SETTINGS = frozenset(
+    {
+        "warnings.filterwarnings",
+        "warnings.simplefilter",
+        "sys.setrecursionlimit",
+        "socket.setdefaulttimeout",
+        "nest_asyncio.apply",
+        "asyncio.set_event_loop_policy",
+        "asyncio.set_event_loop",
+        "signal.signal",
+        "atexit.register",
+        "os.chdir",
+        "os.umask",
+    }
+)
 ENV_CALLS = frozenset({"os.putenv", "os.environ.update", "os.environ.setdefault"})
 # Methods that change a mutable object in place (an imported module's dict or list).
 MUTATING_METHODS = frozenset(
@@ -2403,6 +2419,12 @@ class ImportTimeSideEffect(LintRule):
             return (
                 f"`{_code(model, func, 40)}(...)` changes the root logger of the whole "
                 "Open WebUI server; use `logging.getLogger(__name__)` instead"
+            )
+        if names & PROCESS_SETTINGS:
+            return (
+                f"`{_code(model, func, 50)}(...)` changes a process-wide setting of the Open "
+                "WebUI server, for every other function too; set it around your own code "
+                "inside `action` (or not at all)"
             )
         if names & NETWORK_CALLS:
             return (

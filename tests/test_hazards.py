@@ -333,3 +333,22 @@ def test_instance_state_on_a_base_class_of_action() -> None:
                 return body
         """
     assert lines(source, "OWA605") == [3]
+
+
+def test_process_wide_settings_at_import() -> None:
+    source = """
+        import warnings
+        import nest_asyncio
+
+        warnings.filterwarnings("ignore")
+        nest_asyncio.apply()
+
+        class Action:
+            async def action(self, body):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                return body
+        """
+    found = findings(source, "OWA607")
+    assert [line for _, line, _, _ in found] == [4, 5]
+    assert "process-wide setting" in found[0][2]
