@@ -2298,12 +2298,15 @@ class ImportTimeSideEffect(LintRule):
 
     - `logging.basicConfig(...)`, `logging.disable(...)`, and configuring the root logger
       (`logging.getLogger().setLevel(...)`);
+    - process-wide settings (`warnings.filterwarnings`, `nest_asyncio.apply()`,
+      `sys.setrecursionlimit`, `signal.signal`, `os.chdir`, ...);
     - network and file I/O and processes (`requests.get`, `open`, `os.makedirs`,
       `Path(...).mkdir()`, `subprocess.check_call([... "pip", "install" ...])`,
       `load_dotenv()`), also inside a module function called at module level;
     - monkey-patching: assigning to an attribute of an imported module or class
       (`requests.Session.request = ...`, `Users.get_user_by_id = ...`), `setattr` on one,
-      and writes to `os.environ` or `sys.path`.
+      changing an imported object in place (`nsmap.setdefault(...)`), and writes to
+      `os.environ` or `sys.path`.
 
     Imports, constants, class and function definitions, `logging.getLogger(__name__)`
     and the module's own logger (`log.setLevel(...)`, `log.addHandler(...)`), and code
@@ -2311,8 +2314,8 @@ class ImportTimeSideEffect(LintRule):
 
     ## Why is this bad?
     Open WebUI runs the module's top-level code in its own process when the function is
-    saved, at every start-up and on every reload (§1 and §10 of the action contract), even
-    when the function is disabled. `logging.basicConfig` reconfigures the host's logging
+    saved, at every start-up and on every reload (§1 and §10 of the action contract), and
+    what it changes stays changed after the function is disabled or deleted. `logging.basicConfig` reconfigures the host's logging
     for the whole server; downloads and installs slow down or break start-up; a
     monkey-patch changes Open WebUI itself and stays in place after the function is
     disabled or deleted.
@@ -2347,7 +2350,7 @@ class ImportTimeSideEffect(LintRule):
                 self.report(
                     None,
                     f"{why}; this runs in the Open WebUI server process every time the module "
-                    "is loaded (save, start-up, reload), even while the function is disabled",
+                    "is loaded (save, start-up, reload) and its effects outlive the function",
                     location=model.statement_location(stmt),
                 )
 
