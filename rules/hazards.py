@@ -2314,11 +2314,10 @@ class ImportTimeSideEffect(LintRule):
 
     ## Why is this bad?
     Open WebUI runs the module's top-level code in its own process when the function is
-    saved, at every start-up and on every reload (§1 and §10 of the action contract), and
-    what it changes stays changed after the function is disabled or deleted. `logging.basicConfig` reconfigures the host's logging
-    for the whole server; downloads and installs slow down or break start-up; a
-    monkey-patch changes Open WebUI itself and stays in place after the function is
-    disabled or deleted.
+    saved, at every start-up and on every reload (§1 and §10 of the action contract).
+    `logging.basicConfig` reconfigures the host's logging for the whole server; downloads
+    and installs slow down or break start-up; a monkey-patch changes Open WebUI itself.
+    What it changes stays changed after the function is disabled or deleted.
 
     ## Example
     ```python
