@@ -1193,21 +1193,21 @@ class UnawaitedDbCall(LintRule):
         for arg in call.args:
             value = arg.value
             target: cst.BaseExpression | None = value
-            how = "hands it to a thread"
+            how = "runs `{m}` in a thread"
             if isinstance(value, cst.Call) and _is_partial(model, value) and value.args:
                 target = value.args[0].value
-                how = "hands a `functools.partial` of it to a thread"
+                how = "runs a `functools.partial` of `{m}` in a thread"
             elif isinstance(value, cst.Lambda) and isinstance(value.body, cst.Call):
                 target = value.body.func
-                how = "hands a lambda calling it to a thread"
+                how = "runs a lambda calling `{m}` in a thread"
             method = _async_method(model, target) if target is not None else None
             if method is None:
                 continue
             self._report(
                 call,
-                f"`{_code(model, call.func, 30)}(...)` {how}, but `{method.short}` is async: the "
-                "thread only creates a coroutine, which is returned unawaited (nothing is read "
-                f"or written); call `await {method.short}(...)` directly",
+                f"`{_code(model, call.func, 30)}(...)` {how.format(m=method.short)}, but it is "
+                "async: the thread only creates a coroutine, which is returned unawaited "
+                f"(nothing is read or written); call `await {method.short}(...)` directly",
             )
             return
 
