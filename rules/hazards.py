@@ -1841,6 +1841,22 @@ def _is_client(model: ActionModule, info: FunctionInfo, expr: cst.BaseExpression
                 value = value.expression
             if isinstance(value, cst.Call) and model.resolve_name(value.func) & HTTP_CLIENTS:
                 return True
+    if (
+        isinstance(expr, cst.Attribute)
+        and isinstance(expr.value, cst.Name)
+        and expr.value.value == "self"
+        and model.action_class is not None
+    ):  # `self.session = requests.Session()` in a method of the class
+        for target, value in model.assignments_under(model.action_class):
+            if (
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == "self"
+                and target.attr.value == expr.attr.value
+                and isinstance(value, cst.Call)
+                and model.resolve_name(value.func) & HTTP_CLIENTS
+            ):
+                return True
     return False
 
 

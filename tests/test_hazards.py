@@ -352,3 +352,18 @@ def test_process_wide_settings_at_import() -> None:
     found = findings(source, "OWA607")
     assert [line for _, line, _, _ in found] == [4, 5]
     assert "process-wide setting" in found[0][2]
+
+
+def test_a_session_kept_on_the_instance_is_a_client() -> None:
+    source = """
+        import requests
+
+        class Action:
+            def __init__(self):
+                self.session = requests.Session()
+
+            async def action(self, body):
+                page = self.session.get(body["messages"][-1]["content"].strip(), timeout=10)
+                return {"content": page.text[:200]}
+        """
+    assert lines(source, "OWA606") == [8]
