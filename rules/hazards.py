@@ -1628,9 +1628,11 @@ class SharedInstanceState(LintRule):
                 what = describe_taint(rest)
             else:
                 return
+            if not isinstance(value, cst.Name):
+                what = f"a value derived from {what}"
         self.report(
             None,
-            f"`{attrs[0]}` is set from {what} of this request, but one `Action` instance "
+            f"`{attrs[0]}` keeps {what} from this request on `self`, but one `Action` instance "
             "serves every user and concurrent request: another request overwrites it while "
             "this one awaits; pass the value to the helpers as an argument (or keep it in a "
             "local or a `contextvars.ContextVar`)" + _suffix(model, info),
