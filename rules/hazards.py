@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -25,7 +26,7 @@ from analyzer.flow.events import (
     reach_suffix,
     single_assignment,
 )
-from analyzer.flow.privileged import ModelMethod, lookup_model_method
+from analyzer.flow.privileged import ModelMethod, lookup_model_method, model_methods
 from analyzer.flow.taint import (
     BODY,
     INPUT,
@@ -1113,8 +1114,23 @@ THREAD_METHODS = frozenset({"run_in_executor", "submit"})
 
 
 def _async_method(model: ActionModule, expr: cst.BaseExpression) -> ModelMethod | None:
-    method = lookup_model_method(model.resolve_name(expr))
+    names = model.resolve_name(expr)
+    method = lookup_model_method(names)
+    if method is None:
+        # Re-exported by another Open WebUI module (`from open_webui.routers.users import
+        # Users`): the same singleton, found by `Users.get_user_by_id`.
+        shorts = {".".join(n.rsplit(".", 2)[-2:]) for n in names if n.startswith("open_webui.")}
+        method = _by_short().get(min(shorts)) if len(shorts) == 1 else None
     return method if method is not None and method.is_async else None
+
+
+@cache
+def _by_short() -> dict[str, ModelMethod]:
+    """Data-layer methods by `Object.method`, for the names only one module defines."""
+    found: dict[str, list[ModelMethod]] = {}
+    for method in model_methods().values():
+        found.setdefault(method.short, []).append(method)
+    return {short: methods[0] for short, methods in found.items() if len(methods) == 1}
 
 
 def _is_thread_call(model: ActionModule, call: cst.Call) -> bool:

@@ -367,3 +367,15 @@ def test_a_session_kept_on_the_instance_is_a_client() -> None:
                 return {"content": page.text[:200]}
         """
     assert lines(source, "OWA606") == [8]
+
+
+def test_a_data_layer_singleton_re_exported_by_another_module() -> None:
+    source = """
+        from open_webui.routers.users import Users
+
+        class Action:
+            async def action(self, body, __user__=None):
+                user = Users.get_user_by_id(__user__["id"])
+                return {"content": user.name}
+        """
+    assert lines(source, "OWA604") == [5]
