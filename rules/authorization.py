@@ -69,11 +69,18 @@ class PrivilegedOpWithoutRoleCheck(_AuthorizationRule):
     from open_webui.models.users import Users
 
     class Action:
-        async def action(self, body, __user__=None):
+        async def action(self, body, __user__=None, __event_emitter__=None, __event_call__=None):
             if __user__["role"] != "admin":
-                return {"content": "Only admins can remove users."}
+                await __event_emitter__(
+                    {"type": "notification", "data": {"type": "error", "content": "Only admins can remove users."}}
+                )
+                return
             user_id = body["messages"][-1]["content"].strip()
-            await Users.delete_user_by_id(user_id)
+            answer = await __event_call__(
+                {"type": "confirmation", "data": {"title": "Remove user", "message": user_id}}
+            )
+            if answer is True:
+                await Users.delete_user_by_id(user_id)
     ```
     """
 
@@ -393,9 +400,12 @@ class IneffectiveRoleCheck(_AuthorizationRule):
     ## Use instead
     ```python
     class Action:
-        async def action(self, body, __user__=None):
+        async def action(self, body, __user__=None, __event_emitter__=None):
             if __user__["role"] != "admin":
-                return {"content": "Only admins can do this."}
+                await __event_emitter__(
+                    {"type": "notification", "data": {"type": "error", "content": "Only admins can do this."}}
+                )
+                return
     ```
     """
 
@@ -585,13 +595,17 @@ class RoleCheckImpossible(_AuthorizationRule):
 
     ## Use instead
     ```python
-    import subprocess
+    import asyncio
 
     class Action:
-        async def action(self, body, __user__=None):
+        async def action(self, body, __user__=None, __event_call__=None):
             if __user__["role"] != "admin":
                 return
-            subprocess.run(["systemctl", "restart", "ollama"])
+            answer = await __event_call__(
+                {"type": "confirmation", "data": {"title": "Restart", "message": "Restart Ollama?"}}
+            )
+            if answer is True:
+                await asyncio.create_subprocess_exec("systemctl", "restart", "ollama")
     ```
     """
 
@@ -995,11 +1009,11 @@ class CrossUserAccess(_AuthorizationRule):
     from open_webui.models.chats import Chats
 
     class Action:
-        async def action(self, body, __user__=None):
+        async def action(self, body, __user__=None, __event_emitter__=None):
             chat = Chats.get_chat_by_id(body["messages"][-1]["content"].strip())
             if chat is None or chat.user_id != __user__["id"]:
-                return {"content": "No such chat"}
-            return {"content": str(chat.chat)}
+                return
+            await __event_emitter__({"type": "message", "data": {"content": str(chat.chat)}})
     ```
     """
 

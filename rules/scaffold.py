@@ -868,7 +868,7 @@ class ActionNotConstructible(LintRule):
 
     class Action:
         class Valves(BaseModel):
-            api_key: str = ""
+            model: str = ""
 
         def __init__(self):
             self.valves = self.Valves()

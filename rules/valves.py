@@ -773,6 +773,12 @@ class ValvesNotBaseModel(LintRule):
     class Action:
         class Valves(BaseModel):
             api_base: str = Field(default="https://api.openai.com/v1")
+
+        def __init__(self):
+            self.valves = self.Valves()
+
+        async def action(self, body, __user__=None):
+            return body
     ```
     """
 
@@ -1023,10 +1029,20 @@ class ValvesFieldRequired(LintRule):
 
     ## Use instead
     ```python
+    from typing import Optional
+
+    from pydantic import BaseModel, Field
+
     class Action:
         class Valves(BaseModel):
-            api_key: str = Field(default="", description="OpenAI API key")
+            api_key: str = Field(default="", description="OpenAI API key", json_schema_extra={"input": {"type": "password"}})
             model: Optional[str] = None
+
+        def __init__(self):
+            self.valves = self.Valves()
+
+        async def action(self, body, __user__=None):
+            return body
     ```
 
     ## Fix
@@ -1761,12 +1777,17 @@ class ValvesNotInitialized(LintRule):
 
     ## Use instead
     ```python
+    from pydantic import BaseModel
+
     class Action:
         class Valves(BaseModel):
             model: str = "gpt-4o-mini"
 
         def __init__(self):
             self.valves = self.Valves()
+
+        async def action(self, body: dict) -> dict:
+            model = self.valves.model
     ```
 
     ## Fix
@@ -2208,11 +2229,19 @@ class HardcodedSecret(LintRule):
 
     ## Use instead
     ```python
+    from pydantic import BaseModel, Field
+
     class Action:
         class Valves(BaseModel):
             openai_api_key: str = Field(
                 default="", json_schema_extra={"input": {"type": "password"}}
             )
+
+        def __init__(self):
+            self.valves = self.Valves()
+
+        async def action(self, body, __user__=None):
+            return body
     ```
     """
 
@@ -2485,6 +2514,8 @@ class SecretValveNotMasked(LintRule):
 
     ## Use instead
     ```python
+    from pydantic import BaseModel, Field
+
     class Action:
         class Valves(BaseModel):
             api_key: str = Field(
@@ -2492,6 +2523,12 @@ class SecretValveNotMasked(LintRule):
                 description="API key",
                 json_schema_extra={"input": {"type": "password"}},
             )
+
+        def __init__(self):
+            self.valves = self.Valves()
+
+        async def action(self, body, __user__=None):
+            return body
     ```
 
     ## Fix
@@ -3474,12 +3511,17 @@ class PriorityOutsideValves(LintRule):
 
     ## Use instead
     ```python
+    from pydantic import BaseModel, Field
+
     class Action:
         class Valves(BaseModel):
             priority: int = Field(default=1, description="Button order (lower first)")
 
         def __init__(self):
             self.valves = self.Valves()
+
+        async def action(self, body, __user__=None):
+            return body
     ```
     """
 
