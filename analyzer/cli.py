@@ -20,14 +20,20 @@ from analyzer.registry import (
     rule_by_code,
     validate_selectors,
 )
-from analyzer.sources import Problem, Source, discover, read_source, safe_display
+from analyzer.sources import (
+    Problem,
+    Source,
+    discover,
+    force_excluded,
+    read_source,
+    safe_display,
+)
 
 if TYPE_CHECKING:
     from analyzer.cache import Cache, Result
     from analyzer.config import Settings
     from analyzer.registry import RuleInfo
-    from analyzer.reporters import RunReport
-    from analyzer.reporters.base import RuleMeta
+    from analyzer.reporters.base import RuleMeta, RunReport
 
 # Modules are imported where a command needs them, so that `--version`, `--help`, `rules`
 # and `explain` start fast, and a check whose results all come from the cache imports
@@ -217,6 +223,28 @@ def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
     help="Print the autofixes as a unified diff (or write it to -o) and change no file"
     " (exit 1 if there is any).",
 )
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply `exclude` to files named on the command line too (for pre-commit).",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report only findings not recorded in this baseline file (see --write-baseline).",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record every current finding in this file, by fingerprint, and exit 0.",
+)
+@click.option(
+    "--add-noqa",
+    is_flag=True,
+    help="Add a `# noqa: OWAnnn` comment to each line with a finding, and exit 0.",
+)
 @_collector_off
 def check(
     paths: tuple[str, ...],
@@ -238,6 +266,10 @@ def check(
     cache_dir: Path | None = None,
     fix: bool = False,
     diff: bool = False,
+    force_exclude: bool = False,
+    baseline_file: Path | None = None,
+    write_baseline_file: Path | None = None,
+    add_noqa: bool = False,
 ) -> None:
     """Lint Open WebUI action modules (files or directories; default: `.`)."""
     from analyzer.config import ConfigError, load_settings
@@ -255,15 +287,12 @@ def check(
     except ConfigError as error:
         _warn(f"error: {error}")
         sys.exit(EXIT_ERROR)
+    known = _read_baseline(baseline_file) if baseline_file is not None else None
 
-    sources, problems = _collect(list(paths) or ["."], settings, cwd, stdin_filename)
-    usage = [p for p in problems if p.usage]
-    if usage:
-        for p in usage:
-            _warn(f"error: {p.display}: {p.reason}")
-        sys.exit(EXIT_ERROR)
+    sources, problems = _collect(list(paths) or ["."], settings, cwd, stdin_filename, force_exclude)
     for p in problems:
         _warn(f"warning: {p.display}: {p.reason}")
+    problems = [p for p in problems if not p.notice]
 
     progress = _Progress(len(sources), sys.stderr.isatty() and not quiet)
     if store is not None and catalogue is not None:
@@ -289,6 +318,17 @@ def check(
     internal_error |= fix_failed
     for p in problems:
         report.notifications.append(Notification(p.display, p.reason, "warning"))
+    if write_baseline_file is not None or add_noqa:
+        if write_baseline_file is not None:
+            _write_baseline(report, write_baseline_file)
+        if add_noqa:
+            _add_noqa(report, sources)
+        sys.exit(EXIT_ERROR if internal_error else EXIT_CLEAN)
+    if known is not None:
+        _apply_baseline(report, known)
+        if output_format != "text" and report.baseline_hidden and not quiet:
+            hidden = report.baseline_hidden
+            _warn(f"{hidden} known finding{'' if hidden == 1 else 's'} hidden by the baseline")
 
     if output_format == "text":
         from analyzer.reporters import TextOptions, render_text
@@ -336,19 +376,111 @@ def _open_cache(settings: Settings, cache_dir: Path | None) -> Cache:
 
 
 def _collect(
-    paths: list[str], settings: Settings, cwd: Path, stdin_filename: str | None
+    paths: list[str],
+    settings: Settings,
+    cwd: Path,
+    stdin_filename: str | None,
+    force_exclude: bool = False,
 ) -> tuple[list[Source], list[Problem]]:
     sources: list[Source] = []
     problems: list[Problem] = []
     files = [p for p in paths if p != "-"]
     if "-" in paths:
         data = sys.stdin.buffer.read()
-        name = safe_display(stdin_filename or "<stdin>")
-        sources.append(Source(name, data=data, explicit=True))
+        excluded = (
+            force_exclude
+            and stdin_filename is not None
+            and force_excluded(Path(stdin_filename), settings)
+        )
+        if not excluded:
+            name = safe_display(stdin_filename or "<stdin>")
+            sources.append(Source(name, data=data, explicit=True))
     if files:
-        found, problems = discover(files, settings, cwd)
+        found, problems = discover(files, settings, cwd, force_exclude=force_exclude)
         sources += found
     return sources, problems
+
+
+# --- adopting owui-lint on existing code: baseline and --add-noqa ---------------------
+
+BASELINE_FORMAT = "owui-lint-baseline/v1"
+
+
+def _write_baseline(report: RunReport, target: Path) -> None:
+    """Record every finding by fingerprint (rule, path, line text; never the line number)."""
+    import json
+
+    entries = [
+        {"fingerprint": f.fingerprint, "rule": f.rule, "path": f.path, "message": f.message}
+        for f in report.findings
+    ]
+    document = {"format": BASELINE_FORMAT, "findings": entries}
+    _write(json.dumps(document, indent=2, ensure_ascii=False) + "\n", str(target))
+    _warn(f"wrote {len(entries)} finding{'' if len(entries) == 1 else 's'} to {target}")
+
+
+def _read_baseline(source: Path) -> set[str]:
+    import json
+
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as error:
+        _warn(f"error: cannot read baseline {source}: {error.strerror or error}")
+        sys.exit(EXIT_ERROR)
+    except ValueError as error:
+        _warn(f"error: baseline {source} is not JSON: {error}")
+        sys.exit(EXIT_ERROR)
+    entries = document.get("findings") if isinstance(document, dict) else None
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != BASELINE_FORMAT
+        or not isinstance(entries, list)
+        or not all(isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries)
+    ):
+        _warn(
+            f"error: {source} is not an owui-lint baseline"
+            " (write one with `owui-lint check --write-baseline FILE`)"
+        )
+        sys.exit(EXIT_ERROR)
+    return {e["fingerprint"] for e in entries}
+
+
+def _apply_baseline(report: RunReport, known: set[str]) -> None:
+    """Drop the findings the baseline knows; the report says how many it hid."""
+    kept = [f for f in report.findings if f.fingerprint not in known]
+    report.baseline_hidden = len(report.findings) - len(kept)
+    report.findings = kept
+
+
+def _add_noqa(report: RunReport, sources: list[Source]) -> None:
+    from analyzer.suppression import add_noqa_comments
+
+    by_display = {s.display: s for s in sources}
+    never = {r.code for r in all_rules() if r.engine_role is not None}
+    wanted: dict[str, dict[int, set[str]]] = {}
+    for f in report.findings:
+        if f.rule in never:  # a syntax error cannot be waived; an unused noqa wants removal
+            continue
+        wanted.setdefault(f.path, {}).setdefault(f.location.line, set()).add(f.rule)
+    added = 0
+    for path, lines in sorted(wanted.items()):
+        source = by_display.get(path)
+        if source is None or source.fs_path is None:
+            _warn(f"warning: {path}: not a file; no `# noqa` added")
+            continue
+        try:
+            data = Path(source.fs_path).read_bytes()
+            text, count, missed = add_noqa_comments(data, lines)
+            if count:
+                Path(source.fs_path).write_bytes(text)
+        except (OSError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            _warn(f"warning: {path}: no `# noqa` added: {reason or error}")
+            continue
+        for line in missed:
+            _warn(f"warning: {path}:{line}: no place for a `# noqa` comment (inside a string)")
+        added += count
+    _warn(f"added {added} `# noqa` comment{'' if added == 1 else 's'}")
 
 
 def _report(
@@ -364,7 +496,7 @@ def _report(
     findings: list[Finding] = []
     notifications: list[Notification] = []
     internal_error = False
-    actions = skipped = 0
+    actions = skipped = not_analysed = unreadable = 0
     for result in results:
         findings += result.findings
         for line in result.errors:
@@ -375,8 +507,10 @@ def _report(
         elif result.status == "skipped":
             skipped += 1
         elif result.status == "error":
+            not_analysed += 1
             notifications += [Notification(f.path, f.message) for f in result.findings]
         else:
+            unreadable += 1
             notifications.append(Notification(result.path, "; ".join(result.errors)))
     findings.sort(key=Finding.sort_key)
     everything: Sequence[RuleMeta]
@@ -394,6 +528,8 @@ def _report(
         files=len(results),
         actions=actions,
         skipped=skipped,
+        not_analysed=not_analysed,
+        unreadable=unreadable,
         notifications=notifications,
         root=cwd.resolve().as_posix(),
     )

@@ -381,6 +381,8 @@ def _apply_suppressions(
     # The tokenizer behind the suppressions splits lines on `\n` only: give it one line
     # break per line (a lone-CR file would otherwise be one long line). Columns stay put.
     suppressions = parse_suppressions("\n".join(model.source.lines))
+    if suppressions.whole_file:  # `# owui-lint: noqa`: the file is waived as a whole
+        return []
     findings: list[Finding] = []
     seen: set[tuple[str, Location, str]] = set()
     for rule_cls, report in raw:
@@ -412,11 +414,16 @@ def _apply_suppressions(
             if not known and rule_by_code(directive.code) is not None:
                 continue  # the rule did not run here, so we cannot tell whether it is used
             why = "suppressed nothing on this line" if known else "names no owui-lint rule"
-            message = f"`# noqa: {directive.code}` {why}; remove it"
-            edit = removal(directive, model.source.lines[directive.line - 1])
+            comment = f"# noqa: {directive.code}"
             fix = None
-            if edit is not None:
-                fix = Fix(f"Remove `{directive.code}` from the `# noqa`", (Edit(*edit),))
+            if directive in suppressions.file_level:
+                comment = f"# owui-lint: noqa: {directive.code}"
+                why = "suppressed nothing in this file" if known else why
+            else:
+                edit = removal(directive, model.source.lines[directive.line - 1])
+                if edit is not None:
+                    fix = Fix(f"Remove `{directive.code}` from the `# noqa`", (Edit(*edit),))
+            message = f"`{comment}` {why}; remove it"
             if suppressions.match(unused_rule.code, directive.line) is None:
                 findings.append(
                     Finding(

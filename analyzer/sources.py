@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from analyzer.budget import MAX_FILE_BYTES
@@ -56,7 +56,8 @@ class Problem:
 
     display: str
     reason: str
-    usage: bool = False  # a missing command-line path is a usage error (exit 2)
+    # A notice ("no Python files found") is said on stderr but does not fail the run.
+    notice: bool = False
 
 
 def safe_display(text: str) -> str:
@@ -91,25 +92,47 @@ def _relative_to_root(path: Path, settings: Settings) -> str:
         return absolute.as_posix()
 
 
+def force_excluded(path: Path, settings: Settings) -> bool:
+    """Whether `exclude` (or a folder nobody wants linted) covers a path named on the
+    command line: Ruff's `--force-exclude`, for pre-commit, which names files one by one."""
+    relative = PurePosixPath(_relative_to_root(path, settings))
+    if settings.is_excluded(str(relative)):
+        return True
+    return any(
+        part in ALWAYS_EXCLUDED or part.endswith(".egg-info") for part in relative.parts[:-1]
+    )
+
+
 def discover(
-    paths: list[str], settings: Settings, cwd: Path | None = None
+    paths: list[str],
+    settings: Settings,
+    cwd: Path | None = None,
+    *,
+    force_exclude: bool = False,
 ) -> tuple[list[Source], list[Problem]]:
-    """Expand command-line paths into sources, sorted, each file once."""
+    """Expand command-line paths into sources, sorted, each file once.
+
+    A path that cannot be read (missing, refused) is a problem and the others are still
+    linted; `force_exclude` applies `exclude` to paths named on the command line too.
+    """
     cwd = cwd or Path.cwd()
     found: dict[str, Source] = {}
     problems: list[Problem] = []
     for raw in paths:
         path = Path(raw)
+        if force_exclude and force_excluded(path, settings):
+            continue
         try:
             info = path.stat()
         except FileNotFoundError:
-            problems.append(Problem(safe_display(raw), "no such file or directory", usage=True))
+            problems.append(Problem(safe_display(raw), "no such file or directory"))
             continue
         except OSError as error:
             problems.append(Problem(safe_display(raw), error.strerror or str(error)))
             continue
         if stat.S_ISDIR(info.st_mode):
-            _walk(path, settings, cwd, found, problems)
+            if not _walk(path, settings, cwd, found, problems):
+                problems.append(Problem(safe_display(raw), "no Python files found", notice=True))
         elif stat.S_ISREG(info.st_mode):
             display = display_path(path, cwd)
             found.setdefault(display, Source(display, str(path), explicit=True))
@@ -126,7 +149,10 @@ def _walk(
     cwd: Path,
     found: dict[str, Source],
     problems: list[Problem],
-) -> None:
+) -> int:
+    """Add the Python files under `top` to `found`; returns how many it saw."""
+    seen = 0
+
     def on_error(error: OSError) -> None:
         name = error.filename if isinstance(error.filename, str) else str(top)
         problems.append(Problem(display_path(Path(name), cwd), error.strerror or str(error)))
@@ -156,6 +182,8 @@ def _walk(
                 continue
             display = display_path(path, cwd)
             found.setdefault(display, Source(display, str(path)))
+            seen += 1
+    return seen
 
 
 class SourceTooLarge(OSError):

@@ -3,7 +3,8 @@
 A suppression applies on the line that holds it, and, when it sits on the first line of a
 multi-line statement, to every line of that statement. A bare `# noqa` suppresses nothing:
 owui-lint is a security linter, and a blanket waiver written for another tool must not
-silence it.
+silence it. A comment `# owui-lint: noqa` (every rule) or `# owui-lint: noqa: OWA301`
+(those rules) anywhere in a file applies to the whole file, like Ruff's `# ruff: noqa`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from analyzer.findings import Location
 
 _NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*)", re.I)
 _CODE = re.compile(r"[A-Za-z]+[0-9]+")
+_FILE_NOQA = re.compile(
+    r"#\s*owui-lint\s*:\s*noqa(?:\s*:\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?",
+    re.I,
+)
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class Suppressions:
     # Physical line -> first line of the logical line (statement) that contains it.
     statement_start: dict[int, int] = field(default_factory=dict)
     used: set[Directive] = field(default_factory=set)
+    # `# owui-lint: noqa`: the whole file; `# owui-lint: noqa: OWA301`: those rules.
+    whole_file: bool = False
+    file_level: list[Directive] = field(default_factory=list)
 
     def match(self, rule: str, line: int) -> Directive | None:
         """The directive that suppresses `rule` at `line`, marked as used, or None."""
@@ -47,16 +56,20 @@ class Suppressions:
                 if directive.code == rule:
                     self.used.add(directive)
                     return directive
+        for directive in self.file_level:
+            if directive.code == rule:
+                self.used.add(directive)
+                return directive
         return None
 
     def unused(self) -> list[Directive]:
-        all_directives = [d for ds in self.by_line.values() for d in ds]
+        all_directives = [d for ds in self.by_line.values() for d in ds] + self.file_level
         return [d for d in all_directives if d not in self.used]
 
 
 def parse_suppressions(text: str) -> Suppressions:
     result = Suppressions()
-    if _NOQA.search(text) is None:
+    if _NOQA.search(text) is None and _FILE_NOQA.search(text) is None:
         return result  # no directive anywhere: nothing to tokenize (most files)
     logical_start: int | None = None
     try:
@@ -78,6 +91,15 @@ def parse_suppressions(text: str) -> Suppressions:
 
 def _add_directives(result: Suppressions, tok: tokenize.TokenInfo) -> None:
     line, col = tok.start
+    for match in _FILE_NOQA.finditer(tok.string):
+        if match.group("codes") is None:
+            result.whole_file = True
+            continue
+        codes_start = match.start("codes")
+        for code in _CODE.finditer(match.group("codes")):
+            begin = col + codes_start + code.start()
+            loc = Location(line, begin + 1, line, begin + len(code.group()) + 1)
+            result.file_level.append(Directive(line, code.group().upper(), loc))
     for match in _NOQA.finditer(tok.string):
         codes_start = match.start("codes")
         for code in _CODE.finditer(match.group("codes")):
@@ -123,3 +145,66 @@ def removal(directive: Directive, line_text: str) -> tuple[Location, str] | None
         start, end = codes[index - 1].end(), codes[index].end()
     offset = col + base
     return Location(line, offset + start + 1, line, offset + end + 1), ""
+
+
+def add_noqa_comments(data: bytes, wanted: dict[int, set[str]]) -> tuple[bytes, int, list[int]]:
+    """`data` with `# noqa: CODES` added to each wanted line (Ruff's `--add-noqa`).
+
+    A code already on the line's directive is not added twice; an existing comment is kept
+    and the directive follows it. A line that ends inside a string (a multi-line string or
+    a bracketed statement's middle) gets the directive on the statement's first line when
+    that one can hold a comment, else nowhere: such lines are returned as missed. Only UTF-8
+    files are edited (ValueError otherwise); line endings and a BOM are kept.
+    Returns (new data, directives added or extended, missed lines).
+    """
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the file is not UTF-8") from None
+    parts = _LINE_END.split(text)
+    ends = [*_LINE_END.findall(text), ""]
+    inside: set[int] = set()  # lines whose end lies inside a string token
+    starts: dict[int, int] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO("\n".join(parts)).readline))
+    except (tokenize.TokenError, SyntaxError):
+        raise ValueError("the file cannot be tokenized") from None
+    logical: int | None = None
+    skip = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE)
+    for tok in tokens:
+        if tok.end[0] > tok.start[0] and tok.type not in (tokenize.NL, tokenize.NEWLINE):
+            inside.update(range(tok.start[0], tok.end[0]))
+        if tok.type not in skip and tok.type != tokenize.ENDMARKER and logical is None:
+            logical = tok.start[0]
+        if tok.type == tokenize.NEWLINE and logical is not None:
+            for number in range(logical, tok.end[0] + 1):
+                starts[number] = logical
+            logical = None
+    targets: dict[int, set[str]] = {}
+    missed: list[int] = []
+    for line, codes in sorted(wanted.items()):
+        target = line if line not in inside else starts.get(line, line)
+        if target in inside or not 1 <= target <= len(parts):
+            missed.append(line)
+            continue
+        targets.setdefault(target, set()).update(codes)
+    added = 0
+    for target, codes in targets.items():
+        current = parts[target - 1]
+        present = {
+            code.group().upper()
+            for match in _NOQA.finditer(current)
+            for code in _CODE.finditer(match.group("codes"))
+        }
+        new = sorted(codes - present)
+        if not new:
+            continue
+        existing = _NOQA.search(current)
+        if existing is not None and current[existing.end() :].strip() == "":
+            parts[target - 1] = current.rstrip() + ", " + ", ".join(new)
+        else:
+            parts[target - 1] = current.rstrip() + "  # noqa: " + ", ".join(new)
+        added += 1
+    out = "".join(part + end for part, end in zip(parts, ends, strict=True))
+    return (b"\xef\xbb\xbf" if bom else b"") + out.encode("utf-8"), added, missed

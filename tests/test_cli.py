@@ -49,9 +49,9 @@ def test_text_summary_and_locations(project: Path) -> None:
     assert lines[0] == "broken.py:2:33: OWA001 [error] expected ':'"
     assert lines[1].startswith("no_method.py:7:7: OWA103 [error] `class Action` has no `action`")
     assert lines[-1] == (
-        "Found 3 findings (2 errors, 1 warning, 1 fixable with `--fix`): 5 files checked,"
-        " 3 actions analysed,"
-        " 1 skipped (not actions)."
+        "Found 3 findings (2 errors, 1 warning, 1 fixable with `--fix`) in 5 files:"
+        " 3 actions analysed, 1 file checked, not analysed (syntax error),"
+        " 1 skipped (not an action)."
     )
 
 
@@ -63,6 +63,8 @@ def test_json_contract(project: Path) -> None:
         "files": 5,
         "actions": 3,
         "skipped": 1,
+        "not_analysed": 1,
+        "unreadable": 0,
         "findings": 3,
         "by_rule": {"OWA001": 1, "OWA002": 1, "OWA103": 1},
     }
@@ -89,7 +91,7 @@ def test_exit_codes(project: Path) -> None:
     assert run("check", "no_method.py", "--exit-zero")[0] == 0
     assert run("check", "broken.py")[0] == 1  # OWA001 is a finding
     code, _, err = run("check", "missing.py")
-    assert code == 2 and "missing.py: no such file or directory" in err
+    assert code == 1 and "missing.py: no such file or directory" in err
     assert run("check", "--format", "xml")[0] == 2
     code, _, err = run("check", ".", "--select", "OWA9")
     assert code == 2 and "'OWA9' matches no rule" in err

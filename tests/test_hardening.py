@@ -306,11 +306,43 @@ def test_elif_chain_is_not_nesting(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- paths: missing, unreadable, loops, FIFOs, devices, vanishing, too large -------------
 
 
-def test_missing_path_is_a_usage_error(tree: Path) -> None:
-    code, out, err = run("check", "nowhere.py", "good.py")
-    assert code == 2
-    assert out == ""
-    assert err == "owui-lint: error: nowhere.py: no such file or directory\n"
+def test_missing_path_is_reported_and_the_others_checked(tree: Path) -> None:
+    code, out, err = run("check", "nowhere.py", "good.py", "--format", "json")
+    assert code == 1
+    assert good_was_analysed(out)
+    assert err == "owui-lint: warning: nowhere.py: no such file or directory\n"
+
+
+def test_unreadable_path_on_the_command_line_is_reported_and_the_others_checked(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root nothing is unreadable: make stat refuse, as it does for a path under a folder
+    # the user may not enter.
+    (tree / "locked").mkdir()
+    real = os.stat
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refuse)
+    code, out, err = run("check", "locked", "good.py", "--format", "json")
+    assert code == 1
+    assert good_was_analysed(out)
+    assert err == "owui-lint: warning: locked: Permission denied\n"
+    assert run("check", "locked", "good.py", "--exit-zero")[0] == 0
+
+
+def test_a_folder_without_python_files_says_so(tree: Path) -> None:
+    (tree / "docs").mkdir()
+    (tree / "docs" / "notes.txt").write_text("not python")
+    code, out, err = run("check", "docs")
+    assert code == 0
+    assert err == "owui-lint: warning: docs: no Python files found\n"
+    assert out == "No files checked.\n"
+    code, out, err = run("check", "docs", "good.py", "--format", "json")
+    assert code == 1 and good_was_analysed(out) and "docs: no Python files found" in err
 
 
 def test_unreadable_directory_is_reported_and_the_rest_analysed(

@@ -58,8 +58,10 @@ class RunReport:
     findings: list[Finding]
     rules: Sequence[RuleMeta]
     files: int = 0
-    actions: int = 0
-    skipped: int = 0
+    actions: int = 0  # analysed
+    skipped: int = 0  # not action modules
+    not_analysed: int = 0  # checked, but a syntax error (OWA001) stopped the analysis
+    unreadable: int = 0  # could not be read or analysed (too large, over the budget)
     notifications: list[Notification] = field(default_factory=list)
     version: str = field(default_factory=tool_version)
     # The directory relative paths are anchored at (SARIF's %SRCROOT%), absolute POSIX.
@@ -69,6 +71,8 @@ class RunReport:
 
     def fixable(self) -> int:
         return sum(1 for f in self.findings if f.fix is not None)
+    # Findings a `--baseline` file knew and hid; None when no baseline was given.
+    baseline_hidden: int | None = None
 
     def by_rule(self) -> dict[str, int]:
         counts = Counter(f.rule for f in self.findings)

@@ -33,9 +33,14 @@ def render_json(report: RunReport) -> str:
             "files": report.files,
             "actions": report.actions,
             "skipped": report.skipped,
+            "not_analysed": report.not_analysed,
+            "unreadable": report.unreadable,
             "findings": len(report.findings),
             "by_rule": report.by_rule(),
         },
         "findings": [finding_dict(f) for f in report.findings],
     }
+    if report.baseline_hidden is not None:  # only with --baseline: the contract is unchanged
+        summary: dict[str, Any] = document["summary"]  # type: ignore[assignment]
+        summary["baseline_hidden"] = report.baseline_hidden
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -69,19 +69,35 @@ def render_text(report: RunReport, options: TextOptions) -> str:
 
 
 def summary_line(report: RunReport) -> str:
+    """One sentence whose counts add up: every file is in exactly one of them."""
     counts = Counter(f.level for f in report.findings)
-    scanned = (
-        f"{_plural(report.files, 'file')} checked, {_plural(report.actions, 'action')} analysed,"
-        f" {report.skipped} skipped (not actions)"
-    )
+    scanned = [f"{_plural(report.actions, 'action')} analysed"]
+    if report.not_analysed:
+        scanned.append(
+            f"{_plural(report.not_analysed, 'file')} checked, not analysed (syntax error)"
+        )
+    if report.unreadable:
+        scanned.append(f"{_plural(report.unreadable, 'file')} could not be read or analysed")
+    if report.skipped:
+        scanned.append(
+            f"{report.skipped} skipped (not {'an action' if report.skipped == 1 else 'actions'})"
+        )
+    where = f"{_plural(report.files, 'file')}: {', '.join(scanned)}"
+    if not report.files:
+        return "No files checked."
+    hidden = ""
+    if report.baseline_hidden:
+        known = _plural(report.baseline_hidden, "known finding")
+        hidden = f" {known} hidden by the baseline."
     if report.fixed:
         total = report.fixed + len(report.findings)
         fixes = f"{report.fixed} fixed, {len(report.findings)} remaining"
-        return f"Found {_plural(total, 'finding')} ({fixes}): {scanned}."
+        return f"Found {_plural(total, 'finding')} ({fixes}) in {where}.{hidden}"
     if not report.findings:
-        return f"No findings: {scanned}."
+        return f"No {'new ' if report.baseline_hidden else ''}findings in {where}.{hidden}"
     parts = [_plural(counts[level], level.value) for level in Level if counts[level]]
     fixable = report.fixable()
     if fixable:
         parts.append(f"{fixable} fixable with `--fix`")
-    return f"Found {_plural(len(report.findings), 'finding')} ({', '.join(parts)}): {scanned}."
+    found = _plural(len(report.findings), "finding")
+    return f"Found {found} ({', '.join(parts)}) in {where}.{hidden}"
