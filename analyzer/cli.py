@@ -511,7 +511,8 @@ def _report(
             notifications += [Notification(f.path, f.message) for f in result.findings]
         else:
             unreadable += 1
-            notifications.append(Notification(result.path, "; ".join(result.errors)))
+            why = [line.removeprefix(f"{result.path}: ") for line in result.errors]
+            notifications.append(Notification(result.path, "; ".join(why)))
     findings.sort(key=Finding.sort_key)
     everything: Sequence[RuleMeta]
     rules: list[RuleMeta]
@@ -575,14 +576,51 @@ def _write(text: str, output: str | None) -> None:
 
 
 @main.command("rules")
-def list_rules() -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one line per rule; json: every rule with its metadata and documentation.",
+)
+def list_rules(output_format: str = "text") -> None:
     """List every rule: id, name, level, family and what it flags."""
+    if output_format == "json":
+        _rules_json()
+        return
     for rule in all_rules():
         flag = " S" if rule.security else "  "
         click.echo(
             f"{rule.code}  {rule.name:<36} {rule.level.value:<7}{flag}  "
             f"{rule.family():<14} {rule.summary}"
         )
+
+
+def _rules_json() -> None:
+    """Like `ruff rule --all --output-format json`: one object per rule, sorted by id."""
+    import json
+
+    from analyzer.reporters.base import RULE_DOCS
+
+    document = [
+        {
+            "code": rule.code,
+            "name": rule.name,
+            "level": rule.level.value,
+            "confidence": rule.confidence.value,
+            "family": rule.family(),
+            "security": rule.security,
+            "cwe": list(rule.cwe),
+            "fixable": rule.fixable,
+            "summary": rule.summary,
+            "explanation": rule.docs(),
+            "options": dict(rule.options),
+            "docs": f"{RULE_DOCS}/{rule.code}.md",
+        }
+        for rule in all_rules()
+    ]
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 @main.command(
@@ -595,16 +633,15 @@ def explain(rule: str) -> None:
     if found is None:
         _warn(f"error: unknown rule {rule!r} (see `owui-lint rules`)")
         sys.exit(EXIT_ERROR)
-    facts = [found.level.value, found.family(), f"confidence {found.confidence.value}"]
-    if found.security:
-        facts.append("security")
-    facts += [f"CWE-{n}" for n in found.cwe]
-    facts.append("fixable" if found.fixable else "no autofix")
-    click.echo(f"# {found.code} {found.name} ({', '.join(facts)})\n")
+    from analyzer.ruledocs import EXAMPLES_NOTE, FIXABLE_NOTE, facts
+
+    click.echo(f"# {found.code} {found.name} ({', '.join(facts(found))})\n")
     click.echo(found.summary + "\n")
     if found.fixable and not found.doc_section("Fix"):
-        click.echo("Fixable: `owui-lint check --fix` fixes it where that is certainly safe.\n")
+        click.echo(FIXABLE_NOTE + "\n")
     click.echo(found.docs())
+    if "```python" in found.docs():
+        click.echo("\n" + EXAMPLES_NOTE)
     if found.options:
         click.echo("\n## Options")
         for key, text in found.options.items():

@@ -93,7 +93,8 @@ class RiskyOpWithoutConfirmation(LintRule):
     ## Why is this bad?
     An action button is one click, often a mis-click next to the copy button. Without a
     confirmation dialog, deleting chats, mailing a transcript or calling a destructive API
-    happens before the user can say no. A broken gate is no gate: when the answer is tested
+    happens before the user can say no (CWE-356: the interface does not warn the user before
+    an unsafe action taken on their behalf). A broken gate is no gate: when the answer is tested
     by truthiness (OWA402) the operation is still reported here, because a timed-out dialog
     lets it through.
 
@@ -123,6 +124,7 @@ class RiskyOpWithoutConfirmation(LintRule):
     name = "risky-op-without-confirmation"
     level = Level.WARNING
     security = True
+    cwe = (356,)
     summary = "A destructive operation runs without a confirmation dialog first."
 
     def check(self) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 from analyzer.findings import Confidence, Finding, Level
 
 TOOL_NAME = "owui-lint"
-# The distribution's package page: the tool's home for SARIF consumers.
-INFORMATION_URI = "https://pypi.org/project/owui-lint/"
+# Where each rule's page lives in the source tree (generated: `python -m analyzer.ruledocs`).
+RULE_DOCS = "docs/rules"
 
 
 class RuleMeta(Protocol):
@@ -44,6 +46,81 @@ def tool_version() -> str:
         return "0.0.0"
 
 
+@dataclass(frozen=True)
+class ProjectUrls:
+    """Where users of this installation can read about the tool and its rules.
+
+    owui-lint has no package index page: a link is only given where it exists. It comes
+    from the installation itself: `Project-URL` metadata (`[project.urls]` `Homepage`
+    and `Documentation`) when the package declares it, else where pip installed it from
+    (PEP 610 `direct_url.json`): a GitHub or GitLab repository at the installed commit
+    (`pip install git+https://github.com/OWNER/owui-lint@SHA`), or the local checkout.
+    """
+
+    home: str | None = None
+    rule_docs: str | None = None  # a base URL ending in "/"; a rule's page is OWAnnn.md
+
+    def rule_uri(self, code: str) -> str | None:
+        return None if self.rule_docs is None else f"{self.rule_docs}{code}.md"
+
+
+@cache
+def project_urls() -> ProjectUrls:
+    import json
+    from importlib.metadata import distributions
+
+    # A checkout run in place may also hold a bare `owui_lint.egg-info`: look at them all.
+    for dist in distributions(name=TOOL_NAME):
+        declared: dict[str, str] = {}
+        for entry in dist.metadata.get_all("Project-URL") or []:
+            label, _, url = entry.partition(",")
+            declared[label.strip().lower()] = url.strip()
+        if "homepage" in declared:
+            docs = declared.get("documentation")
+            home = declared["homepage"]
+            return ProjectUrls(home, docs.rstrip("/") + "/rules/" if docs else None)
+        try:
+            origin = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        found = _from_direct_url(origin if isinstance(origin, dict) else {})
+        if found.home is not None:
+            return found
+    # Run from a source tree that was never installed: its own files.
+    checkout = Path(__file__).resolve().parent.parent.parent
+    return _local(checkout.as_uri()) if (checkout / RULE_DOCS).is_dir() else ProjectUrls()
+
+
+def _from_direct_url(origin: dict[str, object]) -> ProjectUrls:
+    url = origin.get("url")
+    if not isinstance(url, str):
+        return ProjectUrls()
+    vcs = origin.get("vcs_info")
+    if isinstance(vcs, dict):
+        home = url.removeprefix("git+").removesuffix(".git").rstrip("/")
+        netloc = home.split("//", 1)[-1].split("/", 1)[0]
+        if not home.startswith("https://") or "@" in netloc:  # never a token in a link
+            return ProjectUrls()
+        commit = vcs.get("commit_id")
+        if home.startswith(("https://github.com/", "https://gitlab.com/")) and isinstance(
+            commit, str
+        ):
+            return ProjectUrls(home, f"{home}/blob/{commit}/{RULE_DOCS}/")
+        return ProjectUrls(home)
+    if isinstance(origin.get("dir_info"), dict) and url.startswith("file://"):
+        return _local(url)
+    return ProjectUrls()
+
+
+def _local(url: str) -> ProjectUrls:
+    """A checkout on this machine: its folder, and its rule pages when it has them."""
+    from urllib.parse import unquote, urlparse
+
+    home = url.rstrip("/")
+    docs = Path(unquote(urlparse(url).path)) / RULE_DOCS
+    return ProjectUrls(home + "/", f"{home}/{RULE_DOCS}/" if docs.is_dir() else None)
+
+
 @dataclass
 class Notification:
     """A file that could not be analysed (parse failure, unreadable): not a finding."""
@@ -71,9 +148,37 @@ class RunReport:
 
     def fixable(self) -> int:
         return sum(1 for f in self.findings if f.fix is not None)
+
     # Findings a `--baseline` file knew and hid; None when no baseline was given.
     baseline_hidden: int | None = None
 
     def by_rule(self) -> dict[str, int]:
         counts = Counter(f.rule for f in self.findings)
         return {rule: counts[rule] for rule in sorted(counts)}
+
+
+# A hard-coded credential (CWE-798) must not be printed by --show-source while the
+# message masks it: on the lines such a finding covers, string literals keep their first
+# three characters (as the message says) and the rest becomes `*`, at the same width.
+SECRET_TAG = "external/cwe/cwe-798"
+_STRING = re.compile(r"""(?P<q>["'])(?P<body>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
+
+
+def mask_strings(line: str) -> str:
+    def mask(match: re.Match[str]) -> str:
+        body = match.group("body")
+        quote = match.group("q")
+        return quote + body[:3] + "*" * len(body[3:]) + quote
+
+    return _STRING.sub(mask, line)
+
+
+def secret_lines(report: RunReport) -> set[tuple[str, int]]:
+    """(path, line) of every line a finding about a hard-coded secret covers."""
+    codes = {rule.code for rule in report.rules if SECRET_TAG in rule.tags()}
+    return {
+        (f.path, line)
+        for f in report.findings
+        if f.rule in codes
+        for line in range(f.location.line, f.location.end_line + 1)
+    }

@@ -17,7 +17,7 @@ import attrs
 import sarif_om as so
 
 from analyzer.findings import Finding
-from analyzer.reporters.base import INFORMATION_URI, TOOL_NAME, RuleMeta, RunReport
+from analyzer.reporters.base import TOOL_NAME, RuleMeta, RunReport, project_urls, secret_lines
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -79,12 +79,13 @@ def _descriptor(rule: RuleMeta) -> so.ReportingDescriptor:
             text=" ".join(rule.full_description().split())[:1024]
         ),
         help=so.MultiformatMessageString(text=rule.docs(), markdown=_markdown_help(rule)),
+        help_uri=project_urls().rule_uri(rule.code),
         default_configuration=so.ReportingConfiguration(level=rule.level.value),
         properties=properties,
     )
 
 
-def _result(f: Finding, index: int) -> so.Result:
+def _result(f: Finding, index: int, secrets: set[tuple[str, int]]) -> so.Result:
     uri, base = _uri(f.path)
     loc = f.location
     return so.Result(
@@ -107,13 +108,23 @@ def _result(f: Finding, index: int) -> so.Result:
         ],
         partial_fingerprints={FINGERPRINT_KEY: f.fingerprint},
         properties={"confidence": f.confidence.value},
-        fixes=_fixes(f),
+        fixes=_fixes(f, secrets),
     )
 
 
-def _fixes(f: Finding) -> list[so.Fix] | None:
-    """The finding's safe autofix as SARIF `fixes[]` (an empty region inserts)."""
+def _fixes(f: Finding, secrets: set[tuple[str, int]]) -> list[so.Fix] | None:
+    """The finding's safe autofix as SARIF `fixes[]` (an empty region inserts).
+
+    Left out when it touches a line that holds a hard-coded secret: its replacement text
+    would carry the secret that the messages and excerpts mask."""
     if f.fix is None:
+        return None
+    touched = {
+        (f.path, line)
+        for e in f.fix.edits
+        for line in range(e.location.line, e.location.end_line + 1)
+    }
+    if touched & secrets:
         return None
     uri, base = _uri(f.path)
     replacements = [
@@ -136,6 +147,7 @@ def _fixes(f: Finding) -> list[so.Fix] | None:
 
 
 def render_sarif(report: RunReport) -> str:
+    secrets = secret_lines(report)
     rules = sorted(report.rules, key=lambda r: r.code)
     index = {rule.code: i for i, rule in enumerate(rules)}
     notifications = []
@@ -144,7 +156,7 @@ def render_sarif(report: RunReport) -> str:
         notifications.append(
             so.Notification(
                 level=n.level,
-                message=so.Message(text=f"{n.path}: {n.message}"),
+                message=so.Message(text=n.message),  # the location names the file
                 descriptor=so.ReportingDescriptorReference(id="file-not-analysed"),
                 locations=[
                     so.Location(
@@ -161,7 +173,7 @@ def render_sarif(report: RunReport) -> str:
             driver=so.ToolComponent(
                 name=TOOL_NAME,
                 semantic_version=report.version,
-                information_uri=INFORMATION_URI,
+                information_uri=project_urls().home,
                 rules=[_descriptor(rule) for rule in rules],
             )
         ),
@@ -174,7 +186,7 @@ def render_sarif(report: RunReport) -> str:
                 tool_execution_notifications=notifications or None,
             )
         ],
-        results=[_result(f, index[f.rule]) for f in report.findings if f.rule in index],
+        results=[_result(f, index[f.rule], secrets) for f in report.findings if f.rule in index],
     )
     log = so.SarifLog(version="2.1.0", runs=[run], schema_uri=SCHEMA)
     document = _to_jsonable(log)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from analyzer.findings import Finding, Level
-from analyzer.reporters.base import RunReport
+from analyzer.reporters.base import RunReport, mask_strings, secret_lines
 
 _COLOURS = {Level.ERROR: "31", Level.WARNING: "33", Level.NOTE: "36"}
 
@@ -30,7 +30,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _source_excerpt(f: Finding, options: TextOptions) -> list[str]:
+def _source_excerpt(f: Finding, options: TextOptions, secrets: set[tuple[str, int]]) -> list[str]:
     if options.source_lines is None:
         return []
     lines = options.source_lines(f.path)
@@ -38,6 +38,8 @@ def _source_excerpt(f: Finding, options: TextOptions) -> list[str]:
     if not 0 <= index < len(lines):
         return []
     text = lines[index].expandtabs(1).rstrip()
+    if (f.path, f.location.line) in secrets:
+        text = mask_strings(text)
     start = f.location.column - 1
     end = f.location.end_column - 1 if f.location.end_line == f.location.line else len(text)
     width = max(1, min(end, len(text)) - start)
@@ -50,13 +52,14 @@ def _source_excerpt(f: Finding, options: TextOptions) -> list[str]:
 
 def render_text(report: RunReport, options: TextOptions) -> str:
     out: list[str] = []
+    secrets = secret_lines(report) if options.show_source else set()
     for f in report.findings:
         loc = f.location
         where = _paint(f"{f.path}:{loc.line}:{loc.column}:", "1", options.colour)
         rule = _paint(f.rule, _COLOURS[f.level], options.colour)
         out.append(f"{where} {rule} [{f.level.value}] {f.message}")
         if options.show_source:
-            out += _source_excerpt(f, options)
+            out += _source_excerpt(f, options, secrets)
     if options.statistics and report.findings:
         if out:
             out.append("")
