@@ -110,13 +110,16 @@ class RiskyOpWithoutConfirmation(LintRule):
 
     ## Use instead
     ```python
-    async def action(self, body, __user__=None, __event_call__=None):
-        answer = await __event_call__(
-            {"type": "confirmation", "data": {"title": "Delete chat?", "message": "This cannot be undone."}}
-        )
-        if answer is not True:
-            return
-        await Chats.delete_chat_by_id(body["chat_id"])
+    from open_webui.models.chats import Chats
+
+    class Action:
+        async def action(self, body, __user__=None, __event_call__=None):
+            answer = await __event_call__(
+                {"type": "confirmation", "data": {"title": "Delete chat?", "message": "This cannot be undone."}}
+            )
+            if answer is not True:
+                return
+            await Chats.delete_chat_by_id(body["chat_id"])
     ```
     """
 
@@ -421,9 +424,16 @@ class ConfirmationTruthiness(LintRule):
 
     ## Use instead
     ```python
-    confirmed = await __event_call__({"type": "confirmation", "data": {...}})
-    if confirmed is not True:
-        return
+    from open_webui.models.chats import Chats
+
+    class Action:
+        async def action(self, body, __event_call__=None):
+            confirmed = await __event_call__(
+                {"type": "confirmation", "data": {"title": "Delete chat?", "message": "This cannot be undone."}}
+            )
+            if confirmed is not True:
+                return
+            await Chats.delete_chat_by_id(body["chat_id"])
     ```
 
     ## Fix
@@ -805,10 +815,14 @@ class ConfirmationIgnored(LintRule):
 
     ## Use instead
     ```python
-    answer = await __event_call__({"type": "confirmation", "data": {"title": "Delete?", "message": "Sure?"}})
-    if answer is not True:
-        return
-    await Chats.delete_chat_by_id(body["chat_id"])
+    from open_webui.models.chats import Chats
+
+    class Action:
+        async def action(self, body, __event_call__=None):
+            answer = await __event_call__({"type": "confirmation", "data": {"title": "Delete?", "message": "Sure?"}})
+            if answer is not True:
+                return
+            await Chats.delete_chat_by_id(body["chat_id"])
     ```
     """
 
@@ -1005,10 +1019,12 @@ class InputResultUnchecked(LintRule):
 
     ## Use instead
     ```python
-    name = await __event_call__({"type": "input", "data": {"title": "Rename", "message": "New title"}})
-    if not isinstance(name, str) or not name.strip():
-        return
-    await Chats.update_chat_title_by_id(body["chat_id"], name.strip())
+    class Action:
+        async def action(self, body, __event_emitter__=None, __event_call__=None):
+            name = await __event_call__({"type": "input", "data": {"title": "Greet", "message": "Your name"}})
+            if not isinstance(name, str) or not name.strip():
+                return
+            await __event_emitter__({"type": "message", "data": {"content": f"Hello, {name.strip()}!"}})
     ```
     """
 
@@ -1380,7 +1396,11 @@ class MalformedEvent(LintRule):
 
     ## Use instead
     ```python
-    await __event_emitter__({"type": "status", "data": {"description": "Working", "done": False}})
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            await __event_emitter__({"type": "status", "data": {"description": "Working", "done": False}})
+            count = len(body.get("messages", []))
+            await __event_emitter__({"type": "status", "data": {"description": f"{count} messages", "done": True}})
     ```
     """
 
@@ -1616,8 +1636,12 @@ class TaintedExecuteCode(LintRule):
 
     ## Use instead
     ```python
-    title = body["messages"][0]["content"][:40]
-    await __event_call__({"type": "execute", "data": {"code": f"document.title = {json.dumps(title)}"}})
+    import json
+
+    class Action:
+        async def action(self, body, __event_call__=None):
+            title = body["messages"][0]["content"][:40]
+            await __event_call__({"type": "execute", "data": {"code": f"document.title = {json.dumps(title)}"}})
     ```
     """
 
@@ -1828,10 +1852,13 @@ class StatusNeverDone(LintRule):
 
     ## Use instead
     ```python
-    await __event_emitter__({"type": "status", "data": {"description": "Exporting…", "done": False}})
-    if not body.get("messages"):
-        await __event_emitter__({"type": "status", "data": {"description": "Nothing to export", "done": True}})
-        return
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            await __event_emitter__({"type": "status", "data": {"description": "Exporting…", "done": False}})
+            if not body.get("messages"):
+                await __event_emitter__({"type": "status", "data": {"description": "Nothing to export", "done": True}})
+                return
+            await __event_emitter__({"type": "status", "data": {"description": "Exported", "done": True}})
     ```
     """
 
@@ -2207,8 +2234,14 @@ class TaintedHtmlEmbed(LintRule):
 
     ## Use instead
     ```python
-    html = f"<div class='summary'>{escape(body['messages'][-1]['content'])}</div>"
-    return HTMLResponse(content=html, headers={"Content-Disposition": "inline"})
+    from html import escape
+
+    from fastapi.responses import HTMLResponse
+
+    class Action:
+        async def action(self, body):
+            html = f"<div class='summary'>{escape(body['messages'][-1]['content'])}</div>"
+            return HTMLResponse(content=html, headers={"Content-Disposition": "inline"})
     ```
     """
 

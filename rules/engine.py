@@ -65,7 +65,10 @@ class UnusedSuppressionRule(LintRule):
 
     ## Use instead
     ```python
-    title = body["messages"][-1]["content"][:40]
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            title = body["messages"][-1]["content"][:40]
+            await __event_emitter__({"type": "notification", "data": {"type": "info", "content": title}})
     ```
 
     ## Fix

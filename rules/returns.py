@@ -177,9 +177,12 @@ class MalformedFiles(LintRule):
 
     ## Use instead
     ```python
-    await __event_emitter__(
-        {"type": "files", "data": {"files": [{"type": "image", "url": image_url}]}}
-    )
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            image_url = "/static/chart.png"
+            await __event_emitter__(
+                {"type": "files", "data": {"files": [{"type": "image", "url": image_url}]}}
+            )
     ```
     """
 
@@ -441,7 +444,10 @@ class IgnoredReturnKey(LintRule):
 
     ## Use instead
     ```python
-    return {"messages": [{"id": body["id"], "content": summary}]}
+    class Action:
+        async def action(self, body):
+            summary = body["messages"][-1]["content"][:200]
+            return {"messages": [{"id": body["id"], "content": summary}]}
     ```
     """
 
@@ -612,7 +618,12 @@ class NonInlineHtmlResponse(LintRule):
 
     ## Use instead
     ```python
-    return HTMLResponse(content=html, headers={"Content-Disposition": "inline"})
+    from fastapi.responses import HTMLResponse
+
+    class Action:
+        async def action(self, body):
+            html = "<h1>Chat report</h1>"
+            return HTMLResponse(content=html, headers={"Content-Disposition": "inline"})
     ```
     """
 
@@ -1044,7 +1055,10 @@ class UnknownMessageId(LintRule):
 
     ## Use instead
     ```python
-    return {"messages": [{"id": body["id"], "content": summary}]}
+    class Action:
+        async def action(self, body):
+            summary = body["messages"][-1]["content"][:200]
+            return {"messages": [{"id": body["id"], "content": summary}]}
     ```
     """
 

@@ -3151,6 +3151,10 @@ class BadFrontmatter(LintRule):
     description: Save the chat as a Markdown file
     requirements: markdown, requests
     \"\"\"
+
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            await __event_emitter__({"type": "notification", "data": {"type": "info", "content": "Saved"}})
     ```
     """
 

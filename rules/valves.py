@@ -3208,8 +3208,10 @@ class UserValvesAsDict(LintRule):
 
     ## Use instead
     ```python
-    async def action(self, body, __user__=None):
-        language = getattr(__user__["valves"], "language", "en")
+    class Action:
+        async def action(self, body, __user__=None, __event_emitter__=None):
+            language = getattr(__user__["valves"], "language", "en")
+            await __event_emitter__({"type": "notification", "data": {"type": "info", "content": language}})
     ```
     """
 

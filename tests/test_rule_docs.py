@@ -1,7 +1,8 @@
 """Each rule's documentation as users read it (`explain`, docs/rules, SARIF help).
 
-The code a rule's "Use instead" section shows is the fix users copy: it must lint clean
-under every rule, not only the rule that documents it.
+The code a rule's "Use instead" section shows is the fix users copy: it must be a whole
+action module (the frontmatter aside) and lint clean under every rule, not only the rule
+that documents it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def test_use_instead_lints_clean_under_every_rule(rule: type[LintRule]) -> None:
         source = block if block.startswith('"""') else FRONTMATTER + block
         result = lint_text(source, Settings(), path="fixed.py")
         assert not result.errors, result.errors
+        # A fragment would be skipped (not an action module) and prove nothing.
+        assert result.status == "action", f"{rule.code}: 'Use instead' is not a whole module"
         found = [
             f"{f.rule}:{f.location.line - (source != block) * 4}: {f.message}"
             for f in result.findings
