@@ -51,11 +51,14 @@ Examples:
   cat action.py | owui-lint check - --stdin-filename action.py
   owui-lint check . --fix                     apply the safe autofixes in place
   owui-lint check . --diff                    show them as a diff, change nothing
+  owui-lint check . --write-baseline .owui-lint-baseline.json   (adopt on old code)
+  owui-lint check . --baseline .owui-lint-baseline.json         (then only new findings)
 
 \b
-Exit status: 0 no findings, 1 findings (or a file that could not be read or analysed:
-unreadable, too large, over the --timeout budget), 2 usage, configuration or internal
-error. --exit-zero turns 1 into 0. With --diff: 1 when there is something to fix, else 0.
+Exit status: 0 no findings, 1 findings (or a path that could not be read or analysed:
+missing, unreadable, too large, over the --timeout budget), 2 usage, configuration or
+internal error. --exit-zero turns 1 into 0. With --diff: 1 when there is something to fix,
+else 0.
 """
 
 
@@ -180,7 +183,11 @@ def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), help="Parallel processes (default: CPU count)."
 )
-@click.option("--statistics", is_flag=True, help="Show a count per rule.")
+@click.option(
+    "--statistics",
+    is_flag=True,
+    help="After the findings, one line per rule that fired: count, id, name (text format).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary or progress.")
 @click.option("--show-source", is_flag=True, help="Show the offending source line.")
 @click.option("--stdin-filename", help="The file name to report for `-` (standard input).")
@@ -287,7 +294,7 @@ def check(
     except ConfigError as error:
         _warn(f"error: {error}")
         sys.exit(EXIT_ERROR)
-    known = _read_baseline(baseline_file) if baseline_file is not None else None
+    known = _load_baseline(baseline_file)
 
     sources, problems = _collect(list(paths) or ["."], settings, cwd, stdin_filename, force_exclude)
     for p in problems:
@@ -319,13 +326,12 @@ def check(
     for p in problems:
         report.notifications.append(Notification(p.display, p.reason, "warning"))
     if write_baseline_file is not None or add_noqa:
-        if write_baseline_file is not None:
-            _write_baseline(report, write_baseline_file)
-        if add_noqa:
-            _add_noqa(report, sources)
+        _adopt(report, sources, write_baseline_file, add_noqa)
         sys.exit(EXIT_ERROR if internal_error else EXIT_CLEAN)
     if known is not None:
-        _apply_baseline(report, known)
+        from analyzer.adoption import apply_baseline
+
+        apply_baseline(report, known)
         if output_format != "text" and report.baseline_hidden and not quiet:
             hidden = report.baseline_hidden
             _warn(f"{hidden} known finding{'' if hidden == 1 else 's'} hidden by the baseline")
@@ -403,84 +409,32 @@ def _collect(
 
 # --- adopting owui-lint on existing code: baseline and --add-noqa ---------------------
 
-BASELINE_FORMAT = "owui-lint-baseline/v1"
 
+def _load_baseline(source: Path | None) -> set[str] | None:
+    from analyzer.adoption import BaselineError, read_baseline
 
-def _write_baseline(report: RunReport, target: Path) -> None:
-    """Record every finding by fingerprint (rule, path, line text; never the line number)."""
-    import json
-
-    entries = [
-        {"fingerprint": f.fingerprint, "rule": f.rule, "path": f.path, "message": f.message}
-        for f in report.findings
-    ]
-    document = {"format": BASELINE_FORMAT, "findings": entries}
-    _write(json.dumps(document, indent=2, ensure_ascii=False) + "\n", str(target))
-    _warn(f"wrote {len(entries)} finding{'' if len(entries) == 1 else 's'} to {target}")
-
-
-def _read_baseline(source: Path) -> set[str]:
-    import json
-
+    if source is None:
+        return None
     try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as error:
-        _warn(f"error: cannot read baseline {source}: {error.strerror or error}")
+        return read_baseline(source)
+    except BaselineError as error:
+        _warn(f"error: {error}")
         sys.exit(EXIT_ERROR)
-    except ValueError as error:
-        _warn(f"error: baseline {source} is not JSON: {error}")
-        sys.exit(EXIT_ERROR)
-    entries = document.get("findings") if isinstance(document, dict) else None
-    if (
-        not isinstance(document, dict)
-        or document.get("format") != BASELINE_FORMAT
-        or not isinstance(entries, list)
-        or not all(isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries)
-    ):
-        _warn(
-            f"error: {source} is not an owui-lint baseline"
-            " (write one with `owui-lint check --write-baseline FILE`)"
-        )
-        sys.exit(EXIT_ERROR)
-    return {e["fingerprint"] for e in entries}
 
 
-def _apply_baseline(report: RunReport, known: set[str]) -> None:
-    """Drop the findings the baseline knows; the report says how many it hid."""
-    kept = [f for f in report.findings if f.fingerprint not in known]
-    report.baseline_hidden = len(report.findings) - len(kept)
-    report.findings = kept
+def _adopt(report: RunReport, sources: list[Source], baseline: Path | None, noqa: bool) -> None:
+    """--write-baseline and --add-noqa: record or waive what is there, instead of a report."""
+    from analyzer.adoption import add_noqa, baseline_text
 
-
-def _add_noqa(report: RunReport, sources: list[Source]) -> None:
-    from analyzer.suppression import add_noqa_comments
-
-    by_display = {s.display: s for s in sources}
-    never = {r.code for r in all_rules() if r.engine_role is not None}
-    wanted: dict[str, dict[int, set[str]]] = {}
-    for f in report.findings:
-        if f.rule in never:  # a syntax error cannot be waived; an unused noqa wants removal
-            continue
-        wanted.setdefault(f.path, {}).setdefault(f.location.line, set()).add(f.rule)
-    added = 0
-    for path, lines in sorted(wanted.items()):
-        source = by_display.get(path)
-        if source is None or source.fs_path is None:
-            _warn(f"warning: {path}: not a file; no `# noqa` added")
-            continue
-        try:
-            data = Path(source.fs_path).read_bytes()
-            text, count, missed = add_noqa_comments(data, lines)
-            if count:
-                Path(source.fs_path).write_bytes(text)
-        except (OSError, ValueError) as error:
-            reason = error.strerror if isinstance(error, OSError) else str(error)
-            _warn(f"warning: {path}: no `# noqa` added: {reason or error}")
-            continue
-        for line in missed:
-            _warn(f"warning: {path}:{line}: no place for a `# noqa` comment (inside a string)")
-        added += count
-    _warn(f"added {added} `# noqa` comment{'' if added == 1 else 's'}")
+    if baseline is not None:
+        _write(baseline_text(report.findings), str(baseline))
+        count = len(report.findings)
+        _warn(f"wrote {count} finding{'' if count == 1 else 's'} to {baseline}")
+    if noqa:
+        # A syntax error cannot be waived; an unused suppression wants removal.
+        never = {r.code for r in all_rules() if r.engine_role is not None}
+        added = add_noqa(report.findings, sources, never, _warn)
+        _warn(f"added {added} `# noqa` comment{'' if added == 1 else 's'}")
 
 
 def _report(
