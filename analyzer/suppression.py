@@ -1,7 +1,9 @@
 """`# noqa: OWA301` suppressions, read from real comment tokens (never from strings).
 
 A suppression applies on the line that holds it, and, when it sits on the first line of a
-multi-line statement, to every line of that statement. A bare `# noqa` suppresses nothing:
+multi-line statement, to every line of that statement. A line inside a multi-line string
+(a docstring, the frontmatter) cannot hold a comment: there, as in Ruff, the directive goes
+after the string, on the line where it ends. A bare `# noqa` suppresses nothing:
 owui-lint is a security linter, and a blanket waiver written for another tool must not
 silence it. A comment `# owui-lint: noqa` (every rule) or `# owui-lint: noqa: OWA301`
 (those rules) anywhere in a file applies to the whole file, like Ruff's `# ruff: noqa`.
@@ -40,6 +42,8 @@ class Suppressions:
     by_line: dict[int, list[Directive]] = field(default_factory=dict)
     # Physical line -> first line of the logical line (statement) that contains it.
     statement_start: dict[int, int] = field(default_factory=dict)
+    # Physical line whose end lies inside a multi-line string -> the line the string ends on.
+    string_end: dict[int, int] = field(default_factory=dict)
     used: set[Directive] = field(default_factory=set)
     # `# owui-lint: noqa`: the whole file; `# owui-lint: noqa: OWA301`: those rules.
     whole_file: bool = False
@@ -51,6 +55,8 @@ class Suppressions:
         start = self.statement_start.get(line, line)
         if start != line:
             candidates.append(start)
+        if line in self.string_end:
+            candidates.append(_after_strings(line, self.string_end))
         for candidate in candidates:
             for directive in self.by_line.get(candidate, []):
                 if directive.code == rule:
@@ -71,22 +77,39 @@ def parse_suppressions(text: str) -> Suppressions:
     result = Suppressions()
     if _NOQA.search(text) is None and _FILE_NOQA.search(text) is None:
         return result  # no directive anywhere: nothing to tokenize (most files)
-    logical_start: int | None = None
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):
         return result
-    skip = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE)
+    _layout(tokens, result)
     for tok in tokens:
         if tok.type == tokenize.COMMENT:
             _add_directives(result, tok)
+    return result
+
+
+def _layout(tokens: list[tokenize.TokenInfo], result: Suppressions) -> None:
+    """Fill `statement_start` and `string_end` from the tokens."""
+    logical_start: int | None = None
+    skip = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE)
+    for tok in tokens:
+        if tok.end[0] > tok.start[0] and tok.type not in (tokenize.NL, tokenize.NEWLINE):
+            for line in range(tok.start[0], tok.end[0]):
+                result.string_end[line] = tok.end[0]
         if tok.type not in skip and tok.type != tokenize.ENDMARKER and logical_start is None:
             logical_start = tok.start[0]
         if tok.type == tokenize.NEWLINE and logical_start is not None:
             for line in range(logical_start, tok.end[0] + 1):
                 result.statement_start[line] = logical_start
             logical_start = None
-    return result
+
+
+def _after_strings(line: int, string_end: dict[int, int]) -> int:
+    """The first line from `line` on whose end is not inside a string (f-string parts and
+    strings that start where another ends are followed to the last one)."""
+    while line in string_end:
+        line = string_end[line]
+    return line
 
 
 def _add_directives(result: Suppressions, tok: tokenize.TokenInfo) -> None:
@@ -151,10 +174,9 @@ def add_noqa_comments(data: bytes, wanted: dict[int, set[str]]) -> tuple[bytes, 
     """`data` with `# noqa: CODES` added to each wanted line (Ruff's `--add-noqa`).
 
     A code already on the line's directive is not added twice; an existing comment is kept
-    and the directive follows it. A line that ends inside a string (a multi-line string or
-    a bracketed statement's middle) gets the directive on the statement's first line when
-    that one can hold a comment, else nowhere: such lines are returned as missed. Only UTF-8
-    files are edited (ValueError otherwise); line endings and a BOM are kept.
+    and the directive follows it. A line that ends inside a multi-line string gets the
+    directive on the line where the string ends (where `Suppressions.match` looks). Only
+    UTF-8 files are edited (ValueError otherwise); line endings and a BOM are kept.
     Returns (new data, directives added or extended, missed lines).
     """
     bom = data.startswith(b"\xef\xbb\xbf")
@@ -164,28 +186,18 @@ def add_noqa_comments(data: bytes, wanted: dict[int, set[str]]) -> tuple[bytes, 
         raise ValueError("the file is not UTF-8") from None
     parts = _LINE_END.split(text)
     ends = [*_LINE_END.findall(text), ""]
-    inside: set[int] = set()  # lines whose end lies inside a string token
-    starts: dict[int, int] = {}
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO("\n".join(parts)).readline))
     except (tokenize.TokenError, SyntaxError):
         raise ValueError("the file cannot be tokenized") from None
-    logical: int | None = None
-    skip = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE)
-    for tok in tokens:
-        if tok.end[0] > tok.start[0] and tok.type not in (tokenize.NL, tokenize.NEWLINE):
-            inside.update(range(tok.start[0], tok.end[0]))
-        if tok.type not in skip and tok.type != tokenize.ENDMARKER and logical is None:
-            logical = tok.start[0]
-        if tok.type == tokenize.NEWLINE and logical is not None:
-            for number in range(logical, tok.end[0] + 1):
-                starts[number] = logical
-            logical = None
+    layout = Suppressions()
+    _layout(tokens, layout)
     targets: dict[int, set[str]] = {}
     missed: list[int] = []
     for line, codes in sorted(wanted.items()):
-        target = line if line not in inside else starts.get(line, line)
-        if target in inside or not 1 <= target <= len(parts):
+        # Where `match` looks: the line, else after the string the line ends in.
+        target = _after_strings(line, layout.string_end)
+        if not 1 <= target <= len(parts):
             missed.append(line)
             continue
         targets.setdefault(target, set()).update(codes)

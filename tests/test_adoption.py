@@ -105,15 +105,28 @@ def test_add_noqa_suppresses_every_finding_and_keeps_the_file_working(legacy: Pa
     assert run("check", ".", "--add-noqa")[2] == "owui-lint: added 0 `# noqa` comments\n"
 
 
-def test_add_noqa_extends_a_directive_and_skips_lines_inside_strings() -> None:
+def test_add_noqa_extends_a_directive_and_goes_after_a_multiline_string() -> None:
     source = b'x = 1  # noqa: OWA301\ny = """\nz\n"""\n'
     out, added, missed = add_noqa_comments(source, {1: {"OWA401"}, 3: {"OWA301"}})
-    assert out == b'x = 1  # noqa: OWA301, OWA401\ny = """\nz\n"""\n'
-    assert added == 1 and missed == [3]
+    assert out == b'x = 1  # noqa: OWA301, OWA401\ny = """\nz\n"""  # noqa: OWA301\n'
+    assert added == 2 and missed == []
     crlf, added, _ = add_noqa_comments(b"\xef\xbb\xbfa = 1\r\nb = 2\r\n", {2: {"OWA204"}})
     assert crlf == b"\xef\xbb\xbfa = 1\r\nb = 2  # noqa: OWA204\r\n" and added == 1
     with pytest.raises(ValueError, match="not UTF-8"):
         add_noqa_comments(b"a = '\xff'\n", {1: {"OWA204"}})
+
+
+def test_a_finding_inside_the_frontmatter_is_waived_after_it(legacy: Path) -> None:
+    # OWA111 reports line 1, inside the frontmatter docstring, where no comment can go.
+    broken = LEGACY.replace("description: fixture\n", "")
+    (legacy / "legacy.py").write_text(broken)
+    assert "OWA111" in rules_of(run("check", ".", "--format", "json")[1])
+    assert run("check", ".", "--add-noqa")[0] == 0
+    text = (legacy / "legacy.py").read_text()
+    assert text.startswith('"""\ntitle: Legacy\n"""  # noqa: OWA111\n')
+    assert run("check", ".")[0] == 0
+    # The docstring still is the frontmatter Open WebUI reads: the comment is after it.
+    assert text.splitlines()[2].startswith('"""')
 
 
 def test_file_level_noqa(legacy: Path) -> None:
