@@ -31,6 +31,10 @@ def _use_instead(rule: type[LintRule]) -> list[str]:
     return _BLOCK.findall(rule.doc_section("Use instead"))
 
 
+def test_every_rule_shows_a_fix() -> None:
+    assert [r.code for r in all_rules() if not _use_instead(r)] == []
+
+
 @pytest.mark.parametrize("rule", [r for r in all_rules() if _use_instead(r)], ids=lambda r: r.code)
 def test_use_instead_lints_clean_under_every_rule(rule: type[LintRule]) -> None:
     for block in _use_instead(rule):
