@@ -1010,7 +1010,7 @@ class CrossUserAccess(_AuthorizationRule):
 
     class Action:
         async def action(self, body, __user__=None, __event_emitter__=None):
-            chat = Chats.get_chat_by_id(body["messages"][-1]["content"].strip())
+            chat = await Chats.get_chat_by_id(body["messages"][-1]["content"].strip())
             if chat is None or chat.user_id != __user__["id"]:
                 return
             await __event_emitter__({"type": "message", "data": {"content": str(chat.chat)}})

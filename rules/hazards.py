@@ -381,9 +381,18 @@ class UntrustedInputToDangerousCall(LintRule):
 
     ## Use instead
     ```python
-    title = re.sub(r"[^\\w -]", "_", body["messages"][0]["content"][:40])
-    with open(os.path.join(EXPORT_DIR, f"{title}.md"), "w") as fh:
-        fh.write(markdown)
+    import os
+    import re
+
+    EXPORT_DIR = "/app/backend/data/exports"
+
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            title = re.sub(r"[^\\w -]", "_", body["messages"][0]["content"][:40])
+            markdown = "".join(m["content"] for m in body["messages"])
+            with open(os.path.join(EXPORT_DIR, f"{title}.md"), "w") as fh:
+                fh.write(markdown)
+            await __event_emitter__({"type": "notification", "data": {"type": "success", "content": "Exported"}})
     ```
     """
 
@@ -706,11 +715,16 @@ class UnsafeRequirements(LintRule):
     ```
 
     ## Use instead
-    ```
+    ```python
     \"\"\"
     title: Summarise
+    description: Summarise the chat with tool
     requirements: tool==1.4.2
     \"\"\"
+
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            await __event_emitter__({"type": "notification", "data": {"type": "info", "content": "Done"}})
     ```
     """
 
@@ -912,7 +926,13 @@ class ImportRewriteHazard(LintRule):
     ## Use instead
     ```python
     import configparser
-    PROMPT = "Summarise the points that come " + "from utils and tests."
+
+    PROMPT = "Summarise the points that come from " + "utils and tests."
+
+    class Action:
+        async def action(self, body, __event_emitter__=None):
+            parser = configparser.ConfigParser()
+            await __event_emitter__({"type": "message", "data": {"content": PROMPT}})
     ```
     """
 
@@ -1174,8 +1194,14 @@ class UnawaitedDbCall(LintRule):
 
     ## Use instead
     ```python
-    user = await Users.get_user_by_id(__user__["id"])
-    chats = await Chats.get_chats_by_user_id(user.id)
+    from open_webui.models.chats import Chats
+    from open_webui.models.users import Users
+
+    class Action:
+        async def action(self, body, __user__=None, __event_emitter__=None):
+            user = await Users.get_user_by_id(__user__["id"])
+            chats = await Chats.get_chats_by_user_id(user.id)
+            await __event_emitter__({"type": "notification", "data": {"type": "info", "content": f"{len(chats)} chats"}})
     ```
     """
 
@@ -1589,8 +1615,13 @@ class SharedInstanceState(LintRule):
 
     ## Use instead
     ```python
-    async def action(self, body, __user__=None, __event_emitter__=None):
-        await self._export(body, user_id=__user__["id"], emit=__event_emitter__)
+    class Action:
+        async def action(self, body, __user__=None, __event_emitter__=None):
+            await self._export(body, user_id=__user__["id"], emit=__event_emitter__)
+
+        async def _export(self, body, user_id, emit):
+            count = len(body.get("messages", []))
+            await emit({"type": "notification", "data": {"type": "info", "content": f"{count} exported"}})
     ```
     """
 
@@ -1945,11 +1976,28 @@ class UntrustedUrl(LintRule):
 
     ## Use instead
     ```python
-    url = body["messages"][-1]["content"].strip()
-    if urlparse(url).hostname not in self.valves.allowed_hosts.split(","):
-        return {"content": "This host is not allowed."}
-    async with httpx.AsyncClient() as client:
-        page = await client.get(url)  # noqa: OWA606 (host checked above)
+    from urllib.parse import urlparse
+
+    import httpx
+    from pydantic import BaseModel, Field
+
+    class Action:
+        class Valves(BaseModel):
+            allowed_hosts: str = Field(default="example.com", description="Hosts it may fetch")
+
+        def __init__(self):
+            self.valves = self.Valves()
+
+        async def action(self, body, __event_emitter__=None):
+            url = body["messages"][-1]["content"].strip()
+            if urlparse(url).hostname not in self.valves.allowed_hosts.split(","):
+                await __event_emitter__(
+                    {"type": "notification", "data": {"type": "error", "content": "Host not allowed"}}
+                )
+                return
+            async with httpx.AsyncClient() as client:
+                page = await client.get(url)  # noqa: OWA606 (host checked above)
+            await __event_emitter__({"type": "message", "data": {"content": page.text[:500]}})
     ```
     """
 
@@ -2367,6 +2415,10 @@ class ImportTimeSideEffect(LintRule):
 
     logger = logging.getLogger(__name__)
     logger.setLevel(logging.DEBUG)
+
+    class Action:
+        async def action(self, body):
+            logger.debug("%d messages", len(body.get("messages", [])))
     ```
     """
 
