@@ -501,15 +501,71 @@ def name_tokens(name: str) -> list[str]:
     return [t.lower() for part in name.split("_") for t in _TOKEN_SPLIT.findall(part)]
 
 
+# `<vendor>_key` (`OPENAI_KEY`, `serper_key`) is a secret at medium confidence, unless a
+# token says the key is a dictionary, ordering, storage or UI key (catalog v1.3).
+NOT_A_SECRET_KEY: frozenset[str] = frozenset(
+    {
+        "sort",
+        "cache",
+        "primary",
+        "foreign",
+        "dict",
+        "map",
+        "lookup",
+        "index",
+        "field",
+        "column",
+        "json",
+        "input",
+        "output",
+        "result",
+        "group",
+        "partition",
+        "hot",
+        "short",
+        "metadata",
+        "storage",
+        # the same kinds of key, spelled otherwise
+        "shortcut",
+        "keyboard",
+        "object",
+        "translation",
+        "i18n",
+    }
+)
+
+
 def is_secret_name(name: str) -> bool:
+    return secret_name_confidence(name) is not None
+
+
+def secret_name_confidence(name: str) -> Confidence | None:
+    """How sure the name alone makes us that the field holds a secret: HIGH for the secret
+    tokens (`api_key`, `token`, `password`, ...), MEDIUM for `<vendor>_key`, else None."""
     tokens = name_tokens(name)
     if not tokens or tokens[-1] in DESCRIPTOR_TOKENS:
-        return False
+        return None
     if any(t in SECRET_TOKENS for t in tokens):
-        return True
-    return any(
-        t == "key" and i > 0 and tokens[i - 1] in KEY_QUALIFIERS for i, t in enumerate(tokens)
-    )
+        return Confidence.HIGH
+    if any(t == "key" and i > 0 and tokens[i - 1] in KEY_QUALIFIERS for i, t in enumerate(tokens)):
+        return Confidence.HIGH
+    if len(tokens) >= 2 and tokens[-1] == "key" and not set(tokens) & NOT_A_SECRET_KEY:
+        return Confidence.MEDIUM
+    return None
+
+
+def _name_only(name: str) -> Confidence | None:
+    """MEDIUM for a `<vendor>_key` name, else None (the rule's own confidence)."""
+    found = secret_name_confidence(name)
+    return found if found is Confidence.MEDIUM else None
+
+
+_CONFIDENCE_ORDER = (Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH)
+
+
+def weaker(a: Confidence, b: Confidence) -> Confidence:
+    """The lower of two confidences."""
+    return min(a, b, key=_CONFIDENCE_ORDER.index)
 
 
 # Known credential prefixes: safe to show in a message (they identify the issuer, not the key).
@@ -2261,6 +2317,7 @@ class HardcodedSecret(LintRule):
             if value is None or not value.strip():
                 continue
             verdict = classify_secret(value)
+            named = secret_name_confidence(f.name) or Confidence.HIGH
             where = "the Valves settings" if f.owner == "Valves" else "their user settings"
             who = "the admin" if f.owner == "Valves" else "each user"
             if verdict.placeholder:
@@ -2276,7 +2333,7 @@ class HardcodedSecret(LintRule):
                     f'copies) gets it; default to `""`, let {who} enter it in {where}, and '
                     f"revoke this one"
                 )
-            self.report(f.node, message, confidence=verdict.confidence)
+            self.report(f.node, message, confidence=weaker(verdict.confidence, named))
 
     VALID = [
         Valid(
@@ -2566,6 +2623,7 @@ class SecretValveNotMasked(LintRule):
                 f"{f.label} holds a secret but its input is not masked, so the settings form "
                 f"shows it in clear text{hint}; {fix}",
                 fix=self._mask_fix(f) if kind.kind == "pydantic" else None,
+                confidence=_name_only(f.name),
             )
 
     def _mask_fix(self, f: ValveField) -> Fix | None:
