@@ -135,6 +135,48 @@ OFFLOADERS: frozenset[str] = frozenset(
 )
 OFFLOAD_METHODS: frozenset[str] = frozenset({"run_in_executor", "submit", "create_task", "map"})
 
+# "Calls made for you" (catalog: Analysis conventions): callables that call the function they
+# are handed, with the arguments handed along, in a worker thread ...
+THREAD_RUNNERS: dict[str, int] = {
+    # qualified name -> index of the function among the positional arguments
+    "asyncio.to_thread": 0,
+    "anyio.to_thread.run_sync": 0,
+    "starlette.concurrency.run_in_threadpool": 0,
+    "fastapi.concurrency.run_in_threadpool": 0,
+}
+# ... methods of an event loop or an executor (`loop.run_in_executor(None, f, *args)`,
+# `pool.submit(f, *args)`) ...
+THREAD_RUNNER_METHODS: dict[str, int] = {"run_in_executor": 1, "submit": 0}
+# ... and `functools.partial(f, *args)`, a call of `f` with those arguments and the ones the
+# partial object is called with later (counted where the partial is made).
+PARTIALS: frozenset[str] = frozenset({"functools.partial"})
+
+DeferredKind = Literal["thread", "partial"]
+
+
+@dataclass(frozen=True)
+class DeferredCall:
+    """A call the code asks another callable to make for it: `asyncio.to_thread(f, a, k=b)`
+    calls `f(a, k=b)` at that site, in a thread.
+
+    `site` is the call written in the code (where findings go); `target` is `f` as written
+    (a name, an attribute, a lambda); `args` are the arguments `f` receives. `call` is a
+    synthetic `f(*args)` node built from those same nodes, for analyses that classify calls
+    by their callee and arguments: it is not part of the module (no position, no parent),
+    so report at `site` (`ActionModule.real_call`).
+    """
+
+    site: cst.Call
+    target: cst.BaseExpression
+    args: tuple[cst.Arg, ...]
+    kind: DeferredKind
+    call: cst.Call
+
+    @property
+    def in_thread(self) -> bool:
+        """The target runs in a worker thread (not on the event loop)."""
+        return self.kind == "thread"
+
 
 class ActionModule:
     """Facts about one parsed module. Construct with `ActionModule(source, cst_module)`."""
@@ -411,13 +453,96 @@ class ActionModule:
                     isinstance(target, cst.Attribute)
                     and isinstance(target.value, cst.Name)
                     and target.value.value == "self"
-                    and isinstance(value, cst.Call)
-                    and isinstance(value.func, cst.Name)
-                    and value.func.value in self.classes
                 ):
-                    attr = cst.ensure_type(target, cst.Attribute).attr.value
-                    out[(info.class_name, attr)] = value.func.value
+                    found = self._constructed_class(value, info)
+                    if found is not None:
+                        attr = cst.ensure_type(target, cst.Attribute).attr.value
+                        out.setdefault((info.class_name, attr), found)
         return out
+
+    # --- which module class a value is an instance of (reachability through objects) -----
+
+    def _constructed_class(self, value: cst.BaseExpression, within: FunctionInfo) -> str | None:
+        """The module class `value` makes an instance of: `Fetcher(...)`, or a call of a
+        module function or method that returns one (`self._fetcher()`, `Fetcher.create()`:
+        by its return annotation, else every `return Fetcher(...)`)."""
+        while isinstance(value, cst.Await):
+            value = value.expression
+        if not isinstance(value, cst.Call):
+            return None
+        func = value.func
+        if isinstance(func, cst.Name) and func.value in self.classes:
+            return func.value
+        qual: str | None = None
+        if isinstance(func, cst.Name) and func.value in self.functions:
+            qual = func.value
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            base = func.value.value
+            owner = within
+            while owner.parent is not None:
+                owner = owner.parent
+            if base in ("self", "cls") and owner.class_name:
+                qual = self._method_in_class(owner.class_name, func.attr.value)
+            elif base in self.classes:
+                qual = self._method_in_class(base, func.attr.value)
+        return self._returned_class(qual) if qual else None
+
+    def _returned_class(self, qual: str) -> str | None:
+        """The module class the function `qual` returns an instance of (cached)."""
+        cache = self.memo_table("returned_class")
+        if qual not in cache:
+            cache[qual] = None  # while computing (a factory calling itself)
+            info = self.functions[qual]
+            found: str | None = None
+            if info.node.returns is not None:
+                found = self.class_in_annotation(info.node.returns.annotation)
+            else:
+                made = set()
+                for ret in self.own_of(info.node.body, cst.Return):
+                    value = ret.value
+                    if value is None or (isinstance(value, cst.Name) and value.value == "None"):
+                        continue
+                    made.add(
+                        value.func.value
+                        if isinstance(value, cst.Call)
+                        and isinstance(value.func, cst.Name)
+                        and value.func.value in self.classes
+                        else ""
+                    )
+                found = made.pop() if len(made) == 1 and "" not in made else None
+            cache[qual] = found
+        result: str | None = cache[qual]
+        return result
+
+    def class_in_annotation(self, annotation: cst.BaseExpression) -> str | None:
+        """`Fetcher`, `"Fetcher"`, `Optional[Fetcher]`, `Fetcher | None`: the module class."""
+        pending = [annotation]
+        found: set[str] = set()
+        while pending:
+            node = pending.pop()
+            text = string_value(node)
+            if text is not None:
+                name = text.strip()
+                if name in self.classes:
+                    found.add(name)
+                continue
+            if isinstance(node, cst.Name):
+                if node.value in self.classes:
+                    found.add(node.value)
+                elif node.value != "None":
+                    return None
+            elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+                pending += [node.left, node.right]
+            elif isinstance(node, cst.Subscript) and dotted_name(node.value) in (
+                "Optional",
+                "typing.Optional",
+                "Union",
+                "typing.Union",
+            ):
+                pending += [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
+            else:
+                return None
+        return found.pop() if len(found) == 1 else None
 
     def resolve_callable(self, expr: cst.BaseExpression, within: FunctionInfo) -> str | None:
         """The qualname of the module function that `expr` (a callee or reference) denotes.
@@ -486,22 +611,68 @@ class ActionModule:
         return None
 
     def _local_instance_class(self, within: FunctionInfo, var: str) -> str | None:
-        return self._local_instances.get(within.qualname, {}).get(var)
+        scope: FunctionInfo | None = within
+        while scope is not None:  # a closure sees its parent's locals
+            found = self._local_instances.get(scope.qualname, {}).get(var)
+            if found is not None:
+                return found
+            if var in scope.param_names():
+                return None
+            scope = scope.parent
+        return self._module_instances.get(var)
+
+    @cached_property
+    def _module_instances(self) -> dict[str, str]:
+        """`fetcher = Fetcher(...)` at module level, bound once: name -> Fetcher."""
+        out: dict[str, str] = {}
+        for name, nodes in self.bindings.items():
+            if len(nodes) != 1:
+                continue
+            value = assigned_value(nodes[0], self)
+            if (
+                isinstance(value, cst.Call)
+                and isinstance(value.func, cst.Name)
+                and value.func.value in self.classes
+            ):
+                out[name] = value.func.value
+        return out
 
     @cached_property
     def _local_instances(self) -> dict[str, dict[str, str]]:
-        """`x = SomeClass(...)` in each function: qualname -> {x: SomeClass} (first wins)."""
+        """Locals holding an instance of a module class, in each function: qualname ->
+        {x: SomeClass} (first wins). `x = SomeClass(...)`, `x = self._make_client()` (a
+        factory, see `_constructed_class`), `x = self.client` (an attribute set that way),
+        `x: SomeClass = ...`, and parameters annotated `x: SomeClass`."""
         out: dict[str, dict[str, str]] = {}
         for qual, info in self.functions.items():
             found: dict[str, str] = {}
+            for param in (*info.node.params.params, *info.node.params.kwonly_params):
+                if param.annotation is not None:
+                    named = self.class_in_annotation(param.annotation.annotation)
+                    if named is not None:
+                        found.setdefault(param.name.value, named)
+            for node in self.walk_of(info.node.body, cst.Assign, cst.AnnAssign):
+                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+                    named = self.class_in_annotation(node.annotation.annotation)
+                    if named is not None:
+                        found.setdefault(node.target.value, named)
             for target, value in self.assignments_under(info.node.body):
+                if not isinstance(target, cst.Name):
+                    continue
+                named = self._constructed_class(value, info)
+                owner = info
+                while owner.parent is not None:
+                    owner = owner.parent
                 if (
-                    isinstance(target, cst.Name)
-                    and isinstance(value, cst.Call)
-                    and isinstance(value.func, cst.Name)
-                    and value.func.value in self.classes
+                    named is None
+                    and isinstance(value, cst.Attribute)
+                    and isinstance(value.value, cst.Name)
+                    and value.value.value == "self"
+                    and owner.class_name
                 ):
-                    found.setdefault(target.value, value.func.value)
+                    named = self.attribute_classes.get((owner.class_name, value.attr.value))
+                if named is not None:
+                    found.setdefault(target.value, named)
             out[qual] = found
         return out
 
@@ -525,6 +696,8 @@ class ActionModule:
         callee = self.resolve_callable(node.func, info)
         if callee is not None:
             sites.append(CallSite(info.qualname, callee, node, "call"))
+        for method in self._context_methods(node, info):
+            sites.append(CallSite(info.qualname, method, node, "call"))
         if self._is_offloader(node):
             for arg in node.args:
                 target = self.resolve_callable(arg.value, info)
@@ -532,10 +705,119 @@ class ActionModule:
                     sites.append(CallSite(info.qualname, target, node, "offload"))
         return sites
 
+    def _context_methods(self, node: cst.Call, info: FunctionInfo) -> list[str]:
+        """`with Fetcher(...) as f:` runs `Fetcher.__enter__` and `__exit__` (`__aenter__`
+        and `__aexit__` under `async with`) when the module defines them."""
+        item = self.parent(node)
+        statement = self.parent(item) if isinstance(item, cst.WithItem) else None
+        if (
+            not isinstance(statement, cst.With)
+            or cst.ensure_type(item, cst.WithItem).item is not node
+        ):
+            return []
+        made = self._constructed_class(node, info)
+        if made is None:
+            return []
+        names = ("__aenter__", "__aexit__") if statement.asynchronous else ("__enter__", "__exit__")
+        found = [self._method_in_class(made, name) for name in names]
+        return [qual for qual in found if qual is not None]
+
     def _is_offloader(self, node: cst.Call) -> bool:
         if self.imported_name(node.func) & OFFLOADERS:
             return True
         return isinstance(node.func, cst.Attribute) and node.func.attr.value in OFFLOAD_METHODS
+
+    # --- calls made for you ------------------------------------------------------------
+
+    def deferred_call(self, call: cst.Call) -> DeferredCall | None:
+        """The call `call` makes for the code, if it is a thread runner or a partial:
+        `asyncio.to_thread(f, *a)`, `loop.run_in_executor(ex, f, *a)`, `pool.submit(f, *a)`,
+        `functools.partial(f, *a)` (and `functools.partial(f, a)(b)`). A partial handed to
+        a runner is one deferred call of `f` with both argument lists, at the runner (the
+        partial inside it then is none of its own). Cached."""
+        table = self.memo_table("deferred_call")
+        if call not in table:
+            found = self._deferred(call)
+            if found is not None and found.kind == "partial" and self._absorbed(call):
+                found = None
+            table[call] = found
+        result: DeferredCall | None = table[call]
+        return result
+
+    def real_call(self, call: cst.Call) -> cst.Call:
+        """The call written in the code for a synthetic `DeferredCall.call`, else `call`."""
+        found: cst.Call | None = self.memo_table("deferred_site").get(call)
+        return call if found is None else found
+
+    def deferred_calls_in(self, root: cst.CSTNode) -> list[DeferredCall]:
+        """The deferred calls among the calls that run with `root` (lambdas included)."""
+        out = []
+        for call in self.scoped(root, cst.Call):
+            found = self.deferred_call(call)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def _deferred(self, call: cst.Call) -> DeferredCall | None:
+        kind: DeferredKind
+        names = self.imported_name(call.func)
+        index: int | None = None
+        if names & PARTIALS:
+            kind, index = "partial", 0
+        else:
+            kind = "thread"
+            for name in sorted(names):
+                if name in THREAD_RUNNERS:
+                    index = THREAD_RUNNERS[name]
+            if index is None and isinstance(call.func, cst.Attribute):
+                index = THREAD_RUNNER_METHODS.get(call.func.attr.value)
+        if index is None:
+            if isinstance(call.func, cst.Call):  # `functools.partial(f, a)(b)`
+                inner = self._deferred(call.func)
+                if inner is not None and inner.kind == "partial":
+                    return self._make(call, inner.target, (*inner.args, *call.args), "partial")
+            return None
+        positional = [a for a in call.args if a.keyword is None]
+        if len(positional) <= index or any(a.star for a in positional[: index + 1]):
+            return None
+        target = positional[index].value
+        # The runner's own leading arguments (`run_in_executor`'s executor) are not the target's.
+        skipped = positional[: index + 1]
+        rest = tuple(a for a in call.args if not any(a is b for b in skipped))
+        if isinstance(target, cst.Call):
+            inner = self._deferred(target)
+            if inner is not None and inner.kind == "partial":
+                return self._make(call, inner.target, (*inner.args, *rest), kind)
+        return self._make(call, target, rest, kind)
+
+    def _make(
+        self,
+        site: cst.Call,
+        target: cst.BaseExpression,
+        args: tuple[cst.Arg, ...],
+        kind: DeferredKind,
+    ) -> DeferredCall:
+        synthetic = cst.Call(func=target, args=args)
+        self.memo_table("deferred_site")[synthetic] = site
+        return DeferredCall(site, target, args, kind, synthetic)
+
+    def _absorbed(self, call: cst.Call) -> bool:
+        """`call` is a partial handed to a thread runner (or called at once): the runner's
+        deferred call covers it."""
+        parent = self.parent(call)
+        if isinstance(parent, cst.Call) and parent.func is call:
+            return True
+        grand = self.parent(parent) if isinstance(parent, cst.Arg) else None
+        if isinstance(grand, cst.Call):
+            outer = self._deferred(grand)
+            own = self._deferred(call)
+            return (
+                outer is not None
+                and own is not None
+                and outer.kind == "thread"
+                and outer.target is own.target
+            )
+        return False
 
     def assignments_under(
         self, body: cst.CSTNode

@@ -42,6 +42,7 @@ from analyzer.flow.gates import (
     ungated_ops,
     weak_tests,
 )
+from analyzer.flow.guards import authorization_facts
 from analyzer.flow.taint import (
     HTML_POLICY,
     JS_POLICY,
@@ -133,11 +134,12 @@ class RiskyOpWithoutConfirmation(LintRule):
     def check(self) -> None:
         model = self.module
         flagged = authorization_flagged(model, self.settings)
+        auth = authorization_facts(model, self.settings)
         weak = weak_tests(model)
         for item in ungated_ops(model):
             op = item.op
-            if op.call in flagged:
-                continue
+            if op.call in flagged or auth.is_dead(model, op.call):
+                continue  # OWA301/303/305 fired there, or dead code (only OWA302 applies)
             broken = self._broken_gates(weak, op, item.path)
             note = ""
             if broken:

@@ -16,6 +16,7 @@ from typing import Literal
 import libcst as cst
 
 from analyzer.findings import Confidence, Fix, Level
+from analyzer.flow.guards import authorization_facts
 from analyzer.model import (
     INJECTED_PARAMS,
     NEVER_INJECTED_PARAMS,
@@ -101,6 +102,7 @@ THREAD_OFFLOADERS: frozenset[str] = frozenset(
 THREAD_OFFLOAD_METHODS: frozenset[str] = frozenset({"run_in_executor", "submit", "map"})
 
 EMITTER_PARAMS: frozenset[str] = frozenset({"__event_emitter__", "__event_call__"})
+_CONTEXT_METHODS: frozenset[str] = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__"})
 
 
 def _is_thread_offloader(model: ActionModule, call: cst.Call) -> bool:
@@ -3519,7 +3521,10 @@ class BlockingCallInAsyncAction(LintRule):
         start = action_function(self.module)
         if start is None or not start.is_async or _is_decorated(start):
             return
+        auth = authorization_facts(self.module, self.settings)
         for node, info, path, (what, instead) in blocking_calls(self.module, start):
+            if auth.is_dead(self.module, node):
+                continue  # dead code: only OWA302 applies there
             where = _where(self.module, info, path)
             parent = self.module.parent(node)
             grand = self.module.parent(parent) if parent is not None else None
@@ -3549,6 +3554,8 @@ class BlockingCallInAsyncAction(LintRule):
         """Offload at the first sync function on the path (the call itself in async code)."""
         for site in path:
             callee = self.module.functions.get(site.callee)
+            if callee is not None and callee.name in _CONTEXT_METHODS:
+                continue  # run by a `with` statement: no callable to hand to a thread
             if callee is not None and not callee.is_async and isinstance(site.node, cst.Call):
                 line = self.module.position(site.node).start.line
                 return (

@@ -68,6 +68,7 @@ from analyzer.flow.events import (
     unwrap_await,
 )
 from analyzer.flow.guards import authorization_facts
+from analyzer.flow.privileged import admin_api_path
 from analyzer.model import (
     NEVER_NONE_PARAMS,
     ActionModule,
@@ -104,30 +105,18 @@ class RiskyEntry:
 
 
 @cache
-def _catalog() -> tuple[dict[str, RiskyEntry], tuple[str, ...]]:
+def risky_catalog() -> dict[str, RiskyEntry]:
     text = (
         resources.files("rules").joinpath("data").joinpath("risky.tsv").read_text(encoding="utf-8")
     )
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     entries: dict[str, RiskyEntry] = {}
-    paths: list[str] = []
     for row in csv.DictReader(lines, delimiter="\t"):
-        if row["when"] == "path":
-            paths.append(row["name"])
-            continue
         category = row["category"]
         if category not in CATEGORY_TEXT:
             raise ValueError(f"risky.tsv: unknown category {category!r}")
         entries[row["name"]] = RiskyEntry(row["name"], category, row["when"])  # type: ignore[arg-type]
-    return entries, tuple(sorted(paths, key=len, reverse=True))
-
-
-def risky_catalog() -> dict[str, RiskyEntry]:
-    return _catalog()[0]
-
-
-def admin_paths() -> tuple[str, ...]:
-    return _catalog()[1]
+    return entries
 
 
 def _normalize(name: str) -> str:
@@ -185,15 +174,9 @@ def _literal_text(
 
 
 def _admin_path(text: str) -> str | None:
-    start = text.find("/api/v1/")
-    while start != -1:
-        rest = text[start:]
-        for prefix in admin_paths():
-            end = len(prefix)
-            if rest.startswith(prefix) and (end == len(rest) or rest[end] in "/?{#"):
-                return prefix
-        start = text.find("/api/v1/", start + 1)
-    return None
+    """The admin API route a URL calls: the same matching as OWA301 (by path segments,
+    endpoints any user may call about themselves excluded)."""
+    return admin_api_path(text)
 
 
 def _receiver_classes(
@@ -636,10 +619,26 @@ class GateFacts:
         if found is None:
             found = self._risky[info.qualname] = []
             for node in self.model.own_of(info.node.body, cst.Call, lambdas=False):
-                op = match_risky(self.model, node, info)
+                op = match_risky(self.model, node, info) or self._deferred_risky(node, info)
                 if op is not None:
                     found.append(op)
         return list(found)
+
+    def _deferred_risky(self, call: cst.Call, info: FunctionInfo) -> RiskyOp | None:
+        """A risky call made for the code (`asyncio.to_thread(Chats.delete_chat_by_id, cid)`,
+        `loop.run_in_executor(None, lambda: shutil.rmtree(path))`), reported at the runner."""
+        deferred = self.model.deferred_call(call)
+        if deferred is None:
+            return None
+        target = deferred.target
+        if isinstance(target, cst.Lambda):
+            for inner in self.model.scoped(target.body, cst.Call):
+                op = match_risky(self.model, inner, info)
+                if op is not None:
+                    return RiskyOp(call, info, op.entry)
+            return None
+        op = match_risky(self.model, deferred.call, info)
+        return None if op is None else RiskyOp(call, info, op.entry)
 
     def reaches_risky(self, qualname: str) -> bool:
         """The function (or a module function it calls) performs a risky operation."""

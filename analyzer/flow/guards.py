@@ -80,6 +80,18 @@ LEAK: Fact = ("leak",)  # a value that embeds the whole `__user__` dict
 MAY_LEAK: Fact = ("mayleak",)
 LEAKY: frozenset[Fact] = frozenset({USER, LEAK, MAY_LEAK})
 NEVER_NONE: frozenset[Fact] = frozenset({USER, EMITTER, REQUEST})
+# Ids that are never empty: `__user__["id"]`, and `body["chat_id"]` (the route requires it
+# and checked that the user owns that chat).
+OWN_IDS: frozenset[Fact] = frozenset({UID, CHAT_ID})
+# What a value keeps through containers and helpers' return values (provenance).
+CARRIED: frozenset[Fact] = frozenset({USER, BODY, UID, CHAT_ID, OWN, OWN_USER, TEMP})
+# The type of a value with one of these facts (for `isinstance`).
+_KNOWN_TYPES: dict[Fact, str] = {
+    USER: "dict",
+    BODY: "dict",
+    UID: "str",
+    CHAT_ID: "str",
+}
 
 
 def role_fact(case: str = "") -> Fact:
@@ -95,6 +107,11 @@ def pred_fact(true: frozenset[str], false: frozenset[str]) -> Fact:
 def text_fact(text: str) -> Fact:
     """The literal text of a string (f-string placeholders as `{}`)."""
     return ("text", text)
+
+
+def item_fact(key: str | int, fact: Fact) -> Fact:
+    """Item `key` of a dict (a string key) or a tuple or list (an index) has `fact`."""
+    return ("item", key, fact)
 
 
 def lookup_fact(call: cst.Call, key: str) -> Fact:
@@ -200,9 +217,31 @@ class AuthFacts:
     states: dict[str, dict[Node, GuardState]] = field(default_factory=dict)
     ops: list[PrivilegedOp] = field(default_factory=list)
     has_user_param: bool = False
+    # Functions reachable in the call graph that no feasible path from `action` enters
+    # (called only from dead code, such as behind `if role != "Admin": return`).
+    dead_functions: frozenset[str] = frozenset()
 
     def findings_for(self, code: str) -> list[AuthFinding]:
         return [f for f in self.findings if f.code == code]
+
+    def is_dead(self, model: ActionModule, node: cst.CSTNode) -> bool:
+        """`node` runs on no feasible path from `action`: behind an impossible guard
+        (`if role != "Admin": return` refuses everyone), after a test on an injected
+        argument that cannot fail, or in a helper only such code calls. Only OWA302 applies
+        there. False when the analysis does not know (the function was not analysed)."""
+        info = model.enclosing_function(node)
+        if info is None:
+            return False
+        if info.qualname in self.dead_functions:
+            return True
+        states = self.states.get(info.qualname)
+        if states is None:
+            return False
+        cfg_node = cfg_for(model, info).node_of(node, model)
+        if cfg_node is None:
+            return False
+        state = states.get(cfg_node)
+        return state is None or not state.roles
 
     def state_at(self, model: ActionModule, node: cst.CSTNode) -> GuardState | None:
         """The guard state before the statement holding `node` (None: unreachable)."""
@@ -281,6 +320,40 @@ _DUMPERS = frozenset(
         "copy.deepcopy",
     }
 )
+# `isinstance` type names that do (`_TYPE_NAMES`) or do not (`_OTHER_TYPES`) match a value
+# of a known type (`_KNOWN_TYPES`).
+_TYPE_NAMES: dict[str, frozenset[str]] = {
+    "dict": frozenset(
+        {
+            "builtins.dict",
+            "builtins.object",
+            "typing.Dict",
+            "typing.Mapping",
+            "typing.MutableMapping",
+            "collections.abc.Mapping",
+            "collections.abc.MutableMapping",
+        }
+    ),
+    "str": frozenset({"builtins.str", "builtins.object", "typing.Text"}),
+}
+_OTHER_TYPES: frozenset[str] = frozenset(
+    f"builtins.{name}"
+    for name in (
+        "dict",
+        "str",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "int",
+        "float",
+        "complex",
+        "bool",
+        "bytes",
+        "bytearray",
+        "type",
+    )
+) | frozenset({"typing.List", "typing.Tuple", "typing.Set"})
 _CASE_METHODS = {"lower": "", "casefold": "", "strip": None, "upper": "upper"}
 _LOG_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "fatal"}
@@ -319,6 +392,22 @@ def _subscript_key(node: cst.Subscript) -> str | None:
     if isinstance(index, cst.Index):
         return string_value(index.value)
     return None
+
+
+def _subscript_index(node: cst.Subscript) -> int | None:
+    """`0` in `pair[0]` (a non-negative integer literal index)."""
+    if len(node.slice) != 1:
+        return None
+    index = node.slice[0].slice
+    if isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+        value = index.value.evaluated_value
+        return value if isinstance(value, int) else None
+    return None
+
+
+def _items(base: frozenset[Fact], key: str | int) -> frozenset[Fact]:
+    """The facts of item `key` of a value with facts `base`."""
+    return frozenset(f[2] for f in base if f[0] == "item" and f[1] == key)
 
 
 def _names_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Name]:
@@ -390,6 +479,9 @@ class _Summary:
     true: frozenset[str]
     false: frozenset[str]
     exit_roles: frozenset[str]
+    # What is known about the returned value on every path that returns one (provenance:
+    # `CARRIED` facts and the items of a returned dict or tuple).
+    result: frozenset[Fact] = frozenset()
 
     @property
     def is_predicate(self) -> bool:
@@ -599,6 +691,12 @@ class _Analysis:
         if isinstance(expr, (cst.Dict, cst.List, cst.Tuple, cst.Set)):
             return self._container_facts(expr, state, fn)
         if isinstance(expr, cst.IfExp):
+            # `__user__.get("id") if __user__ else "anonymous"`: `__user__` is never empty.
+            truth = self.truth(expr.test, state, fn)
+            if truth is not None and not truth[1]:
+                return self.facts(expr.body, state, fn)
+            if truth is not None and not truth[0]:
+                return self.facts(expr.orelse, state, fn)
             return self.facts(expr.body, state, fn) & self.facts(expr.orelse, state, fn)
         return frozenset()
 
@@ -628,8 +726,10 @@ class _Analysis:
         left = self.facts(expr.left, state, fn)
         right = self.facts(expr.right, state, fn)
         if isinstance(expr.operator, cst.Or):
-            if left & NEVER_NONE:
-                return left  # `__user__ or {}`: the left side is always taken
+            if left & (NEVER_NONE | OWN_IDS):
+                # `__user__ or {}`, `body.get("chat_id") or body.get("id")`: the left side
+                # is never empty, so it is always taken.
+                return left
             if any(f[0] == "role" for f in left) and string_value(expr.right) is not None:
                 return frozenset(f for f in left if f[0] == "role")
         truth = self.truth(expr, state, fn)
@@ -642,7 +742,11 @@ class _Analysis:
     ) -> frozenset[Fact]:
         base = self.facts(expr.value, state, fn)
         key = _subscript_key(expr)
-        return self._member(base, key) | self._path_facts(expr, state)
+        found = self._member(base, key) | self._path_facts(expr, state)
+        index = _subscript_index(expr) if key is None else None
+        if index is not None:
+            found |= _items(base, index)
+        return found
 
     def _path_facts(self, expr: cst.BaseExpression, state: GuardState) -> frozenset[Fact]:
         """Facts recorded for an access path by an ownership check (`body["file"]`)."""
@@ -650,7 +754,7 @@ class _Analysis:
 
     def _member(self, base: frozenset[Fact], key: str | None) -> frozenset[Fact]:
         """Facts of `base[key]` / `base.get(key)` / `base.key`."""
-        out: set[Fact] = set()
+        out: set[Fact] = set(_items(base, key)) if key is not None else set()
         if base & {USER, OWN_USER}:
             if key == "role":
                 out.add(role_fact())
@@ -728,11 +832,31 @@ class _Analysis:
             for common in (UID, CHAT_ID, OWN):
                 if all(common in f for f in facts):
                     out.add(common)
+        # Provenance of the items: `{"user_id": __user__["id"]}`, `(chat_id, uid)`.
+        if isinstance(expr, cst.Dict):
+            for element, found in zip(expr.elements, facts, strict=True):
+                key = string_value(element.key) if isinstance(element, cst.DictElement) else None
+                if key is not None:
+                    out |= {item_fact(key, f) for f in found & CARRIED}
+        elif isinstance(expr, (cst.Tuple, cst.List)) and not any(
+            isinstance(e, cst.StarredElement) for e in expr.elements
+        ):
+            for i, found in enumerate(facts):
+                out |= {item_fact(i, f) for f in found & CARRIED}
         return frozenset(out)
 
     def _call_facts(
         self, call: cst.Call, state: GuardState, fn: FunctionInfo | None
     ) -> frozenset[Fact]:
+        deferred = self.model.deferred_call(call)
+        if deferred is not None:
+            # `await asyncio.to_thread(f, x)` is what `f(x)` returns.
+            target = deferred.target
+            if isinstance(target, cst.Lambda):
+                if deferred.args or target.params.params or target.params.star_arg:
+                    return frozenset()
+                return self.facts(target.body, state, fn)
+            return self.facts(deferred.call, state, fn)
         names = self.model.resolve_name(call.func)
         first = self.facts(call.args[0].value, state, fn) if call.args else frozenset()
         if names & _TEMPFILE_MAKERS:
@@ -743,6 +867,11 @@ class _Analysis:
         out: set[Fact] = set()
         if names & _PATH_KEEPERS and TEMP in first:
             out.add(TEMP)
+        if "urllib.parse.urljoin" in names and len(call.args) > 1:
+            # `urljoin(base, "/api/v1/configs")`: the route is what the text says.
+            tail = [f[1] for f in self.facts(call.args[1].value, state, fn) if f[0] == "text"]
+            if len(tail) == 1:
+                out.add(text_fact("{}" + tail[0]))
         if names & _DUMPERS:
             if first & LEAKY:
                 out.add(USER if "builtins.dict" in names and USER in first else LEAK)
@@ -765,6 +894,8 @@ class _Analysis:
             summary = self.summary_for_call(call, state, fn)
             if summary is not None and summary.is_predicate:
                 out.add(pred_fact(summary.true, summary.false))
+            if summary is not None:
+                out |= summary.result
         return frozenset(out)
 
     def _method_facts(
@@ -809,7 +940,7 @@ class _Analysis:
                 value = args.get(param)
                 if isinstance(value, (cst.Name, cst.Subscript, cst.Attribute)):
                     key = _code(value)
-            return frozenset({lookup_fact(call, key)})
+            return frozenset({lookup_fact(self.model.real_call(call), key)})
         return frozenset()
 
     def scoped(
@@ -861,12 +992,38 @@ class _Analysis:
             return (lt | (lf & rt), lf & rf)
         if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
             return (ROLES, _NONE) if expr.value == "True" else (_NONE, ROLES)
+        if isinstance(expr, cst.Call):
+            known = self._isinstance_truth(expr, state, fn)
+            if known is not None:
+                return known
         facts = self.facts(expr, state, fn)
         for fact in facts:
             if fact[0] == "pred":
                 return (fact[1], fact[2])
-        if facts & NEVER_NONE:
+        if facts & (NEVER_NONE | OWN_IDS):
             return (ROLES, _NONE)
+        return None
+
+    def _isinstance_truth(
+        self, call: cst.Call, state: GuardState, fn: FunctionInfo | None
+    ) -> tuple[frozenset[str], frozenset[str]] | None:
+        """`isinstance(__user__, dict)` always holds, `isinstance(body, (list, tuple))`
+        never does: `__user__` and `body` are dicts, the user's id and `body["chat_id"]`
+        strings."""
+        if len(call.args) != 2 or "builtins.isinstance" not in self.model.resolve_name(call.func):
+            return None
+        facts = self.facts(call.args[0].value, state, fn)
+        kinds = {_KNOWN_TYPES[f] for f in facts if f in _KNOWN_TYPES}
+        if len(kinds) != 1:
+            return None
+        matching = _TYPE_NAMES[kinds.pop()]
+        spec = call.args[1].value
+        parts = [e.value for e in spec.elements] if isinstance(spec, cst.Tuple) else [spec]
+        names = [self.model.resolve_name(part) for part in parts]
+        if any(found & matching for found in names):
+            return (ROLES, _NONE)
+        if all(found & _OTHER_TYPES for found in names):
+            return (_NONE, ROLES)
         return None
 
     def role_test(
@@ -884,7 +1041,7 @@ class _Analysis:
                 if (
                     isinstance(b, cst.Name)
                     and b.value == "None"
-                    and self.facts(a, state, fn) & NEVER_NONE
+                    and self.facts(a, state, fn) & (NEVER_NONE | OWN_IDS)
                 ):
                     positive = isinstance(op, (cst.Is, cst.Equal))
                     return (_NONE, ROLES, set()) if positive else (ROLES, _NONE, set())
@@ -1003,10 +1160,13 @@ class _Analysis:
                         element.value, item.value, self.facts(item.value, state, fn), state, fn
                     )
                 return state
-            # `fd, path = tempfile.mkstemp()`, `for a, b in own_rows`: spread the facts.
+            # `fd, path = tempfile.mkstemp()`, `for a, b in own_rows`: spread the facts;
+            # `chat_id, uid = self._ids(body, __user__)`: each its item's.
             spread = facts & {TEMP, OWN}
-            for element in elements:
-                state = self._assign(element.value, None, spread, state, fn)
+            starred = any(isinstance(e, cst.StarredElement) for e in elements)
+            for i, element in enumerate(elements):
+                items = frozenset() if starred else _items(facts, i)
+                state = self._assign(element.value, None, spread | items, state, fn)
             return state
         if isinstance(target, cst.StarredElement):
             return self._assign(target.value, None, frozenset(), state, fn)
@@ -1176,6 +1336,7 @@ class _Analysis:
         true: set[str] = set()
         false: set[str] = set()
         exit_roles: set[str] = set()
+        results: list[frozenset[Fact]] = []
         for edge in cfg.exit.preds:
             before = states.get(edge.src)
             if before is None:
@@ -1190,6 +1351,8 @@ class _Analysis:
             if value is None or (isinstance(value, cst.Name) and value.value == "None"):
                 false |= roles
                 continue
+            if not _neutral(value):
+                results.append(_carried(self.facts(value, before, callee)))
             truth = self.truth(value, before, callee)
             if truth is None:
                 true |= roles
@@ -1197,7 +1360,8 @@ class _Analysis:
             else:
                 true |= truth[0] & roles
                 false |= truth[1] & roles
-        return _Summary(frozenset(true), frozenset(false), frozenset(exit_roles))
+        result = frozenset.intersection(*results) if results else frozenset()
+        return _Summary(frozenset(true), frozenset(false), frozenset(exit_roles), result)
 
     # --- the whole module --------------------------------------------------------------
 
@@ -1249,7 +1413,46 @@ class _Analysis:
                     entries[site.callee] = new
                     if site.callee not in work:
                         work.append(site.callee)
-        return _Report(self, action, results).build()
+        facts = _Report(self, action, results).build()
+        if not work:  # finished: what it never entered is dead
+            facts.dead_functions = self._dead_functions(results)
+        return facts
+
+    def _dead_functions(self, results: Mapping[str, Mapping[Node, GuardState]]) -> frozenset[str]:
+        """Functions `action` reaches in the call graph whose every call site reachable
+        from `action` is in dead code (or in another such function)."""
+        model = self.model
+        dead: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for qual in model.reachable:
+                if qual in results or qual in dead:
+                    continue
+                if all(
+                    self._dead_site(site, results, dead) for site in model.callers.get(qual, [])
+                ):
+                    dead.add(qual)
+                    changed = True
+        return frozenset(dead)
+
+    def _dead_site(
+        self,
+        site: CallSite,
+        results: Mapping[str, Mapping[Node, GuardState]],
+        dead: set[str],
+    ) -> bool:
+        if site.caller not in self.model.reachable or site.caller in dead:
+            return True
+        states = results.get(site.caller)
+        if states is None:
+            return False
+        cfg = cfg_for(self.model, self.model.functions[site.caller])
+        node = cfg.node_of(site.node, self.model)
+        if node is None:
+            return False
+        state = states.get(node)
+        return state is None or not state.roles
 
     def _site_state(
         self, cfg: CFG, states: Mapping[Node, GuardState], site: CallSite
@@ -1323,6 +1526,23 @@ _NEVER_RETURNS = _Summary(_NONE, _NONE, _NONE)
 def _same_summary(a: _Summary | None, b: _Summary | None) -> bool:
     """Equal as callers read them (None, no summary, reads as "nothing known")."""
     return (a or _NOTHING_KNOWN) == (b or _NOTHING_KNOWN)
+
+
+def _carried(facts: frozenset[Fact]) -> frozenset[Fact]:
+    """The facts a helper's return value hands back to its caller (provenance)."""
+    return frozenset(f for f in facts if f in CARRIED or f[0] == "item")
+
+
+def _neutral(value: cst.BaseExpression) -> bool:
+    """A returned constant (`""`, `0`, `False`, `{}`, `[]`): it names no record, so it does
+    not stop a helper's other returns from handing back the user's own id."""
+    if isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value in ("None", "True", "False")
+    if isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
+        return not value.elements
+    return False
 
 
 def _pattern_literals(pattern: cst.MatchPattern) -> set[str] | None:
@@ -1451,6 +1671,15 @@ class _Report:
 
         def op(kind: OpKind, label: str, why: str, **extra: Any) -> PrivilegedOp:
             return PrivilegedOp(call, fn.qualname, kind, label, why, state, **extra)
+
+        deferred = model.deferred_call(call)
+        if deferred is not None and not isinstance(deferred.target, cst.Lambda):
+            # A call made for the code (`asyncio.to_thread(Users.get_users)`): the operation
+            # is the target's, with those arguments, reported at the runner.
+            found = self.classify_call(deferred.call, state, fn)
+            if found is not None:
+                found.node = call
+            return found
 
         extra = names & analysis.extra
         if extra:
@@ -1591,7 +1820,7 @@ class _Report:
         return None
 
     def result_name(self, call: cst.Call) -> str | None:
-        node: cst.CSTNode = call
+        node: cst.CSTNode = self.model.real_call(call)
         parent = self.model.parent(node)
         if isinstance(parent, cst.Await):
             node, parent = parent, self.model.parent(parent)

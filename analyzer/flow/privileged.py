@@ -117,9 +117,9 @@ def privileged_calls() -> dict[str, CatalogEntry]:
 
 @cache
 def admin_api_paths() -> tuple[tuple[str, bool], ...]:
-    """(path prefix, is_admin), longest first."""
+    """(path prefix, is_admin), most segments first."""
     rows = [(row["path"], row["kind"] == "admin") for row in _rows("admin_api.tsv")]
-    return tuple(sorted(rows, key=lambda r: -len(r[0])))
+    return tuple(sorted(rows, key=lambda r: (-len(_segments(r[0])), -len(r[0]), r[0])))
 
 
 def normalize_model_name(name: str) -> str:
@@ -140,22 +140,43 @@ def lookup_model_method(names: Set[str]) -> ModelMethod | None:
     return None
 
 
+_API = "/api/v1/"
+
+
 def admin_api_path(url_text: str) -> str | None:
-    """The admin API path `url_text` (literal parts of a URL) calls, if any."""
-    start = url_text.find("/api/v1/")
+    """The admin API route `url_text` (the literal parts of a URL, `{}` for the rest) calls.
+
+    Routes match by path segments after `/api/v1/`, whatever precedes it: the first segment
+    names the router and the route's other segments must follow in order, so deeper and
+    older forms of a route match too (`/api/v1/images/image/config/update` is the images
+    `config` route). Rows with the most segments decide first: a `self` row
+    (`/api/v1/users/user/settings`, any user about themselves) wins over `/api/v1/users`.
+    """
+    start = url_text.find(_API)
     while start != -1:
-        path = url_text[start:]
+        path = url_text[start + len(_API) :]
+        segments = _segments(path)
         for prefix, is_admin in admin_api_paths():
-            if path.startswith(prefix) and _boundary(path, len(prefix), prefix):
+            if _route_matches(_segments(prefix[len(_API) :]), segments):
                 if is_admin:
                     return prefix
                 break
-        start = url_text.find("/api/v1/", start + 1)
+        start = url_text.find(_API, start + 1)
     return None
 
 
-def _boundary(path: str, end: int, prefix: str) -> bool:
-    return prefix.endswith("/") or end == len(path) or path[end] in "/?{#\0"
+def _segments(path: str) -> list[str]:
+    """Path segments of a route or URL tail, up to a query or fragment."""
+    for stop in "?#":
+        path = path.split(stop, 1)[0]
+    return [part for part in path.split("/") if part]
+
+
+def _route_matches(route: list[str], segments: list[str]) -> bool:
+    if not route or not segments or segments[0] != route[0]:
+        return False
+    rest = iter(segments[1:])
+    return all(any(part == want for part in rest) for want in route[1:])
 
 
 def bind_arguments(
