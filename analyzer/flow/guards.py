@@ -837,12 +837,12 @@ class _Analysis:
             for element, found in zip(expr.elements, facts, strict=True):
                 key = string_value(element.key) if isinstance(element, cst.DictElement) else None
                 if key is not None:
-                    out |= {item_fact(key, f) for f in found & CARRIED}
+                    out |= {item_fact(key, f) for f in found if _item_carried(f)}
         elif isinstance(expr, (cst.Tuple, cst.List)) and not any(
             isinstance(e, cst.StarredElement) for e in expr.elements
         ):
             for i, found in enumerate(facts):
-                out |= {item_fact(i, f) for f in found & CARRIED}
+                out |= {item_fact(i, f) for f in found if _item_carried(f)}
         return frozenset(out)
 
     def _call_facts(
@@ -1529,8 +1529,15 @@ def _same_summary(a: _Summary | None, b: _Summary | None) -> bool:
 
 
 def _carried(facts: frozenset[Fact]) -> frozenset[Fact]:
-    """The facts a helper's return value hands back to its caller (provenance)."""
-    return frozenset(f for f in facts if f in CARRIED or f[0] == "item")
+    """The facts a helper's return value hands back to its caller (provenance; a returned
+    role test is the summary's predicate, not a fact of the value)."""
+    return frozenset(f for f in facts if f in CARRIED or f[0] in ("item", "role"))
+
+
+def _item_carried(fact: Fact) -> bool:
+    """Facts an item of a dict or tuple keeps: provenance, the role and role tests
+    (`{"user_id": __user__["id"], "is_admin": __user__["role"] == "admin"}`)."""
+    return fact in CARRIED or fact[0] in ("item", "role", "pred")
 
 
 def _neutral(value: cst.BaseExpression) -> bool:
