@@ -46,6 +46,17 @@ class PrivilegedOpWithoutRoleCheck(_AuthorizationRule):
     or a record read that way) are not privileged; a lookup by another id is OWA305's, and an
     action without `__user__` at all gets OWA303 instead.
 
+    Calls made for you count as calls at the site that asks for them:
+    `await asyncio.to_thread(Users.get_users)`, `loop.run_in_executor(None, f, x)`,
+    `pool.submit(f, x)`, `functools.partial(f, x)`, and a lambda or nested function handed to
+    them. Methods of the module's own classes are followed when the object's class is evident
+    (`job = Backup()`, a factory method returning one, a parameter annotated with the class,
+    `self.client = Client()`, `with Fetcher(...)`). Admin API routes match by their path
+    segments after `/api/v1/`, whatever base URL precedes them and in their deeper or older
+    forms (`/api/v1/images/image/config/update` is the images config route), a GET that
+    reads admin configuration included. Code behind an impossible guard
+    (`if role != "Admin": return`) is dead: only OWA302 reports there.
+
     ## Why is this bad?
     Open WebUI shows an action's button to every user who can use the model, and runs
     `action` for whoever clicks it. Without a role check, any user can delete accounts,
@@ -368,6 +379,63 @@ class PrivilegedOpWithoutRoleCheck(_AuthorizationRule):
             """,
             lines=(7,),
             message="line 11 reaches it through `self._cleanup`",
+        ),
+        Invalid(
+            """
+            import asyncio
+            import functools
+
+            from open_webui.models.users import Users
+
+
+            class Action:
+                async def action(self, body, __user__=None):
+                    loop = asyncio.get_running_loop()
+                    everyone = await loop.run_in_executor(None, functools.partial(Users.get_users, limit=None))
+                    return {"messages": [{"id": body["id"], "content": f"{len(everyone)} users"}]}
+            """,
+            lines=(10,),
+            message="`Users.get_users` runs for every user who clicks",
+        ),
+        Invalid(
+            """
+            import aiohttp
+
+
+            class Action:
+                class Valves:
+                    api_base_url: str = "http://localhost:8080"
+                    admin_token: str = ""
+
+                async def action(self, body, __user__=None):
+                    url = f"{self.valves.api_base_url}/api/v1/images/image/config/update"
+                    headers = {"Authorization": f"Bearer {self.valves.admin_token}"}
+                    async with aiohttp.ClientSession() as session:
+                        await session.post(url, json={"IMAGE_SIZE": "1024x1024"}, headers=headers)
+            """,
+            lines=(13,),
+            message="POST `/api/v1/images/config`",
+        ),
+        Invalid(
+            """
+            import subprocess
+
+
+            class _Backup:
+                def run(self, target: str) -> None:
+                    subprocess.run(["tar", "czf", target, "/app/backend/data"], check=True)
+
+
+            class Action:
+                def _backup(self) -> _Backup:
+                    return _Backup()
+
+                async def action(self, body, __user__=None):
+                    job = self._backup()
+                    job.run("/tmp/backup.tgz")
+            """,
+            lines=(6,),
+            message="reaches it through `job.run`",
         ),
     ]
 
@@ -991,6 +1059,14 @@ class CrossUserAccess(_AuthorizationRule):
     message, taken from `body`, from an attached file) is under the user's control: one
     user can read another user's chats, files or account by changing it (CWE-639, IDOR).
 
+    Ids keep their origin through the module's helpers: parameters, return values and the
+    items of returned dicts and tuples (`ctx = self._user_context(__user__)`, then
+    `ctx["user_id"]`; `chat_id = self._chat_id(body)`, passed on into a nested function run
+    by `asyncio.to_thread`). `__user__["id"]` and `body["chat_id"]` are never empty (the
+    route requires both), so fallbacks after them (`body.get("chat_id") or ...`) are never
+    taken. A lookup scoped by the clicking user's id (`Chats.get_chat_by_id_and_user_id(id=...,
+    user_id=__user__["id"])`) is itself an ownership check.
+
     A lookup whose result goes straight into a helper the analysis cannot follow is still
     reported; an ownership check done inside another helper is not recognised.
 
@@ -1106,6 +1182,37 @@ class CrossUserAccess(_AuthorizationRule):
                         return {"content": record.meta.get("name")}
             """
         ),
+        Valid(
+            """
+            import asyncio
+
+            from open_webui.models.chats import Chats
+            from open_webui.models.users import Users
+
+
+            class Action:
+                def _user_context(self, user):
+                    data = user if isinstance(user, dict) else {}
+                    return {"user_id": data.get("id", "anonymous"), "name": data.get("name", "")}
+
+                def _chat_id(self, body):
+                    chat_id = body.get("chat_id") or body.get("id")
+                    return chat_id.strip() if isinstance(chat_id, str) else ""
+
+                async def _title(self, chat_id, user_id):
+                    def _load():
+                        return Chats.get_chat_by_id_and_user_id(id=chat_id, user_id=user_id)
+
+                    chat = await asyncio.to_thread(_load)
+                    return chat.title if chat else ""
+
+                async def action(self, body, __user__=None):
+                    ctx = self._user_context(__user__)
+                    me = await asyncio.to_thread(Users.get_user_by_id, ctx["user_id"])
+                    title = await self._title(self._chat_id(body), ctx["user_id"])
+                    return {"messages": [{"id": body["id"], "content": f"{me.name}: {title}"}]}
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -1193,5 +1300,21 @@ class CrossUserAccess(_AuthorizationRule):
                     return {"content": summary}
             """,
             lines=(6,),
+        ),
+        Invalid(
+            """
+            import asyncio
+
+            from open_webui.models.users import Users
+
+
+            class Action:
+                async def action(self, body, __user__=None):
+                    mentioned = body["messages"][-1]["content"].split("@")[-1].strip()
+                    user = await asyncio.to_thread(Users.get_user_by_id, mentioned)
+                    return {"messages": [{"id": body["id"], "content": user.email}]}
+            """,
+            lines=(9,),
+            message="`Users.get_user_by_id` looks up a user",
         ),
     ]

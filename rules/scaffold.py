@@ -3465,6 +3465,11 @@ def blocking_calls(model: ActionModule, start: FunctionInfo) -> Iterator[Blockin
         local = clients.local_clients(info)
         for node in model.own_of(info.node.body, cst.Call, lambdas=False):
             found = _blocking_call(model, node, info, clients, local)
+            deferred = model.deferred_call(node)
+            if found is None and deferred is not None and deferred.kind == "partial":
+                # `functools.partial(requests.get, url)`: a call of `requests.get` made on
+                # the event loop (a partial handed to a thread is the thread's).
+                found = _blocking_call(model, deferred.call, info, clients, local)
             if found is not None:
                 yield node, info, path, found
 
@@ -3484,9 +3489,15 @@ class BlockingCallInAsyncAction(LintRule):
     delivered, the web socket pings fail. Offloading it to a thread keeps the server
     responsive.
 
+    Methods of the module's own classes count when the object's class is evident
+    (`fetcher = TemplateFetcher(url)`, a factory method returning one, a parameter annotated
+    with the class, `self.client = Client()`, `with Downloader(url) as path:` running its
+    `__enter__`).
+
     Not reported: calls handed to a thread (`await asyncio.to_thread(requests.get, url)`,
     `loop.run_in_executor(None, fn)`, an executor's `submit`, a `lambda` given to one of
-    them), helpers reached only through such an offload, async clients
+    them), helpers reached only through such an offload, code no feasible path reaches
+    (behind an impossible role guard such as `if role != "Admin": return`), async clients
     (`httpx.AsyncClient`, `aiohttp`), a sync `def action` (that is `sync-action`, OWA107),
     and clients the module receives from elsewhere (not visible).
 
@@ -3546,8 +3557,10 @@ class BlockingCallInAsyncAction(LintRule):
                 location=self.module.statement_location(node),
             )
 
-    @staticmethod
-    def _callable(call: cst.Call) -> str:
+    def _callable(self, call: cst.Call) -> str:
+        deferred = self.module.deferred_call(call)
+        if deferred is not None and deferred.kind == "partial":
+            call = deferred.call  # `functools.partial(requests.get, ...)`: `requests.get`
         return dotted_name(call.func) or "fn"
 
     def _offload_hint(self, call: cst.Call, path: tuple[CallSite, ...]) -> str:

@@ -2256,8 +2256,11 @@ class HardcodedSecret(LintRule):
     A field is secret-named when its name, split into snake_case and camelCase tokens,
     contains `secret`, `password`, `passwd`, `pwd`, `credential(s)`, `bearer`, `token`
     (singular: `max_tokens` is a count), `apikey`, or `key` right after `api`, `secret`,
-    `access` or `private` (`api_key`, `openaiApiKey`, `AWS_SECRET_ACCESS_KEY`). A last token
-    that *describes* the secret rather than holding it (`api_key_header`, `token_url`,
+    `access` or `private` (`api_key`, `openaiApiKey`, `AWS_SECRET_ACCESS_KEY`). A name whose
+    last token is `key` after a service or vendor name (`OPENAI_KEY`, `serper_key`) counts
+    too, at medium confidence, unless a token says it is a dictionary, ordering, storage or
+    UI key (`sort_key`, `cache_key`, `primary_key`, `json_key`, `shortcut_key`, ...). A last
+    token that *describes* the secret rather than holding it (`api_key_header`, `token_url`,
     `api_key_env`, `password_hint`, ...) does not count. Only `str`, `Optional[str]`,
     `SecretStr` (also in `Annotated`), a module-level `str` subclass (the community's
     `class EncryptedStr(str)`) or an unannotated string default count.
@@ -2549,7 +2552,8 @@ class SecretValveNotMasked(LintRule):
     """
     ## What it does
     Reports a secret-named, string-typed field of `Valves` or `UserValves` (the same names
-    as OWA204) whose `Field(...)` does not carry
+    as OWA204; `<vendor>_key` names such as `OPENAI_KEY` at medium confidence) whose
+    `Field(...)` does not carry
     `json_schema_extra={"input": {"type": "password"}}`. Other spellings do not mask:
     `Field(extra=...)`, `Field(format="password")`, `json_schema_extra={"type": "password"}`,
     and a `SecretStr` type alone. A `json_schema_extra` the rule cannot read (a function, a
@@ -2767,6 +2771,27 @@ class SecretValveNotMasked(LintRule):
         ),
     ]
     INVALID = [
+        Invalid(
+            """
+            from openai import AsyncOpenAI
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    OPENAI_KEY: str = Field(default="", description="Key for the chart model")
+                    sort_key: str = Field(default="created_at")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    client = AsyncOpenAI(api_key=self.valves.OPENAI_KEY)
+                    return body
+            """,
+            lines=(7,),
+            message="`Valves.OPENAI_KEY` holds a secret",
+        ),
         Invalid(
             '''
             """

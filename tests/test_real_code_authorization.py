@@ -581,3 +581,24 @@ def test_vendor_key_names_are_secrets_at_medium_confidence() -> None:
         ("OWA204", 11, Confidence.MEDIUM),
         ("OWA205", 11, Confidence.MEDIUM),
     }
+
+
+def test_a_partial_called_on_the_event_loop_blocks_it() -> None:
+    source = """
+        import asyncio
+        import functools
+
+        import requests
+
+
+        class Action:
+            async def action(self, body, __user__=None):
+                fetch = functools.partial(requests.get, "https://example.com/feed", timeout=10)
+                page = fetch()
+                loop = asyncio.get_running_loop()
+                again = await loop.run_in_executor(None, functools.partial(requests.get, "https://example.com"))
+                third = await asyncio.to_thread(requests.get, "https://example.com", timeout=10)
+                return {"messages": [{"id": body["id"], "content": page.text + again.text + third.text}]}
+    """
+    assert findings(source) == {("OWA112", 9)}
+    assert "`await asyncio.to_thread(requests.get, ...)`" in messages(source, "OWA112")[0]
