@@ -602,3 +602,29 @@ def test_a_partial_called_on_the_event_loop_blocks_it() -> None:
     """
     assert findings(source) == {("OWA112", 9)}
     assert "`await asyncio.to_thread(requests.get, ...)`" in messages(source, "OWA112")[0]
+
+
+def test_risky_operations_in_methods_of_module_classes_need_confirmation() -> None:
+    source = """
+        from open_webui.models.chats import Chats
+
+
+        class ChatStore:
+            def __init__(self, label: str):
+                self.label = label
+
+            async def wipe(self, chat_id: str) -> None:
+                await Chats.delete_chat_by_id(chat_id)
+
+
+        class Action:
+            def _store_for(self, body: dict) -> ChatStore:
+                return ChatStore(body.get("model", ""))
+
+            async def action(self, body, __user__=None, __event_call__=None):
+                store = self._store_for(body)
+                await store.wipe(body["chat_id"])
+                return body
+    """
+    # The user's own chat (body["chat_id"]): no role needed, but a confirmation is.
+    assert findings(source) == {("OWA401", 9)}
