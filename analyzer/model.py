@@ -771,6 +771,8 @@ class ActionModule:
                     index = THREAD_RUNNERS[name]
             if index is None and isinstance(call.func, cst.Attribute):
                 index = THREAD_RUNNER_METHODS.get(call.func.attr.value)
+        if index is None and "threading.Thread" in names:
+            return self._thread_target(call)
         if index is None:
             if isinstance(call.func, cst.Call):  # `functools.partial(f, a)(b)`
                 inner = self._deferred(call.func)
@@ -789,6 +791,31 @@ class ActionModule:
             if inner is not None and inner.kind == "partial":
                 return self._make(call, inner.target, (*inner.args, *rest), kind)
         return self._make(call, target, rest, kind)
+
+    def _thread_target(self, call: cst.Call) -> DeferredCall | None:
+        """`threading.Thread(target=f, args=(a,), kwargs={"k": b})` calls `f(a, k=b)`."""
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        target = keywords.get("target")
+        if target is None:
+            return None
+        args: list[cst.Arg] = []
+        given = keywords.get("args")
+        if isinstance(given, (cst.Tuple, cst.List)):
+            if any(isinstance(e, cst.StarredElement) for e in given.elements):
+                return None
+            args += [cst.Arg(value=e.value) for e in given.elements]
+        elif given is not None:
+            return None
+        named = keywords.get("kwargs")
+        if isinstance(named, cst.Dict):
+            for element in named.elements:
+                key = string_value(element.key) if isinstance(element, cst.DictElement) else None
+                if key is None or not key.isidentifier():
+                    return None
+                args.append(cst.Arg(value=element.value, keyword=cst.Name(key)))
+        elif named is not None:
+            return None
+        return self._make(call, target, tuple(args), "thread")
 
     def _make(
         self,

@@ -628,3 +628,22 @@ def test_risky_operations_in_methods_of_module_classes_need_confirmation() -> No
     """
     # The user's own chat (body["chat_id"]): no role needed, but a confirmation is.
     assert findings(source) == {("OWA401", 9)}
+
+
+def test_thread_targets_are_calls_with_their_args() -> None:
+    source = """
+        import threading
+
+        from open_webui.models.users import Users
+
+
+        class Action:
+            async def action(self, body, __user__=None):
+                victim = body["messages"][-1]["content"].strip()
+                worker = threading.Thread(target=Users.delete_user_by_id, args=(victim,), daemon=True)
+                worker.start()
+                mine = threading.Thread(target=Users.update_user_by_id, kwargs={"id": __user__["id"], "updated": {}})
+                mine.start()
+                return body
+    """
+    assert findings(source) == {("OWA301", 9), ("OWA401", 11)}
