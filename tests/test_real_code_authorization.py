@@ -647,3 +647,26 @@ def test_thread_targets_are_calls_with_their_args() -> None:
                 return body
     """
     assert findings(source) == {("OWA301", 9), ("OWA401", 11)}
+
+
+def test_posting_ones_own_settings_is_not_an_admin_api_write() -> None:
+    source = """
+        import aiohttp
+
+
+        class Action:
+            class Valves:
+                api_base_url: str = "http://localhost:8080"
+                auth_token: str = ""
+
+            async def action(self, body, __user__=None, __event_call__=None):
+                voice = body["messages"][-1]["content"].strip()
+                headers = {"Authorization": f"Bearer {self.valves.auth_token}"}
+                url = f"{self.valves.api_base_url}/api/v1/users/user/settings/update"
+                async with aiohttp.ClientSession() as session:
+                    await session.post(url, json={"audio": {"tts": {"voice": voice}}}, headers=headers)
+                    await session.post(f"{self.valves.api_base_url}/api/v1/configs/import", json={}, headers=headers)
+                return body
+    """
+    # Only the second post is an admin-API call (and OWA301 comes before OWA401).
+    assert findings(source) == {("OWA301", 15)}
