@@ -592,6 +592,9 @@ class ActionModule:
             if isinstance(base, cst.Name):
                 target = self._local_instance_class(within, base.value)
                 return self._method_in_class(target, attr) if target else None
+            if isinstance(base, (cst.Call, cst.Await)):  # `Fetcher(url).download()`
+                target = self._constructed_class(base, within)
+                return self._method_in_class(target, attr) if target else None
         return None
 
     def _method_in_class(self, cls: str, method: str) -> str | None:

@@ -670,3 +670,25 @@ def test_posting_ones_own_settings_is_not_an_admin_api_write() -> None:
     """
     # Only the second post is an admin-API call (and OWA301 comes before OWA401).
     assert findings(source) == {("OWA301", 15)}
+
+
+def test_helpers_returning_nested_context_dicts_finish_and_keep_the_id() -> None:
+    source = """
+        from open_webui.models.users import Users
+
+
+        class Action:
+            def _ctx(self, user, depth):
+                if depth <= 0:
+                    return {"id": user["id"]}
+                return {"id": user["id"], "parent": self._ctx(user, depth - 1)}
+
+            async def action(self, body, __user__=None):
+                ctx = {"id": __user__["id"]}
+                for _ in range(5):
+                    ctx = {"id": __user__["id"], "prev": ctx}
+                me = Users.get_user_by_id(ctx["prev"]["id"])
+                top = Users.get_user_by_id(self._ctx(__user__, 3)["id"])
+                return {"messages": [{"id": body["id"], "content": f"{me.name} {top.name}"}]}
+    """
+    assert findings(source) == set()

@@ -1534,10 +1534,22 @@ def _carried(facts: frozenset[Fact]) -> frozenset[Fact]:
     return frozenset(f for f in facts if f in CARRIED or f[0] in ("item", "role"))
 
 
+# How deep items of items are kept (`{"ctx": {"user": {"id": ...}}}`): a bound, so that a
+# helper returning a dict that holds its own result cannot grow facts without end.
+_MAX_ITEM_DEPTH = 3
+
+
 def _item_carried(fact: Fact) -> bool:
     """Facts an item of a dict or tuple keeps: provenance, the role and role tests
     (`{"user_id": __user__["id"], "is_admin": __user__["role"] == "admin"}`)."""
-    return fact in CARRIED or fact[0] in ("item", "role", "pred")
+    if fact[0] == "item":
+        depth = 1
+        inner = fact[2]
+        while inner[0] == "item":
+            depth += 1
+            inner = inner[2]
+        return depth < _MAX_ITEM_DEPTH
+    return fact in CARRIED or fact[0] in ("role", "pred")
 
 
 def _neutral(value: cst.BaseExpression) -> bool:
