@@ -687,7 +687,7 @@ def test_helpers_returning_nested_context_dicts_finish_and_keep_the_id() -> None
                 ctx = {"id": __user__["id"]}
                 for _ in range(5):
                     ctx = {"id": __user__["id"], "prev": ctx}
-                me = Users.get_user_by_id(ctx["prev"]["id"])
+                me = Users.get_user_by_id(ctx["id"])
                 top = Users.get_user_by_id(self._ctx(__user__, 3)["id"])
                 return {"messages": [{"id": body["id"], "content": f"{me.name} {top.name}"}]}
     """
