@@ -2791,6 +2791,23 @@ class SecretValveNotMasked(LintRule):
             """,
             lines=(7,),
             message="`Valves.OPENAI_KEY` holds a secret",
+            fixed="""
+            from openai import AsyncOpenAI
+            from pydantic import BaseModel, Field
+
+
+            class Action:
+                class Valves(BaseModel):
+                    OPENAI_KEY: str = Field(default="", description="Key for the chart model", json_schema_extra={"input": {"type": "password"}})
+                    sort_key: str = Field(default="created_at")
+
+                def __init__(self):
+                    self.valves = self.Valves()
+
+                async def action(self, body: dict) -> dict:
+                    client = AsyncOpenAI(api_key=self.valves.OPENAI_KEY)
+                    return body
+            """,
         ),
         Invalid(
             '''
