@@ -752,15 +752,6 @@ class ActionModule:
         found: cst.Call | None = self.memo_table("deferred_site").get(call)
         return call if found is None else found
 
-    def deferred_calls_in(self, root: cst.CSTNode) -> list[DeferredCall]:
-        """The deferred calls among the calls that run with `root` (lambdas included)."""
-        out = []
-        for call in self.scoped(root, cst.Call):
-            found = self.deferred_call(call)
-            if found is not None:
-                out.append(found)
-        return out
-
     def _deferred(self, call: cst.Call) -> DeferredCall | None:
         kind: DeferredKind
         names = self.imported_name(call.func)
