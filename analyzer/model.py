@@ -735,7 +735,8 @@ class ActionModule:
     def deferred_call(self, call: cst.Call) -> DeferredCall | None:
         """The call `call` makes for the code, if it is a thread runner or a partial:
         `asyncio.to_thread(f, *a)`, `loop.run_in_executor(ex, f, *a)`, `pool.submit(f, *a)`,
-        `functools.partial(f, *a)` (and `functools.partial(f, a)(b)`). A partial handed to
+        `threading.Thread(target=f, args=a)`, `functools.partial(f, *a)` (and
+        `functools.partial(f, a)(b)`). A partial handed to
         a runner is one deferred call of `f` with both argument lists, at the runner (the
         partial inside it then is none of its own). Cached."""
         table = self.memo_table("deferred_call")
