@@ -3020,6 +3020,14 @@ def frontmatter_problems(text: str) -> list[str]:
         ]
     problems: list[str] = []
     keys: dict[str, str] = {}
+    # What the loader ends with (a later line of the same key wins), for messages that say
+    # what a key holds while the loop below is still on an earlier line.
+    final: dict[str, str] = {}
+    for line in lines[1:]:
+        if '"""' in line:
+            break
+        if match := _FRONTMATTER_LINE.match(line):
+            final[match.group(1)] = match.group(2).strip()
     last_key: str | None = None  # the key of the previous line when no blank line came between
     reported_continuation: set[str] = set()
     for number, line in enumerate(lines[1:], start=2):
@@ -3071,7 +3079,7 @@ def frontmatter_problems(text: str) -> list[str]:
                     if not following.strip().startswith("-") or '"""' in following:
                         break
                     items.append(following.strip()[1:])
-                held = keys.get(last_key) or ""
+                held = final.get(last_key) or ""
                 problems.append(
                     f"the value of `{last_key}` is a YAML list (from line {number}): the loader "
                     f"skips `- item` lines, so `{last_key}` is "

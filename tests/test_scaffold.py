@@ -96,6 +96,13 @@ def test_frontmatter_problems_agree_with_the_loader(lines: list[str]) -> None:
             assert f"the value of `{key}`" in joined
 
 
+def test_frontmatter_yaml_list_message_names_what_the_loader_keeps() -> None:
+    # A later line of the same key wins: `title` ends as `Export`, not empty.
+    text = '"""\ntitle:\n  - requests\ntitle: Export\ndescription: B\n"""\n'
+    problems = frontmatter_problems(text)
+    assert len(problems) == 1 and "so `title` is `Export`" in problems[0]
+
+
 def test_frontmatter_blank_lines_and_prose_are_fine() -> None:
     text = '"""\ntitle: A\n\ndescription: B\n\nSome prose: here.\n"""\n'
     assert frontmatter_problems(text) == []
