@@ -92,31 +92,16 @@ def _reachable(model: ActionModule) -> Iterator[FunctionInfo]:
         yield model.functions[qual]
 
 
-# Calls made for you: `asyncio.to_thread(f, *args)` calls `f(*args)` (index of `f`).
-_CALLS_FOR_YOU: dict[str, int] = {
-    "asyncio.to_thread": 0,
-    "functools.partial": 0,
-    "starlette.concurrency.run_in_threadpool": 0,
-    "fastapi.concurrency.run_in_threadpool": 0,
-}
-
-
 def _calls(model: ActionModule, info: FunctionInfo) -> Iterator[tuple[cst.Call, cst.Call]]:
-    """(the call in the code, the call it makes): each call of `info` as itself, and
-    `asyncio.to_thread(f, a)` / `loop.run_in_executor(None, f, a)` / `partial(f, a)` also
-    as `f(a)` (a call built here, not part of the module; its parts are)."""
+    """(the call in the code, the call it makes): each call of `info` as itself, and a call
+    made for you (`asyncio.to_thread(f, a)`, `loop.run_in_executor(None, f, a)`,
+    `partial(f, a)`, `Thread(target=f, args=(a,))`) also as `f(a)` (`ActionModule.deferred_call`:
+    a call built there, not part of the module; its parts are)."""
     for call in model.own_of(info.node.body, cst.Call, lambdas=False):
         yield call, call
-        names = model.imported_name(call.func)
-        index = next((_CALLS_FOR_YOU[n] for n in sorted(names) if n in _CALLS_FOR_YOU), None)
-        if index is None and isinstance(call.func, cst.Attribute):
-            index = 1 if call.func.attr.value == "run_in_executor" else None
-        plain = [a for a in call.args if a.keyword is None and not a.star]
-        if index is None or index >= len(plain):
-            continue
-        target = plain[index]
-        rest = call.args[list(call.args).index(target) + 1 :]
-        yield call, cst.Call(func=target.value, args=rest)
+        deferred = model.deferred_call(call)
+        if deferred is not None:
+            yield call, deferred.call
 
 
 # --- OWA601 ----------------------------------------------------------------------------------
