@@ -164,7 +164,7 @@ def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "sarif", "github"]),
+    type=click.Choice(["text", "json", "sarif", "github", "html"]),
     default="text",
     show_default=True,
     help="Output format.",
@@ -348,6 +348,11 @@ def check(
             source_lines=_reader(sources),
         )
         rendered = render_text(report, text_options)
+    elif output_format == "html":
+        from analyzer.reporters.html import HtmlOptions, render_html
+
+        shown = ", ".join(safe_display(p) for p in paths) or "."
+        rendered = render_html(report, HtmlOptions(source_lines=_reader(sources), source=shown))
     else:
         from analyzer.reporters import FORMATS
 
@@ -634,3 +639,142 @@ def debug_cfg(file: Path, every_function: bool, config_file: Path | None) -> Non
         sys.exit(EXIT_ERROR)
     model = ActionModule(SourceFile(str(file), text), module, index)
     click.echo(debug_report(model, settings, every_function), nl=False)
+
+
+AUDIT_EPILOG = """\b
+Examples:
+  owui-lint audit /app/backend/data/webui.db        the server's database (read-only)
+  owui-lint audit functions-export.json             Admin Panel > Functions > Export
+  owui-lint audit webui.db --format html -o report.html
+  owui-lint audit webui.db --all-types --format json
+
+\b
+Only functions of type `action` are linted unless --all-types is given. The database is
+opened read-only and never written; stored valve values are never read or printed.
+Exit status: 0 no findings, 1 findings, 2 a source that is not an export or a webui.db
+(or cannot be read), or a usage, configuration or internal error.
+"""
+
+
+@main.command(epilog=AUDIT_EPILOG)
+@click.argument("source", type=click.Path(path_type=str, allow_dash=True))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif", "github", "html"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--all-types", is_flag=True, help="Lint every function, not only actions.")
+@click.option("--select", multiple=True, help="Rules or prefixes to enable (replaces config).")
+@click.option("--ignore", multiple=True, help="Rules or prefixes to disable.")
+@click.option("--extend-select", multiple=True, help="Rules or prefixes to enable in addition.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A pyproject.toml (or TOML file with [tool.owui-lint]); default: the nearest one.",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Parallel processes (default: CPU count)."
+)
+@click.option("--statistics", is_flag=True, help="Show a count per rule.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no ranking or summary.")
+@click.option("--show-source", is_flag=True, help="Show the offending source line.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour text output (auto: on a terminal unless NO_COLOR is set).",
+)
+def audit(
+    source: str,
+    output_format: str,
+    output: str | None,
+    all_types: bool,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    config_file: Path | None,
+    exit_zero: bool,
+    jobs: int | None,
+    statistics: bool,
+    quiet: bool,
+    show_source: bool,
+    color: str,
+) -> None:
+    """Audit the functions installed on an Open WebUI server: SOURCE is the admin panel's
+    functions export (JSON, `-` for standard input) or the server's webui.db."""
+    from analyzer.audit import AuditError, read_inventory, summarise
+    from analyzer.config import ConfigError, load_settings
+    from analyzer.reporters.audit import AuditView
+
+    cwd = Path.cwd()
+    try:
+        settings = load_settings(config_file, cwd).with_cli(select or None, ignore, extend_select)
+        validate_selectors(settings, None)
+    except ConfigError as error:
+        _warn(f"error: {error}")
+        sys.exit(EXIT_ERROR)
+    try:
+        stdin = sys.stdin.buffer.read() if source == "-" else None
+        inventory = read_inventory(source, stdin)
+    except AuditError as error:
+        _warn(f"error: {error}")
+        sys.exit(EXIT_ERROR)
+
+    sources = inventory.sources(all_types)
+    results = list(_analyse(sources, settings, jobs))
+    report, internal_error = _report(results, settings, cwd)
+    statuses = {r.path: r.status for r in results}
+    functions = summarise(inventory.functions, statuses, report.findings, report.rules)
+    view = AuditView(report, inventory.display, inventory.kind, functions, all_types)
+
+    if output_format == "text":
+        from analyzer.reporters import TextOptions
+        from analyzer.reporters.audit import render_audit_text
+
+        stream = sys.stdout if output is None else None
+        rendered = render_audit_text(
+            view,
+            TextOptions(
+                colour=stream is not None and _want_colour(color, stream),
+                show_source=show_source,
+                statistics=statistics,
+                quiet=quiet,
+                source_lines=_reader(sources),
+            ),
+        )
+    elif output_format == "json":
+        from analyzer.reporters.audit import render_audit_json
+
+        rendered = render_audit_json(view)
+    elif output_format == "html":
+        from analyzer.reporters.html import HtmlOptions, render_html
+
+        rendered = render_html(
+            report,
+            HtmlOptions(
+                source_lines=_reader(sources),
+                source=inventory.display,
+                functions=functions,
+                command="audit",
+            ),
+        )
+    else:
+        from analyzer.reporters import FORMATS
+        from analyzer.reporters.audit import for_sarif
+
+        # SARIF locations are URIs: each function gets its virtual file there.
+        shown = for_sarif(view) if output_format == "sarif" else report
+        rendered = FORMATS[output_format](shown)
+    _write(rendered, output)
+
+    if internal_error:
+        sys.exit(EXIT_ERROR)
+    failed = bool(report.findings) or any(r.status == "unreadable" for r in results)
+    sys.exit(EXIT_FINDINGS if failed and not exit_zero else EXIT_CLEAN)

@@ -31,6 +31,7 @@ class RuleMeta(Protocol):
     @property
     def summary(self) -> str: ...
     def docs(self) -> str: ...
+    def family(self) -> str: ...
     def full_description(self) -> str: ...
     def tags(self) -> list[str]: ...
     def severity_score(self) -> str | None: ...
@@ -128,6 +129,35 @@ class Notification:
     path: str
     message: str
     level: str = "error"
+
+
+@dataclass(frozen=True)
+class AuditedFunction:
+    """One function of an Open WebUI instance, as `owui-lint audit` ranks it.
+
+    Never holds the function's stored valve values.
+    """
+
+    path: str  # `function:<id>`, the path its findings carry
+    uri: str  # `owui-functions/<id>.py`, its virtual file in SARIF
+    id: str
+    name: str
+    type: str
+    active: bool
+    global_: bool
+    description: str
+    # The engine's verdict ("action", "skipped", "error", "unreadable"), or "not-audited"
+    # for a function of another type when --all-types is not given.
+    status: str
+    worst: Level | None
+    findings: int
+    security_findings: int
+    by_level: dict[str, int]
+
+    def state(self) -> str:
+        return ", ".join(
+            ["active" if self.active else "inactive"] + (["global"] if self.global_ else [])
+        )
 
 
 @dataclass
