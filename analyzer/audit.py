@@ -44,6 +44,7 @@ BUSY_TIMEOUT = 5.0
 MAX_EXPORT_BYTES = 512 * 1024 * 1024
 # Only these types are linted without --all-types.
 DEFAULT_TYPES = frozenset({"action"})
+_HEADER_BYTES = 100  # SQLite's database header
 _DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _REQUIRED_COLUMNS = ("id", "type", "content")
 _OPTIONAL_COLUMNS = ("name", "meta", "is_active", "is_global")
@@ -114,7 +115,7 @@ def read_inventory(source: str, stdin: bytes | None = None) -> Inventory:
             head = handle.read(len(SQLITE_HEADER))
             if head == SQLITE_HEADER:
                 kind = "database"
-                data = b""
+                data = handle.read(_HEADER_BYTES - len(head))
             else:
                 kind = "export"
                 data = head + handle.read()
@@ -123,7 +124,7 @@ def read_inventory(source: str, stdin: bytes | None = None) -> Inventory:
     except OSError as error:
         raise AuditError(f"{display}: cannot read: {error.strerror or error}") from None
     if kind == "database":
-        return Inventory(display, kind, _read_database(path, display))
+        return Inventory(display, kind, _read_database(path, display, _idle_wal(path, data)))
     if path.suffix.lower() in _DATABASE_SUFFIXES:
         raise AuditError(
             f"{display}: not an SQLite database (its header is not SQLite's); the file is"
@@ -226,8 +227,21 @@ def _description(meta: object) -> str:
 # --- the database ---------------------------------------------------------------------
 
 
-def _read_database(path: Path, display: str) -> tuple[InstalledFunction, ...]:
-    uri = path.resolve().as_uri() + "?mode=ro"
+def _idle_wal(path: Path, header: bytes) -> bool:
+    """A database in WAL mode that no connection has open: it has no `-wal` file.
+
+    A read-only connection to it would still create `-wal` and `-shm` files beside it; opened
+    as immutable it creates nothing (and nobody is writing it, so nothing can change while
+    it is read).
+    """
+    # Bytes 18 and 19 of the header (here after the 16-byte magic): 2 means WAL.
+    wal = len(header) >= 4 and header[2] == 2
+    return wal and not Path(f"{path}-wal").exists()
+
+
+def _read_database(path: Path, display: str, immutable: bool) -> tuple[InstalledFunction, ...]:
+    # Read-only: SQLite refuses every write through this connection.
+    uri = path.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
     try:
         connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT)
     except sqlite3.Error as error:

@@ -231,6 +231,19 @@ def test_database_in_wal_mode_while_the_server_holds_it_open(db: Path) -> None:
     assert after == before
 
 
+def test_database_in_wal_mode_that_nothing_has_open(db: Path) -> None:
+    connection = sqlite3.connect(db)
+    assert connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    connection.close()  # checkpointed: no -wal or -shm file any more
+    listing = sorted(p.name for p in db.parent.iterdir())
+    before = digest(db)
+    code, out, _ = run("audit", "webui.db", "--format", "json")
+    assert code == 1
+    assert json.loads(out)["summary"]["findings"] == 3
+    assert digest(db) == before
+    assert sorted(p.name for p in db.parent.iterdir()) == listing  # no -wal, no -shm
+
+
 def test_columns_beyond_the_documented_ones_are_ignored_and_missing_optional_ones_tolerated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

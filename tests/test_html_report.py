@@ -135,6 +135,7 @@ def test_valve_values_stay_out_of_the_page(audit_page: Element) -> None:
 HOSTILE_NAME = '</td></tr></table><script>alert("name")</script><img src=x onerror=alert(1)>'
 HOSTILE_ID = 'x"><svg onload=alert(2)>'
 HOSTILE_DESCRIPTION = "<iframe src=https://evil.example/></iframe>"
+HOSTILE_ROLE = "</p><script>alert(`role`)</script>"
 HOSTILE_LINE = "# </code></pre><script>alert('source')</script><a href=javascript:alert(3)>"
 
 
@@ -144,7 +145,12 @@ def test_untrusted_names_ids_and_source_stay_text(
     monkeypatch.chdir(tmp_path)
     content = SYNC_ACTION.replace("    def action", f"    {HOSTILE_LINE}\n    def action")
     hostile = dict(FUNCTIONS[3], id=HOSTILE_ID, name=HOSTILE_NAME, content=content)
-    build_export(tmp_path / "export.json", [hostile, FUNCTIONS[1]])
+    # A rule message that quotes source text (OWA302 quotes the role compared with).
+    quoted = DELETES_USERS.replace(
+        "        await",
+        f'        if __user__["role"] != "{HOSTILE_ROLE}":\n            return None\n        await',
+    )
+    build_export(tmp_path / "export.json", [hostile, dict(FUNCTIONS[1], content=quoted)])
     data = json.loads((tmp_path / "export.json").read_text())
     data[0]["meta"]["description"] = HOSTILE_DESCRIPTION
     (tmp_path / "export.json").write_text(json.dumps(data))
@@ -166,6 +172,8 @@ def test_untrusted_names_ids_and_source_stay_text(
     assert HOSTILE_DESCRIPTION in text_of(section)
     excerpt = text_of(by_class(section, "pre", "excerpt")[0])
     assert HOSTILE_LINE in excerpt
+    messages = [text_of(p) for p in by_class(root, "p", "message")]
+    assert any('compared with "</p><script>alert(role)</script>"' in m for m in messages)
     # And nothing of them became markup.
     assert "<script" not in page.replace("&lt;script", "")
     assert "<svg" not in page and "<iframe" not in page and "<img" not in page

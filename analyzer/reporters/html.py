@@ -40,6 +40,7 @@ font-weight:600;border:1px solid transparent}
 .badge-active{background:#dafbe1;color:#116329;border-color:#4ac26b}
 .badge-inactive{background:#eef1f4;color:#59636e;border-color:#d0d7de}
 .badge-global{background:#fff1e5;color:#953800;border-color:#fb8f44}
+.badge-security{background:#ffebe9;color:#a40e26;border-color:#ff8182}
 .badge-type{background:#ddf4ff;color:#0550ae;border-color:#54aeff}
 .risk{font-weight:700;text-transform:uppercase;font-size:12px;white-space:nowrap}
 .risk-error{color:#cf222e}.risk-warning{color:#9a6700}.risk-note{color:#0969da}
@@ -212,13 +213,13 @@ def _finding(f: Finding, rule: RuleMeta | None, options: HtmlOptions) -> str:
                 f" ({_e(f.rule)})</summary>{''.join(parts)}</details>"
             )
     security = rule is not None and "security" in rule.tags()
-    tag = ' <span class="badge badge-global">security</span>' if security else ""
+    tag = ' <span class="badge badge-security">security</span>' if security else ""
     return (
         f'<div class="finding level-{_e(f.level.value)}" data-rule="{_e(f.rule)}">'
         f'<h3><span class="risk risk-{_e(f.level.value)}">{_e(f.level.value)}</span> '
         f"{_e(f.rule)} {_e(f.name)}{tag}</h3>"
         f'<p class="location"><code>{_e(f.path)}:{loc.line}:{loc.column}</code></p>'
-        f'<p class="message">{_e(f.message)}</p>'
+        f'<p class="message">{_inline(f.message)}</p>'
         f"{_excerpt(f, options)}{docs}</div>"
     )
 
