@@ -43,7 +43,9 @@ def lint_source(source: Source, settings: Settings) -> FileResult:
     try:
         with _without_cyclic_gc():
             return budget.run_isolated(
-                lambda: lint_bytes(display, data, settings, explicit=source.explicit),
+                lambda: lint_bytes(
+                    display, data, settings, explicit=source.explicit, kind=source.kind
+                ),
                 settings.timeout,
             )
     except budget.BudgetExceeded:

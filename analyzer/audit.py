@@ -91,7 +91,10 @@ class Inventory:
     def sources(self, all_types: bool) -> list[Source]:
         """In-memory sources for the engine, named `function:<id>`, explicitly named (a
         syntax error is reported, like a file given on the command line)."""
-        return [Source(f.path, data=f.content, explicit=True) for f in self.selected(all_types)]
+        return [
+            Source(f.path, data=f.content, explicit=True, kind=f.type)
+            for f in self.selected(all_types)
+        ]
 
 
 def read_inventory(source: str, stdin: bytes | None = None) -> Inventory:

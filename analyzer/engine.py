@@ -274,8 +274,12 @@ def _reason(error: BaseException) -> str:
     return one_line(f"{type(error).__name__}: {error}", 200)
 
 
-def lint_bytes(path: str, data: bytes, settings: Settings, *, explicit: bool) -> FileResult:
-    """Lint one file's bytes. `explicit`: named on the command line (OWA001 always applies)."""
+def lint_bytes(
+    path: str, data: bytes, settings: Settings, *, explicit: bool, kind: str = "action"
+) -> FileResult:
+    """Lint one file's bytes. `explicit`: named on the command line (OWA001 always applies).
+    `kind`: "action", or "filter" / "pipe" (an audited function): only the rules that apply
+    to that kind run, on its `Filter` / `Pipe` class."""
     if not explicit and not _ACTION_WORD.search(data):
         return FileResult(path, "skipped")
     text: str | None = None
@@ -284,8 +288,8 @@ def lint_bytes(path: str, data: bytes, settings: Settings, *, explicit: bool) ->
         module, index = parse(text)
     except SourceError as error:
         return _syntax_error(path, error, text if text is not None else data.decode("latin-1"))
-    model = ActionModule(SourceFile(path, text), module, index)
-    if not model.is_action_module:
+    model = ActionModule(SourceFile(path, text), module, index, kind)
+    if not model.is_action_module if kind == "action" else model.plugin_class is None:
         return FileResult(path, "skipped")
     return _run_rules(model, settings)
 
@@ -324,6 +328,8 @@ def _run_rules(model: ActionModule, settings: Settings) -> FileResult:
     rules: list[LintRule] = []
     for rule_cls in enabled_rules(settings):
         if rule_cls.engine_role is not None or not is_enabled(rule_cls.code, settings, per_file):
+            continue
+        if model.kind not in rule_cls.kinds:
             continue
         try:
             rules.append(rule_cls(RuleContext(model, settings)))

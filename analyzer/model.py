@@ -178,12 +178,24 @@ class DeferredCall:
         return self.kind == "thread"
 
 
+# The class Open WebUI's loader looks for, by kind of function.
+PLUGIN_CLASSES = {"action": "Action", "filter": "Filter", "pipe": "Pipe"}
+
+
 class ActionModule:
     """Facts about one parsed module. Construct with `ActionModule(source, cst_module)`."""
 
-    def __init__(self, source: SourceFile, module: cst.Module, index: Index | None = None) -> None:
+    def __init__(
+        self,
+        source: SourceFile,
+        module: cst.Module,
+        index: Index | None = None,
+        kind: str = "action",
+    ) -> None:
         self.source = source
         self.module = module
+        # "action", or "filter" / "pipe" for `audit --all-types` (see `plugin_class`).
+        self.kind = kind
         if index is not None:
             self.__dict__["index"] = index  # built with the parse (see engine.parse)
         self._memo: dict[Hashable, Any] = {}
@@ -353,7 +365,19 @@ class ActionModule:
     @cached_property
     def action_class(self) -> cst.ClassDef | None:
         """The class `Action` is bound to: `class Action` or `Action = SomeClass`."""
-        nodes = self.bindings.get("Action", [])
+        return self._bound_class("Action")
+
+    @cached_property
+    def plugin_class(self) -> cst.ClassDef | None:
+        """The class Open WebUI instantiates for this module's kind of function: `Action`,
+        or `Filter` / `Pipe` for a filter or pipe (audited with --all-types)."""
+        if self.kind == "action":
+            return self.action_class
+        name = PLUGIN_CLASSES.get(self.kind)
+        return None if name is None else self._bound_class(name)
+
+    def _bound_class(self, name: str) -> cst.ClassDef | None:
+        nodes = self.bindings.get(name, [])
         if not nodes:
             return None
         last = nodes[-1]
@@ -380,11 +404,12 @@ class ActionModule:
 
     @cached_property
     def valves_class(self) -> cst.ClassDef | None:
-        return self.nested_class(self.action_class, "Valves") if self.action_class else None
+        cls = self.plugin_class
+        return self.nested_class(cls, "Valves") if cls else None
 
     @cached_property
     def user_valves_class(self) -> cst.ClassDef | None:
-        cls = self.action_class
+        cls = self.plugin_class
         return self.nested_class(cls, "UserValves") if cls else None
 
     # --- functions and the call graph ------------------------------------------------------

@@ -122,6 +122,9 @@ class LintRule(cst.BatchableCSTVisitor):
     security_severity: ClassVar[str | None] = None
     # Engine-level rules (syntax errors, unused suppressions) are found by role, not by id.
     engine_role: ClassVar[str | None] = None
+    # The kinds of Open WebUI function the rule applies to: actions, unless it checks what
+    # filters and pipes share with them (`audit --all-types` lints those too).
+    kinds: ClassVar[frozenset[str]] = frozenset({"action"})
     # Extra options this rule reads from the settings, for `explain` (key -> description).
     options: ClassVar[Mapping[str, str]] = {}
     # Whether the rule offers a safe autofix (`check --fix`) where it can; for `explain`.

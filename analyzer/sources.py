@@ -48,6 +48,10 @@ class Source:
     fs_path: str | None = None
     data: bytes | None = None
     explicit: bool = False
+    # The kind of Open WebUI function this is: "action" for every file `check` finds;
+    # `audit --all-types` also lints "filter" and "pipe" functions (see `LintRule.kinds`).
+    # Not part of the result cache's key: only `check` uses the cache.
+    kind: str = "action"
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,11 @@ def _local_class(model: ActionModule, name: str) -> cst.ClassDef | None:
     return cls
 
 
+# The Valves rules that hold for any function Open WebUI loads (`Filter.Valves`,
+# `Pipe.Valves`): `owui-lint audit --all-types` runs them on filters and pipes too.
+SHARED_WITH_FILTERS_AND_PIPES = frozenset({"action", "filter", "pipe"})
+
+
 def valves_classes(model: ActionModule) -> list[tuple[str, cst.ClassDef]]:
     """`("Valves", node)` and `("UserValves", node)` nested in `Action`, when defined."""
     out: list[tuple[str, cst.ClassDef]] = []
@@ -839,6 +844,7 @@ class ValvesNotBaseModel(LintRule):
     """
 
     code = "OWA201"
+    kinds = SHARED_WITH_FILTERS_AND_PIPES
     name = "valves-not-basemodel"
     level = Level.ERROR
     summary = "`Valves` / `UserValves` does not subclass `pydantic.BaseModel`."
@@ -1111,6 +1117,7 @@ class ValvesFieldRequired(LintRule):
     """
 
     code = "OWA202"
+    kinds = SHARED_WITH_FILTERS_AND_PIPES
     name = "valves-field-required"
     level = Level.ERROR
     summary = "A `Valves` / `UserValves` field without a default: `Valves()` raises."
@@ -2305,6 +2312,7 @@ class HardcodedSecret(LintRule):
     """
 
     code = "OWA204"
+    kinds = SHARED_WITH_FILTERS_AND_PIPES
     name = "hardcoded-secret"
     level = Level.ERROR
     security = True
@@ -2601,6 +2609,7 @@ class SecretValveNotMasked(LintRule):
     """
 
     code = "OWA205"
+    kinds = SHARED_WITH_FILTERS_AND_PIPES
     name = "secret-valve-not-masked"
     level = Level.WARNING
     security = True

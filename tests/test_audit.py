@@ -44,7 +44,21 @@ CLEAN = FRONTMATTER + (
     "            )\n"
     "        return None\n"
 )
-FILTER = FRONTMATTER + "class Filter:\n    def inlet(self, body):\n        return body\n"
+# A filter whose Valves hard-code an API key: OWA204 and OWA205 with --all-types.
+FILTER = FRONTMATTER + (
+    "from pydantic import BaseModel\n"
+    "\n"
+    "\n"
+    "class Filter:\n"
+    "    class Valves(BaseModel):\n"
+    '        api_key: str = "sk-proj-9fQ2xL7mN4vB8cR1tY6wZ3kH5jD0sA2eG7uI"\n'
+    "\n"
+    "    def __init__(self):\n"
+    "        self.valves = self.Valves()\n"
+    "\n"
+    "    def inlet(self, body, __user__=None):\n"
+    "        return body\n"
+)
 BROKEN_PIPE = "class Pipe:\n    def pipe(self, body)\n        return body\n"
 NOT_AN_ACTION = FRONTMATTER + "def helper():\n    return 1\n"
 
@@ -288,7 +302,7 @@ def test_json_lists_every_function_ranked(export: Path) -> None:
     assert data["summary"] == {
         "functions": 7,
         "audited": 5,
-        "actions": 4,
+        "analysed": 4,
         "skipped": 1,
         "not_audited": 2,
         "findings": 3,
@@ -319,10 +333,30 @@ def test_all_types_lints_every_function(export: Path) -> None:
     data = json.loads(out)
     broken = [f for f in data["findings"] if f["path"] == "function:broken_pipe"]
     assert [(f["rule"], f["line"]) for f in broken] == [("OWA001", 2)]
+    # A filter gets the rules that apply to every function Open WebUI loads (its Valves),
+    # not the action rules.
+    in_filter = [
+        (f["rule"], f["line"]) for f in data["findings"] if f["path"] == "function:a_filter"
+    ]
+    assert in_filter == [("OWA204", 12), ("OWA205", 12)]
     status = {f["id"]: f["status"] for f in data["functions"]}
-    assert status["a_filter"] == "skipped"  # a filter: the action rules do not apply
+    assert status["a_filter"] == "action"
     assert status["broken_pipe"] == "error"
     assert data["summary"]["not_audited"] == 0
+    ranked = [(f["id"], f["risk"]) for f in data["functions"]]
+    assert ranked[:3] == [
+        ("a_filter", "error"),
+        ("delete_users", "error"),
+        ("dormant_delete", "error"),
+    ]
+
+
+def test_check_still_skips_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("my_filter.py").write_text(FILTER)
+    code, out, _ = run("check", "my_filter.py")
+    assert code == 0
+    assert out.endswith("0 actions analysed, 1 skipped (not actions).\n")
 
 
 def test_only_clean_actions_exit_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -142,7 +142,7 @@ def render_audit_json(view: AuditView) -> str:
         "summary": {
             "functions": len(view.functions),
             "audited": len(audited),
-            "actions": report.actions,
+            "analysed": report.actions,
             "skipped": report.skipped,
             "not_audited": len(view.not_audited()),
             "findings": len(report.findings),
