@@ -272,6 +272,43 @@ def test_columns_beyond_the_documented_ones_are_ignored_and_missing_optional_one
     assert 'warning  function:only  "only" (action; inactive): 1 warning' in out
 
 
+def test_odd_values_in_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever SQLite's loose typing lets a row hold: a BLOB that is not UTF-8, NULLs,
+    a file name with URI characters."""
+    monkeypatch.chdir(tmp_path)
+    name = "web?ui#1 %20.db"
+    connection = sqlite3.connect(name)
+    # As the first migration created it: every column but the id nullable.
+    connection.execute(
+        "CREATE TABLE function (id VARCHAR NOT NULL, user_id VARCHAR, created_by TEXT,"
+        " name TEXT, type TEXT, content TEXT, meta JSON, valves JSON, is_active BOOLEAN,"
+        " is_global BOOLEAN, updated_at BIGINT, created_at BIGINT, PRIMARY KEY (id))"
+    )
+    connection.executemany(
+        "INSERT INTO function (id, name, type, content, meta, is_active, is_global)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("blob", None, "action", b"class Action:\n    x = '\xff'\n", "not json", None, "1"),
+            ("nulls", "N", "action", None, None, None, None),
+            ("number", "Num", "action", 42, '{"description": 7}', 1, 0),
+        ],
+    )
+    connection.commit()
+    connection.close()
+    code, out, err = run("audit", name, "--format", "json")
+    assert code == 1, err
+    data = json.loads(out)
+    assert [(f["path"], f["rule"]) for f in data["findings"]] == [("function:blob", "OWA001")]
+    functions = {
+        f["id"]: (f["name"], f["active"], f["global"], f["status"]) for f in data["functions"]
+    }
+    assert functions == {
+        "blob": ("blob", False, True, "error"),
+        "nulls": ("N", False, False, "skipped"),
+        "number": ("Num", True, False, "skipped"),
+    }
+
+
 # --- the export -----------------------------------------------------------------------
 
 
