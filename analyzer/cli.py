@@ -710,20 +710,22 @@ def audit(
     """Audit the functions installed on an Open WebUI server: SOURCE is the admin panel's
     functions export (JSON, `-` for standard input) or the server's webui.db."""
     from analyzer.audit import AuditError, read_inventory, summarise
+
+    cwd = Path.cwd()
+    try:  # first: a source that is not one costs no rule import
+        stdin = sys.stdin.buffer.read() if source == "-" else None
+        inventory = read_inventory(source, stdin)
+    except AuditError as error:
+        _warn(f"error: {error}")
+        sys.exit(EXIT_ERROR)
+
     from analyzer.config import ConfigError, load_settings
     from analyzer.reporters.audit import AuditView
 
-    cwd = Path.cwd()
     try:
         settings = load_settings(config_file, cwd).with_cli(select or None, ignore, extend_select)
         validate_selectors(settings, None)
     except ConfigError as error:
-        _warn(f"error: {error}")
-        sys.exit(EXIT_ERROR)
-    try:
-        stdin = sys.stdin.buffer.read() if source == "-" else None
-        inventory = read_inventory(source, stdin)
-    except AuditError as error:
         _warn(f"error: {error}")
         sys.exit(EXIT_ERROR)
 

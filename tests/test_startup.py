@@ -25,24 +25,34 @@ LIBCST = {"libcst", "libcst.matchers"}
 POOL = {"concurrent.futures.process", "multiprocessing.pool", "multiprocessing.context"}
 
 
-def imported(*args: str, cache: bool = False) -> set[str]:
+def imported(*args: str, cache: bool = False, codes: tuple[int, ...] = (0, 1)) -> set[str]:
     env = dict(os.environ)
     if cache:
         env.pop("OWUI_LINT_NO_CACHE", None)
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, check=False
     )
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode in codes, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
     assert len(lines) == 1, proc.stderr
     return set(lines[0].split()[1:])
 
 
-@pytest.mark.parametrize("args", [("--version",), ("--help",), ("check", "--help")])
+@pytest.mark.parametrize(
+    "args", [("--version",), ("--help",), ("check", "--help"), ("audit", "--help")]
+)
 def test_version_and_help_import_no_libcst_nor_pydantic(args: tuple[str, ...]) -> None:
     modules = imported(*args)
     assert "analyzer.cli" in modules  # the probe works
     assert not modules & (LIBCST | POOL | {"pydantic", "sarif_om", "analyzer.engine"})
+    assert not any(m == "rules" or m.startswith("rules.") for m in modules)
+
+
+def test_an_audit_of_a_bad_source_imports_no_rule_nor_libcst(tmp_path: Path) -> None:
+    (tmp_path / "notes.json").write_text("not json")
+    modules = imported("audit", str(tmp_path / "notes.json"), codes=(2,))
+    assert "analyzer.audit" in modules
+    assert not modules & (LIBCST | POOL | {"analyzer.engine", "pydantic", "analyzer.config"})
     assert not any(m == "rules" or m.startswith("rules.") for m in modules)
 
 
