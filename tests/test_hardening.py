@@ -587,10 +587,10 @@ def test_engine_failure_is_an_internal_error(tree: Path, monkeypatch: pytest.Mon
     (tree / "poison.py").write_bytes(b"# poison\n" + GOOD)
     real = analyzer.engine.ActionModule
 
-    def model(source: Any, module: Any, index: Any = None) -> Any:
+    def model(source: Any, module: Any, *rest: Any) -> Any:
         if source.text.startswith("# poison"):
             raise AssertionError("engine bug")
-        return real(source, module, index)
+        return real(source, module, *rest)
 
     monkeypatch.setattr(analyzer.engine, "ActionModule", model)
     code, out, err = run("check", ".", "--jobs", "1", "--format", "json")
