@@ -592,6 +592,8 @@ def test_missing_file_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "nothing.db: no such file" in bad("nothing.db")
     Path("data").mkdir()
     assert "data: is a directory" in bad("data")
+    os.mkfifo("pipe.db")  # never opened: reading a FIFO would hang
+    assert "pipe.db: not a regular file" in bad("pipe.db")
 
 
 def test_unreadable_database(db: Path) -> None:
