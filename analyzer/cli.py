@@ -764,7 +764,6 @@ def audit(
                 source_lines=_reader(sources),
                 source=inventory.display,
                 functions=functions,
-                command="audit",
             ),
         )
     else:

@@ -69,7 +69,6 @@ class HtmlOptions:
     source: str = ""
     # `owui-lint audit`: the functions, ranked by risk; None for `check` (files).
     functions: Sequence[AuditedFunction] | None = None
-    command: str = "check"
 
 
 @dataclass
