@@ -211,3 +211,39 @@ def test_check_html_on_the_bundled_examples(
     findings = by_class(root, "div", "finding")
     assert findings and all(by_class(f, "pre", "excerpt") for f in findings)
     assert all(by_class(f, "div", "why") and by_class(f, "div", "fix") for f in findings)
+
+
+HARDCODED = "sk-proj-Qw8eR4tY2uI9oP3aS7dF1gH6jK0lZ5xC"
+SECRET_ACTION = (
+    '"""\ntitle: T\nauthor: me\nversion: 0.1.0\ndescription: D\n"""\n'
+    "from pydantic import BaseModel\n"
+    "\n"
+    "\n"
+    "class Action:\n"
+    "    class Valves(BaseModel):\n"
+    f'        api_key: str = "{HARDCODED}"\n'
+    "        region: str\n"
+    "\n"
+    "    def __init__(self):\n"
+    '        self.valves = self.Valves(region="eu")\n'
+    "\n"
+    "    async def action(self, body, __user__=None):\n"
+    "        return None\n"
+)
+
+
+def test_a_hardcoded_secret_is_masked_in_every_excerpt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    build_export(tmp_path / "export.json", [dict(FUNCTIONS[0], content=SECRET_ACTION)])
+    code, out, _ = run("audit", "export.json", "--format", "html")
+    assert code == 1
+    root = parse(out)
+    rules = [f.get("data-rule") for f in by_class(root, "div", "finding")]
+    assert rules == ["OWA204", "OWA205", "OWA202"]  # OWA202's excerpt shows line 12 too
+    assert HARDCODED not in out and HARDCODED[3:12] not in out
+    masked = f'api_key: str = "sk-{"*" * (len(HARDCODED) - 3)}"'
+    excerpts = [text_of(p) for p in by_class(root, "pre", "excerpt")]
+    assert len(excerpts) == 3 and all(masked in e for e in excerpts)
+    assert "class Valves(BaseModel):" in excerpts[2]  # the other lines are shown as they are

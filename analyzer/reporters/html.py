@@ -22,6 +22,11 @@ from analyzer.reporters.base import TOOL_NAME, AuditedFunction, RuleMeta, RunRep
 # Scripts, frames, fonts, images and connections: none. Only the inline style sheet.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _CONTEXT = 2  # source lines shown around a finding
+# A hard-coded credential (CWE-798) is masked in the excerpts as its finding's message masks
+# it: on the lines such a finding covers, string literals keep their first three characters
+# and the rest becomes `*`. (The same rule as `--show-source`'s, on every excerpt line.)
+SECRET_TAG = "external/cwe/cwe-798"
+_STRING = re.compile(r"""(?P<q>["'])(?P<body>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
 _LEVEL_RANK = {Level.ERROR: 0, Level.WARNING: 1, Level.NOTE: 2}
 
 _STYLE = """
@@ -176,7 +181,26 @@ def doc_section(rule: RuleMeta, title: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _excerpt(f: Finding, options: HtmlOptions) -> str:
+def _mask_strings(line: str) -> str:
+    def mask(match: re.Match[str]) -> str:
+        body, quote = match.group("body"), match.group("q")
+        return quote + body[:3] + "*" * len(body[3:]) + quote
+
+    return _STRING.sub(mask, line)
+
+
+def _secret_lines(report: RunReport) -> set[tuple[str, int]]:
+    """(path, line) of every line a finding about a hard-coded secret covers."""
+    codes = {rule.code for rule in report.rules if SECRET_TAG in rule.tags()}
+    return {
+        (f.path, line)
+        for f in report.findings
+        if f.rule in codes
+        for line in range(f.location.line, f.location.end_line + 1)
+    }
+
+
+def _excerpt(f: Finding, options: HtmlOptions, secrets: set[tuple[str, int]]) -> str:
     if options.source_lines is None:
         return ""
     lines = options.source_lines(f.path)
@@ -191,11 +215,15 @@ def _excerpt(f: Finding, options: HtmlOptions) -> str:
         hit = f.location.line <= number <= f.location.end_line
         css = ' class="hit"' if hit else ""
         text = lines[number - 1].expandtabs(4).rstrip()
+        if (f.path, number) in secrets:
+            text = _mask_strings(text)
         rows.append(f'<span{css}><span class="ln">{number} </span>{_e(text)}</span>')
     return f'<pre class="excerpt"><code>{"".join(rows)}</code></pre>'
 
 
-def _finding(f: Finding, rule: RuleMeta | None, options: HtmlOptions) -> str:
+def _finding(
+    f: Finding, rule: RuleMeta | None, options: HtmlOptions, secrets: set[tuple[str, int]]
+) -> str:
     loc = f.location
     docs = ""
     if rule is not None:
@@ -219,7 +247,7 @@ def _finding(f: Finding, rule: RuleMeta | None, options: HtmlOptions) -> str:
         f"{_e(f.rule)} {_e(f.name)}{tag}</h3>"
         f'<p class="location"><code>{_e(f.path)}:{loc.line}:{loc.column}</code></p>'
         f'<p class="message">{_inline(f.message)}</p>'
-        f"{_excerpt(f, options)}{docs}</div>"
+        f"{_excerpt(f, options, secrets)}{docs}</div>"
     )
 
 
@@ -275,6 +303,7 @@ def render_html(report: RunReport, options: HtmlOptions) -> str:
     audit = options.functions is not None
     subjects = _subjects(report, options)
     rules = {r.code: r for r in report.rules}
+    secrets = _secret_lines(report)
     counts = Counter(f.level for f in report.findings)
     levels = ", ".join(_plural(counts[level], level.value) for level in Level if counts[level])
     source = options.source or "."
@@ -307,7 +336,7 @@ def render_html(report: RunReport, options: HtmlOptions) -> str:
         heading = _e(s.title)
         if s.function is not None:
             heading += f' <code class="muted">{_e(s.path)}</code>'
-        body = "".join(_finding(f, rules.get(f.rule), options) for f in s.findings)
+        body = "".join(_finding(f, rules.get(f.rule), options, secrets) for f in s.findings)
         details.append(
             f'<section class="subject" id="s{number}" data-path="{_e(s.path)}">'
             f"<h2>{heading} {_badges(s.function)}</h2>{description}{body}</section>"
