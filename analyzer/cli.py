@@ -691,6 +691,7 @@ Exit status: 0 no findings, 1 findings, 2 a source that is not an export or a we
     show_default=True,
     help="Colour text output (auto: on a terminal unless NO_COLOR is set).",
 )
+@_collector_off
 def audit(
     source: str,
     output_format: str,
