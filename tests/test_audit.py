@@ -391,9 +391,10 @@ def test_all_types_lints_every_function(export: Path) -> None:
 def test_check_still_skips_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     Path("my_filter.py").write_text(FILTER)
-    code, out, _ = run("check", "my_filter.py")
+    code, out, _ = run("check", "my_filter.py", "--format", "json")
     assert code == 0
-    assert out.endswith("0 actions analysed, 1 skipped (not actions).\n")
+    summary = json.loads(out)["summary"]
+    assert (summary["actions"], summary["skipped"], summary["findings"]) == (0, 1, 0)
 
 
 def test_only_clean_actions_exit_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
