@@ -23,7 +23,9 @@ engine entry as `check`; nothing here imports or runs the functions' code.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sqlite3
 import stat
 from collections import Counter
@@ -31,7 +33,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from analyzer.findings import Finding, Level
 from analyzer.reporters.base import AuditedFunction, RuleMeta
@@ -47,6 +48,8 @@ DEFAULT_TYPES = frozenset({"action"})
 _HEADER_BYTES = 100  # SQLite's database header
 _DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _REQUIRED_COLUMNS = ("id", "type", "content")
+_PLAIN_ID = re.compile(r"[\w.-]+")
+_UNSAFE = re.compile(r"[^\w.-]")
 _OPTIONAL_COLUMNS = ("name", "meta", "is_active", "is_global")
 
 
@@ -73,8 +76,17 @@ class InstalledFunction:
 
     @property
     def uri(self) -> str:
-        """A virtual file for SARIF, relative to the run's root: `owui-functions/<id>.py`."""
-        return f"owui-functions/{quote(self.id, safe='')}.py"
+        """A virtual file for SARIF, relative to the run's root: `owui-functions/<id>.py`.
+
+        Open WebUI accepts only identifiers as ids; another id (from a hand-edited database
+        or export) cannot name a folder or leave `owui-functions/`: its other characters
+        become `_` and a hash of the id keeps it apart from the others. The SARIF reporter
+        percent-encodes the path.
+        """
+        if _PLAIN_ID.fullmatch(self.id) and self.id.strip("."):
+            return f"owui-functions/{self.id}.py"
+        digest = hashlib.sha256(self.id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        return f"owui-functions/{_UNSAFE.sub('_', self.id)[:80]}-{digest}.py"
 
 
 @dataclass(frozen=True)

@@ -426,6 +426,29 @@ def test_sarif_uses_virtual_relative_uris(db: Path) -> None:
     }
 
 
+def test_sarif_uri_of_an_id_that_is_not_an_identifier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    odd = [
+        dict(FUNCTIONS[3], id="../../etc/passwd"),
+        dict(FUNCTIONS[3], id="..\\..\\x"),
+        dict(FUNCTIONS[3], id="café"),
+    ]
+    build_export(tmp_path / "export.json", odd)
+    _, out, _ = run("audit", "export.json", "--format", "sarif")
+    uris = sorted(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in json.loads(out)["runs"][0]["results"]
+    )
+    assert len(uris) == 3
+    assert uris[2] == "owui-functions/caf%C3%A9.py"  # encoded once
+    for uri in uris[:2]:
+        assert uri.startswith("owui-functions/") and uri.count("/") == 1
+        assert "%2F" not in uri and "%5C" not in uri and "%25" not in uri
+    assert uris[0] != uris[1]
+
+
 # shared/ sits beside the checkout (CI) or at the workplace's root.
 VALIDATOR = next(
     (
@@ -442,7 +465,9 @@ VALIDATOR = next(
 
 @pytest.mark.skipif(VALIDATOR is None, reason="the SARIF multitool wrapper is not here")
 def test_sarif_passes_the_multitool_with_githubs_rules(db: Path) -> None:
-    code, _, _ = run("audit", "webui.db", "--all-types", "--format", "sarif", "-o", "a.sarif")
+    odd = [dict(FUNCTIONS[3], id='x"><svg onload=alert(2)> é/..\\'), dict(FUNCTIONS[1], id="naïve")]
+    build_export(db.parent / "export.json", FUNCTIONS + odd)
+    code, _, _ = run("audit", "export.json", "--all-types", "--format", "sarif", "-o", "a.sarif")
     assert code == 1
     checked = subprocess.run(
         [str(VALIDATOR), "--strict", "a.sarif"], capture_output=True, text=True, timeout=300
