@@ -17,16 +17,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from analyzer.findings import Finding, Level
-from analyzer.reporters.base import TOOL_NAME, AuditedFunction, RuleMeta, RunReport
+from analyzer.reporters.base import (
+    TOOL_NAME,
+    AuditedFunction,
+    RuleMeta,
+    RunReport,
+    mask_strings,
+    secret_lines,
+)
 
 # Scripts, frames, fonts, images and connections: none. Only the inline style sheet.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _CONTEXT = 2  # source lines shown around a finding
-# A hard-coded credential (CWE-798) is masked in the excerpts as its finding's message masks
-# it: on the lines such a finding covers, string literals keep their first three characters
-# and the rest becomes `*`. (The same rule as `--show-source`'s, on every excerpt line.)
-SECRET_TAG = "external/cwe/cwe-798"
-_STRING = re.compile(r"""(?P<q>["'])(?P<body>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
 _LEVEL_RANK = {Level.ERROR: 0, Level.WARNING: 1, Level.NOTE: 2}
 
 _STYLE = """
@@ -181,25 +183,6 @@ def doc_section(rule: RuleMeta, title: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _mask_strings(line: str) -> str:
-    def mask(match: re.Match[str]) -> str:
-        body, quote = match.group("body"), match.group("q")
-        return quote + body[:3] + "*" * len(body[3:]) + quote
-
-    return _STRING.sub(mask, line)
-
-
-def _secret_lines(report: RunReport) -> set[tuple[str, int]]:
-    """(path, line) of every line a finding about a hard-coded secret covers."""
-    codes = {rule.code for rule in report.rules if SECRET_TAG in rule.tags()}
-    return {
-        (f.path, line)
-        for f in report.findings
-        if f.rule in codes
-        for line in range(f.location.line, f.location.end_line + 1)
-    }
-
-
 def _excerpt(f: Finding, options: HtmlOptions, secrets: set[tuple[str, int]]) -> str:
     if options.source_lines is None:
         return ""
@@ -215,8 +198,8 @@ def _excerpt(f: Finding, options: HtmlOptions, secrets: set[tuple[str, int]]) ->
         hit = f.location.line <= number <= f.location.end_line
         css = ' class="hit"' if hit else ""
         text = lines[number - 1].expandtabs(4).rstrip()
-        if (f.path, number) in secrets:
-            text = _mask_strings(text)
+        if (f.path, number) in secrets:  # a hard-coded secret: masked as its message masks it
+            text = mask_strings(text)
         rows.append(f'<span{css}><span class="ln">{number} </span>{_e(text)}</span>')
     return f'<pre class="excerpt"><code>{"".join(rows)}</code></pre>'
 
@@ -303,7 +286,7 @@ def render_html(report: RunReport, options: HtmlOptions) -> str:
     audit = options.functions is not None
     subjects = _subjects(report, options)
     rules = {r.code: r for r in report.rules}
-    secrets = _secret_lines(report)
+    secrets = secret_lines(report)
     counts = Counter(f.level for f in report.findings)
     levels = ", ".join(_plural(counts[level], level.value) for level in Level if counts[level])
     source = options.source or "."
