@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import libcst as cst
 
@@ -50,7 +50,7 @@ from analyzer.flow.events import (
     subscript_key,
     unwrap_await,
 )
-from analyzer.model import ActionModule, FunctionInfo
+from analyzer.model import ActionModule, CallSite, FunctionInfo
 
 LabelKind = Literal["body", "model", "user", "user_valves", "input", "object", "param"]
 
@@ -341,7 +341,10 @@ class TaintEngine:
         self._summaries: dict[str, FunctionSummary] = {}
         # Summaries being computed wait for each other here, not on the Python stack.
         self._tasks = Tasks()
-        self._params: dict[str, dict[str, Taint]] | None = None
+        # `params_of`: what each parameter may hold, for the functions settled so far.
+        self._params: dict[str, dict[str, Taint]] = {}
+        self._settled: set[str] = set()
+        self._callers: dict[str, list[CallSite]] | None = None
         # `_expr`: how deep the current evaluation is, and its memo.
         self._depth = 0
         self._memo: _Memo | None = None
@@ -621,46 +624,80 @@ class TaintEngine:
 
     # --- concrete answers -------------------------------------------------------------------
 
-    def param_taints(self) -> dict[str, dict[str, Taint]]:
-        """What each parameter of each function reachable from `action` may hold."""
-        if self._params is not None:
-            return self._params
-        model = self.model
-        out: dict[str, dict[str, Taint]] = {q: {} for q in model.reachable}
+    def params_of(self, qual: str) -> dict[str, Taint]:
+        """What each parameter of `qual` may hold when `action` runs.
+
+        A parameter depends only on the call sites of `qual`'s callers, whose states depend on
+        their own callers' parameters: the fixed point runs over `qual` and the functions that
+        reach it, not over every reachable function (a sink in one helper of a 100-helper
+        exporter needs the summaries of that helper's callers only)."""
+        if qual in self._settled:
+            return self._params.get(qual, {})
+        callers = self._call_graph()
+        scope, todo = {qual}, [qual]
+        while todo:
+            for site in callers.get(todo.pop(), ()):
+                if site.caller not in scope:
+                    scope.add(site.caller)
+                    todo.append(site.caller)
+        pending = scope - self._settled
+        out = self._params
+        sites: list[CallSite] = []
+        for name in self.model.reachable:  # source order: a deterministic iteration
+            if name in pending:
+                out.setdefault(name, {})
+                sites += callers.get(name, ())
         changed = True
         rounds = 0
         while changed and rounds < 20:
             changed = False
             rounds += 1
+            for site in sites:
+                if self._propagate(site, out):
+                    changed = True
+        self._settled |= scope
+        return out.get(qual, {})
+
+    def _call_graph(self) -> dict[str, list[CallSite]]:
+        """The call sites through which each reachable function receives arguments."""
+        if self._callers is None:
+            model = self.model
+            callers: dict[str, list[CallSite]] = {}
             for qual in model.reachable:
-                info = model.functions[qual]
-                summary = self.summary(info)
                 for site in model.call_sites.get(qual, []):
                     if site.kind not in ("call", "offload") or not isinstance(site.node, cst.Call):
                         continue
-                    callee = model.functions.get(site.callee)
-                    if callee is None or site.callee not in out:
-                        continue
-                    binding = (
-                        bind_arguments(site.node, callee)
-                        if site.kind == "call"
-                        else self._offload_binding(site.node, callee, info)
-                    )
-                    if binding is None:
-                        continue
-                    node = summary.cfg.node_of(site.node, model)
-                    state = summary.states.get(node) if node is not None else None
-                    if state is None:
-                        continue
-                    for pname, arg in binding.items():
-                        symbolic = self.expr_taint(arg, state, info)
-                        concrete = _substitute(symbolic, out[qual])
-                        old = out[site.callee].get(pname, CLEAN)
-                        if not concrete <= old:
-                            out[site.callee][pname] = old | concrete
-                            changed = True
-        self._params = out
-        return out
+                    if site.callee in model.functions and site.callee in model.reachable:
+                        callers.setdefault(site.callee, []).append(site)
+            self._callers = callers
+        return self._callers
+
+    def _propagate(self, site: CallSite, out: dict[str, dict[str, Taint]]) -> bool:
+        """Join what `site` passes into its callee's parameters; True if any grew."""
+        model = self.model
+        info = model.functions[site.caller]
+        callee = model.functions[site.callee]
+        node = cast(cst.Call, site.node)
+        binding = (
+            bind_arguments(node, callee)
+            if site.kind == "call"
+            else self._offload_binding(node, callee, info)
+        )
+        if binding is None:
+            return False
+        summary = self.summary(info)
+        cfg_node = summary.cfg.node_of(node, model)
+        state = summary.states.get(cfg_node) if cfg_node is not None else None
+        if state is None:
+            return False
+        grew = False
+        for pname, arg in binding.items():
+            concrete = _substitute(self.expr_taint(arg, state, info), out.get(site.caller, {}))
+            old = out[site.callee].get(pname, CLEAN)
+            if not concrete <= old:
+                out[site.callee][pname] = old | concrete
+                grew = True
+        return grew
 
     def _offload_binding(
         self, call: cst.Call, callee: FunctionInfo, info: FunctionInfo
@@ -680,7 +717,7 @@ class TaintEngine:
         if state is None:
             return CLEAN
         symbolic = self.expr_taint(expr, state, info)
-        return _substitute(symbolic, self.param_taints().get(info.qualname, {}))
+        return _substitute(symbolic, self.params_of(info.qualname))
 
 
 class _SummaryTask(CycleTask):
