@@ -713,6 +713,10 @@ class TaintEngine:
 
     def taint(self, expr: cst.BaseExpression, info: FunctionInfo) -> Taint:
         """The concrete labels `expr` (in `info`) may carry when `action` runs."""
+        if expr in self.model.index and not self.model.walk_of(expr, cst.Name):
+            # A literal (`"/tmp/x"`, `["ls", "-l"]`, an f-string of constants) names nothing
+            # that could carry a label: no need to analyse the module under this policy.
+            return CLEAN
         state = self.state_at(expr, info)
         if state is None:
             return CLEAN
