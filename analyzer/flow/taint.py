@@ -332,6 +332,15 @@ class FunctionSummary:
     returns: Taint
 
 
+_CONSTANTS = frozenset({cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary})
+_Pair = cst.ConcatenatedString | cst.BinaryOperation | cst.BooleanOperation
+_PAIRS = frozenset({cst.ConcatenatedString, cst.BinaryOperation, cst.BooleanOperation})
+_Sequence = cst.List | cst.Tuple | cst.Set
+_SEQUENCES = frozenset({cst.List, cst.Tuple, cst.Set})
+_Comprehension = cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp})
+
+
 class TaintEngine:
     """Taint questions about one module under one policy. Use `taint_engine(model, policy)`."""
 
@@ -450,66 +459,69 @@ class TaintEngine:
         info: FunctionInfo,
         local: Mapping[str, Taint],
     ) -> Taint:
+        # Dispatch on the exact node type: LibCST's classes are ABCs, so each `isinstance`
+        # against them runs `ABCMeta.__instancecheck__` (a tenth of a run spent there when
+        # this was a chain of them); the parser only builds these concrete classes.
         rec = self._expr
-        if isinstance(expr, cst.Name):
-            if expr.value in local:
-                return local[expr.value]
-            return _lookup(state, expr.value)
-        if isinstance(
-            expr,
-            (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float, cst.Imaginary),
-        ):
-            if isinstance(expr, cst.ConcatenatedString):
-                return rec(expr.left, state, info, local) | rec(expr.right, state, info, local)
+        kind = type(expr)
+        if kind is cst.Name:
+            name = cast(cst.Name, expr).value
+            if name in local:
+                return local[name]
+            return _lookup(state, name)
+        if kind is cst.Attribute:
+            attribute = cast(cst.Attribute, expr)
+            owner = attribute.value
+            if type(owner) is cst.Name and owner.value in ("self", "cls"):
+                return CLEAN  # admin valves and instance attributes are trusted
+            return self._field(rec(owner, state, info, local), attribute.attr.value)
+        if kind is cst.Call:
+            return self._call(cast(cst.Call, expr), state, info, local)
+        if kind in _CONSTANTS:
             return CLEAN
-        if isinstance(expr, cst.FormattedString):
+        if kind is cst.Subscript:
+            subscript = cast(cst.Subscript, expr)
+            return self._field(rec(subscript.value, state, info, local), subscript_key(subscript))
+        if kind is cst.FormattedString:
             out = CLEAN
-            for part in expr.parts:
-                if isinstance(part, cst.FormattedStringExpression):
+            for part in cast(cst.FormattedString, expr).parts:
+                if type(part) is cst.FormattedStringExpression:
                     out |= rec(part.expression, state, info, local)
             return out
-        if isinstance(expr, cst.Attribute):
-            if isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls"):
-                return CLEAN  # admin valves and instance attributes are trusted
-            return self._field(rec(expr.value, state, info, local), expr.attr.value)
-        if isinstance(expr, cst.Subscript):
-            key = subscript_key(expr)
-            return self._field(rec(expr.value, state, info, local), key)
-        if isinstance(expr, cst.Await):
-            return rec(expr.expression, state, info, local)
-        if isinstance(expr, cst.BinaryOperation):
-            return rec(expr.left, state, info, local) | rec(expr.right, state, info, local)
-        if isinstance(expr, cst.BooleanOperation):
-            return rec(expr.left, state, info, local) | rec(expr.right, state, info, local)
-        if isinstance(expr, cst.UnaryOperation):
-            if isinstance(expr.operator, cst.Not):
+        if kind in _PAIRS:  # concatenated strings, binary and boolean operations
+            pair = cast(_Pair, expr)
+            return rec(pair.left, state, info, local) | rec(pair.right, state, info, local)
+        if kind is cst.Await:
+            return rec(cast(cst.Await, expr).expression, state, info, local)
+        if kind is cst.UnaryOperation:
+            unary = cast(cst.UnaryOperation, expr)
+            if type(unary.operator) is cst.Not:
                 return CLEAN
-            return rec(expr.expression, state, info, local)
-        if isinstance(expr, cst.Comparison):
+            return rec(unary.expression, state, info, local)
+        if kind is cst.Comparison:
             return CLEAN
-        if isinstance(expr, cst.IfExp):
-            return rec(expr.body, state, info, local) | rec(expr.orelse, state, info, local)
-        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        if kind is cst.IfExp:
+            branches = cast(cst.IfExp, expr)
+            return rec(branches.body, state, info, local) | rec(branches.orelse, state, info, local)
+        if kind in _SEQUENCES:
             out = CLEAN
-            for element in expr.elements:
+            for element in cast(_Sequence, expr).elements:
                 out |= rec(element.value, state, info, local)
             return out
-        if isinstance(expr, cst.Dict):
+        if kind is cst.Dict:
             out = CLEAN
-            for item in expr.elements:
-                if isinstance(item, cst.DictElement):
+            for item in cast(cst.Dict, expr).elements:
+                if type(item) is cst.DictElement:
                     out |= rec(item.key, state, info, local) | rec(item.value, state, info, local)
                 else:
                     out |= rec(item.value, state, info, local)
             return out
-        if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            return self._comprehension(expr, state, info, local)
-        if isinstance(expr, cst.NamedExpr):
-            return rec(expr.value, state, info, local)
-        if isinstance(expr, cst.StarredElement):
-            return rec(expr.value, state, info, local)
-        if isinstance(expr, cst.Call):
-            return self._call(expr, state, info, local)
+        if kind in _COMPREHENSIONS:
+            return self._comprehension(cast(_Comprehension, expr), state, info, local)
+        if kind is cst.NamedExpr:
+            return rec(cast(cst.NamedExpr, expr).value, state, info, local)
+        if kind is cst.StarredElement:
+            return rec(cast(cst.StarredElement, expr).value, state, info, local)
         return CLEAN
 
     def enumerate_counter(
