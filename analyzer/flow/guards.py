@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import libcst as cst
 
@@ -450,6 +450,8 @@ class _Memo:
 
 
 # Where `facts` stops: it knows nothing about lambdas and comprehensions.
+_Container = cst.Dict | cst.List | cst.Tuple | cst.Set
+_CONTAINERS = frozenset({cst.Dict, cst.List, cst.Tuple, cst.Set})
 _OPAQUE = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
@@ -655,49 +657,57 @@ class _Analysis:
     def _facts(
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
     ) -> frozenset[Fact]:
-        if isinstance(expr, cst.Name):
-            found = state.facts(expr.value)
-            if not found and expr.value in self.module_temp_names:
+        # Dispatch on the exact node type (LibCST's classes are ABCs: each `isinstance`
+        # against them runs `ABCMeta.__instancecheck__`); the parser builds only these.
+        kind = type(expr)
+        if kind is cst.Name:
+            name = cast(cst.Name, expr).value
+            found = state.facts(name)
+            if not found and name in self.module_temp_names:
                 return frozenset({TEMP})
             return found
-        if isinstance(expr, cst.NamedExpr):
-            return self.facts(expr.value, state, fn)
-        if isinstance(expr, cst.Await):
-            return self.facts(expr.expression, state, fn)
-        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+        if kind is cst.Attribute:
+            return self._attribute_facts(cast(cst.Attribute, expr), state, fn)
+        if kind is cst.Call:
+            return self._call_facts(cast(cst.Call, expr), state, fn)
+        if kind is cst.Subscript:
+            return self._subscript_facts(cast(cst.Subscript, expr), state, fn)
+        if kind is cst.SimpleString or kind is cst.ConcatenatedString:
             value = string_value(expr)
             return frozenset({text_fact(value)}) if value is not None else frozenset()
-        if isinstance(expr, cst.FormattedString):
-            return self._fstring_facts(expr, state, fn)
-        if isinstance(expr, cst.BooleanOperation):
-            return self._boolop_facts(expr, state, fn)
-        if isinstance(expr, cst.Subscript):
-            return self._subscript_facts(expr, state, fn)
-        if isinstance(expr, cst.Attribute):
-            return self._attribute_facts(expr, state, fn)
-        if isinstance(expr, cst.Call):
-            return self._call_facts(expr, state, fn)
-        if isinstance(expr, cst.BinaryOperation):
-            return self._binop_facts(expr, state, fn)
-        if isinstance(expr, cst.UnaryOperation) and not isinstance(expr.operator, cst.Not):
+        if kind is cst.NamedExpr:
+            return self.facts(cast(cst.NamedExpr, expr).value, state, fn)
+        if kind is cst.Await:
+            return self.facts(cast(cst.Await, expr).expression, state, fn)
+        if kind is cst.FormattedString:
+            return self._fstring_facts(cast(cst.FormattedString, expr), state, fn)
+        if kind is cst.BooleanOperation:
+            return self._boolop_facts(cast(cst.BooleanOperation, expr), state, fn)
+        if kind is cst.BinaryOperation:
+            return self._binop_facts(cast(cst.BinaryOperation, expr), state, fn)
+        if (
+            kind is cst.UnaryOperation
+            and type(cast(cst.UnaryOperation, expr).operator) is not cst.Not
+        ):
             # `-1`, `~mask`, `+x`: no role fact. (`truth` asks `facts` about what it cannot
             # read itself, so sending these back to `truth` recursed without end.)
             return frozenset()
-        if isinstance(expr, (cst.Comparison, cst.UnaryOperation)):
+        if kind is cst.Comparison or kind is cst.UnaryOperation:
             truth = self.truth(expr, state, fn)
             if truth is not None and truth != (ROLES, ROLES):
                 return frozenset({pred_fact(*truth)})
             return frozenset()
-        if isinstance(expr, (cst.Dict, cst.List, cst.Tuple, cst.Set)):
-            return self._container_facts(expr, state, fn)
-        if isinstance(expr, cst.IfExp):
+        if kind in _CONTAINERS:
+            return self._container_facts(cast(_Container, expr), state, fn)
+        if kind is cst.IfExp:
+            branches = cast(cst.IfExp, expr)
             # `__user__.get("id") if __user__ else "anonymous"`: `__user__` is never empty.
-            truth = self.truth(expr.test, state, fn)
+            truth = self.truth(branches.test, state, fn)
             if truth is not None and not truth[1]:
-                return self.facts(expr.body, state, fn)
+                return self.facts(branches.body, state, fn)
             if truth is not None and not truth[0]:
-                return self.facts(expr.orelse, state, fn)
-            return self.facts(expr.body, state, fn) & self.facts(expr.orelse, state, fn)
+                return self.facts(branches.orelse, state, fn)
+            return self.facts(branches.body, state, fn) & self.facts(branches.orelse, state, fn)
         return frozenset()
 
     def _fstring_facts(
