@@ -1877,12 +1877,14 @@ class _Report:
                 if record != "user"
                 else 'only look up `__user__["id"]`, or check `__user__["role"] == "admin"` first'
             )
+            # Not "by changing it": the id may also come from a bulk read of the data layer.
+            whose = "account" if record == "user" else record
             return AuthFinding(
                 "OWA305",
                 op.node,
                 f"{op.label} looks up a {record} by an id that does not come from "
-                f'`body["chat_id"]` or `__user__["id"]`, so any user who clicks can read '
-                f"another user's {record} by changing it; {fix}{where}",
+                f'`body["chat_id"]` or `__user__["id"]`, so whoever clicks can read '
+                f"another user's {whose}; {fix}{where}",
             )
         if not self.has_user:
             return AuthFinding(
