@@ -162,6 +162,7 @@ PATH_POLICY = TaintPolicy(
     SERVER_USER_KEYS,
     sanitizer_call=_cleans_path,
     opaque_awaited=True,
+    writes_taint=False,
 )
 
 CODE_SINKS = frozenset({"eval", "exec", "compile"})
@@ -544,6 +545,24 @@ class UntrustedInputToDangerousCall(LintRule):
                     expression = body["messages"][-1]["content"]
                     log.info("evaluating %s for %s", expression, __user__["id"])
                     return {"content": str(len(expression))}
+            """
+        ),
+        Valid(
+            """
+            import os
+            import tempfile
+
+            class Action:
+                async def action(self, body, __user__=None):
+                    # What is written into a temporary file never becomes its name.
+                    upload = body["files"][0]["data"]
+                    scratch = tempfile.NamedTemporaryFile(delete=False, suffix=".docx")
+                    scratch.write(upload.encode())
+                    scratch.close()
+                    with open(scratch.name, "rb") as fh:
+                        size = len(fh.read())
+                    os.unlink(scratch.name)
+                    return {"content": f"{size} bytes"}
             """
         ),
     ]

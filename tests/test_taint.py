@@ -486,3 +486,16 @@ def test_injected_objects_are_sources_only_for_an_objects_policy() -> None:
     assert describe_taint(frozenset({Label("object", "__request__")})) == (
         "an injected per-request object"
     )
+
+
+def test_writes_fill_a_buffer_but_never_name_a_file_under_a_path_policy() -> None:
+    model = action(
+        """
+        buffer = make_buffer()
+        buffer.write(body["messages"][-1]["content"])
+        sink(buffer.name)
+        """
+    )
+    assert sink(model, PLAIN) == {BODY}  # a buffer read back holds what was written
+    no_writes = TaintPolicy("no-writes", writes_taint=False)
+    assert sink(model, no_writes) == frozenset()

@@ -152,6 +152,9 @@ class TaintPolicy:
     `sanitizer_call`: a test for calls that clean a value beyond the named `sanitizers`.
     `opaque_awaited`: an awaited call of a function outside the module (`await
     generate_speech(request, user)`) gives a new object, not its arguments' taint.
+    `writes_taint`: `f.write(x)` makes `f` hold `x` (a buffer read back later); a path
+    policy turns it off, since what is written into a file never becomes its name
+    (`tmp = NamedTemporaryFile(); tmp.write(data); open(tmp.name)`).
     """
 
     name: str
@@ -160,6 +163,7 @@ class TaintPolicy:
     objects: bool = False
     sanitizer_call: CallSanitizer | None = None
     opaque_awaited: bool = False
+    writes_taint: bool = True
 
     def is_sanitizer(self, names: Iterable[str]) -> bool:
         return any(n in self.sanitizers for n in names)
@@ -306,6 +310,8 @@ class _FunctionTaint(ForwardAnalysis[State]):
             "write",
             "appendleft",
         ):
+            return state
+        if call.func.attr.value == "write" and not self.engine.policy.writes_taint:
             return state
         root = _root_name(call.func.value)
         if root is None:
