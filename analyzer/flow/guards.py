@@ -444,9 +444,8 @@ class _Memo:
 
     state: GuardState
     fn: FunctionInfo | None
-    tables: tuple[dict[cst.CSTNode, Any], dict[cst.CSTNode, Any]] = field(
-        default_factory=lambda: ({}, {})
-    )
+    # Keyed by `id(node)`; the nodes outlive the evaluation, so ids stay unique.
+    tables: tuple[dict[int, Any], dict[int, Any]] = field(default_factory=lambda: ({}, {}))
 
 
 # Where `facts` stops: it knows nothing about lambdas and comprehensions.
@@ -609,8 +608,9 @@ class _Analysis:
         if memo is None or memo.state is not state or memo.fn is not fn:
             return self._evaluate(kind, expr, state, fn)
         table = memo.tables[kind]
-        if expr in table:
-            return table[expr]
+        key = id(expr)  # not the node: LibCST's `__hash__` is Python code, asked per operand
+        if key in table:
+            return table[key]
         entry = self._depth
         if entry >= _SHALLOW:
             raise _TooDeep
@@ -619,7 +619,7 @@ class _Analysis:
             value = (self._facts if kind == _FACTS else self._truth)(expr, state, fn)
         finally:
             self._depth = entry
-        table[expr] = value
+        table[key] = value
         return value
 
     def _evaluate(
@@ -650,7 +650,7 @@ class _Analysis:
                 self._depth = 0
                 self._bounded(_FACTS, operand, state, fn)
                 self._bounded(_TRUTH, operand, state, fn)
-            return memo.tables[kind][expr]
+            return memo.tables[kind][id(expr)]
         finally:
             self._memo, self._depth = saved
 

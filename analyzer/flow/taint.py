@@ -421,8 +421,9 @@ class TaintEngine:
         memo = self._memo
         if memo is None or not memo.matches(state, info, local):
             return self._evaluate(expr, state, info, local)
-        if expr in memo.table:
-            return memo.table[expr]
+        known = memo.table.get(id(expr))
+        if known is not None:
+            return known
         entry = self._depth
         if entry >= _SHALLOW:
             raise _TooDeep
@@ -431,7 +432,7 @@ class TaintEngine:
             value = self._taint(expr, state, info, local)
         finally:
             self._depth = entry
-        memo.table[expr] = value
+        memo.table[id(expr)] = value
         return value
 
     def _evaluate(
@@ -454,7 +455,7 @@ class TaintEngine:
             for operand in _operands_bottom_up(self.model, expr):
                 self._depth = 0
                 self._expr(operand, state, info, local)
-            return memo.table[expr]
+            return memo.table[id(expr)]
         finally:
             self._memo, self._depth = saved
 
@@ -793,7 +794,9 @@ class _Memo:
     state: State
     info: FunctionInfo
     local: Mapping[str, Taint]
-    table: dict[cst.CSTNode, Taint] = field(default_factory=dict)
+    # Keyed by `id(node)`: LibCST's `CSTNode.__hash__` is Python code, and this table is
+    # asked about every operand; the nodes outlive the evaluation, so ids stay unique.
+    table: dict[int, Taint] = field(default_factory=dict)
 
     def matches(self, state: State, info: FunctionInfo, local: Mapping[str, Taint]) -> bool:
         return self.state is state and self.info is info and self.local is local
