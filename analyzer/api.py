@@ -16,13 +16,15 @@ import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from analyzer import budget
 from analyzer.config import Settings
 from analyzer.engine import FileResult, lint_bytes, one_line
 from analyzer.registry import all_rules
 from analyzer.sources import Source, SourceTooLarge, read_source
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from analyzer.cache import Result, ResultCache
@@ -31,6 +33,28 @@ if TYPE_CHECKING:
 
 def lint_source(source: Source, settings: Settings) -> FileResult:
     """Lint one source; never raises (an unexpected error becomes an internal-error result)."""
+    return _isolated(
+        source,
+        settings,
+        lambda data: lint_bytes(
+            source.display, data, settings, explicit=source.explicit, kind=source.kind
+        ),
+        f"analysis exceeded the {settings.timeout:g} s budget and was stopped; not"
+        " analysed (raise it with --timeout or `timeout` in [tool.owui-lint])",
+        "internal error",
+    )
+
+
+def _isolated(
+    source: Source,
+    settings: Settings,
+    work: Callable[[bytes], T],
+    over_budget: str,
+    crashed: str,
+) -> T | FileResult:
+    """Read `source` and run `work` on its bytes in a thread of its own, under the per-file
+    budget and with the cyclic collector paused; a `FileResult` saying why when the file
+    cannot be read, is too large, runs over the budget or makes the engine fail."""
     display = source.display
     try:
         data = read_source(source)
@@ -42,18 +66,9 @@ def lint_source(source: Source, settings: Settings) -> FileResult:
     all_rules()
     try:
         with _without_cyclic_gc():
-            return budget.run_isolated(
-                lambda: lint_bytes(
-                    display, data, settings, explicit=source.explicit, kind=source.kind
-                ),
-                settings.timeout,
-            )
+            return budget.run_isolated(lambda: work(data), settings.timeout)
     except budget.BudgetExceeded:
-        return _not_analysed(
-            display,
-            f"analysis exceeded the {settings.timeout:g} s budget and was stopped; not"
-            " analysed (raise it with --timeout or `timeout` in [tool.owui-lint])",
-        )
+        return _not_analysed(display, over_budget)
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # the engine failed (SystemExit too): go on, exit 2 at the end
@@ -61,7 +76,7 @@ def lint_source(source: Source, settings: Settings) -> FileResult:
         return FileResult(
             display,
             "unreadable",
-            errors=[f"{display}: internal error: {reason} (please report this bug)"],
+            errors=[f"{display}: {crashed}: {reason} (please report this bug)"],
             internal_error=True,
         )
 
@@ -90,35 +105,13 @@ def fix_source(source: Source, settings: Settings) -> FixOutcome | FileResult:
     same budget as `lint_source`; a `FileResult` when it could not be done."""
     from analyzer.fixer import fix_bytes
 
-    display = source.display
-    try:
-        data = read_source(source)
-    except OSError as error:
-        return _not_analysed(display, one_line(error.strerror or str(error)))
-    if len(data) > budget.MAX_FILE_BYTES:
-        return _not_analysed(display, SourceTooLarge.describe(len(data)))
-    all_rules()
-    try:
-        with _without_cyclic_gc():
-            return budget.run_isolated(
-                lambda: fix_bytes(display, data, settings, explicit=source.explicit),
-                settings.timeout,
-            )
-    except budget.BudgetExceeded:
-        return _not_analysed(
-            display,
-            f"fixing exceeded the {settings.timeout:g} s budget and was stopped; not fixed",
-        )
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:
-        reason = one_line(f"{type(error).__name__}: {error}", 200)
-        return FileResult(
-            display,
-            "unreadable",
-            errors=[f"{display}: internal error while fixing: {reason} (please report this bug)"],
-            internal_error=True,
-        )
+    return _isolated(
+        source,
+        settings,
+        lambda data: fix_bytes(source.display, data, settings, explicit=source.explicit),
+        f"fixing exceeded the {settings.timeout:g} s budget and was stopped; not fixed",
+        "internal error while fixing",
+    )
 
 
 def _not_analysed(display: str, reason: str) -> FileResult:
