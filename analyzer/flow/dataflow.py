@@ -15,15 +15,24 @@ transfer that needs another function's result first raises `Suspend`, the `Solve
 where it was, and `Tasks` computes that result on an explicit stack before the solver goes
 on. Recursive calls get an approximation iterated to a fixed point (`CycleTask`).
 `trampoline` runs recursive computations written as generators the same way.
+
+Expressions are evaluated the same way by the guard and taint analyses: plain recursion at
+most `SHALLOW` operands deep, each operand once per evaluation, and a deeper expression
+(`a + b + c + ...` nests one level per operand) bottom-up over `operands_bottom_up`.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Generator, Hashable
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Generator, Hashable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+import libcst as cst
 
 from analyzer.flow.cfg import CFG, Edge, Node
+
+if TYPE_CHECKING:
+    from analyzer.model import ActionModule
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -278,3 +287,38 @@ def out_state(analysis: ForwardAnalysis[S], node: Node, states: dict[Node, S]) -
     """The OUT state of `node` (its transfer applied to its IN state), None if unreachable."""
     before = states.get(node)
     return None if before is None else analysis.transfer(node, before)
+
+
+# --- bounded expression evaluation ----------------------------------------------------------
+
+# How many operands deep an evaluation may recurse before it goes bottom-up instead.
+SHALLOW = 20
+
+
+class TooDeep(Exception):
+    """An expression nested deeper than `SHALLOW`: evaluate it bottom-up."""
+
+
+def operands_bottom_up(
+    model: ActionModule,
+    expr: cst.BaseExpression,
+    opaque: Callable[[cst.CSTNode], bool],
+    *,
+    if_tests: bool = True,
+) -> list[cst.BaseExpression]:
+    """The sub-expressions of `expr` an evaluation may ask about, each after its operands:
+    nothing inside an `opaque` node, nor a subscript's index (read, never evaluated), nor,
+    with `if_tests=False`, the test of a conditional expression."""
+    nodes = model.walk(expr)  # source order: every node before the nodes under it
+    skipped: set[cst.CSTNode] = set()
+    for node in nodes:
+        if node in skipped:
+            continue
+        if opaque(node):
+            skipped.update(model.walk(node)[1:])
+        elif isinstance(node, cst.Subscript):
+            for element in node.slice:
+                skipped.update(model.walk(element))
+        elif not if_tests and isinstance(node, cst.IfExp):
+            skipped.update(model.walk(node.test))
+    return [n for n in reversed(nodes) if isinstance(n, cst.BaseExpression) and n not in skipped]

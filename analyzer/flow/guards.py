@@ -42,7 +42,15 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import libcst as cst
 
 from analyzer.flow.cfg import CFG, Edge, Node, cfg_for
-from analyzer.flow.dataflow import CycleTask, ForwardAnalysis, Solver, Tasks
+from analyzer.flow.dataflow import (
+    SHALLOW,
+    CycleTask,
+    ForwardAnalysis,
+    Solver,
+    Tasks,
+    TooDeep,
+    operands_bottom_up,
+)
 from analyzer.flow.privileged import (
     CatalogEntry,
     ModelMethod,
@@ -428,14 +436,9 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node).strip()
 
 
-# `_Analysis._bounded`: which evaluation, and how deep plain recursion may go.
+# `_Analysis._bounded`: which evaluation.
 _FACTS = 0
 _TRUTH = 1
-_SHALLOW = 20
-
-
-class _TooDeep(Exception):
-    """An expression nested deeper than `_SHALLOW`: evaluate it bottom-up."""
 
 
 @dataclass
@@ -454,19 +457,9 @@ _CONTAINERS = frozenset({cst.Dict, cst.List, cst.Tuple, cst.Set})
 _OPAQUE = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
-def _operands_bottom_up(model: ActionModule, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """The sub-expressions `facts` and `truth` may evaluate, each after its operands."""
-    nodes = model.walk(expr)  # source order: every node before the nodes under it
-    skipped: set[cst.CSTNode] = set()
-    for node in nodes:
-        if node in skipped:
-            continue
-        if isinstance(node, _OPAQUE):
-            skipped.update(model.walk(node)[1:])
-        elif isinstance(node, cst.Subscript):  # the index is never evaluated, only read
-            for element in node.slice:
-                skipped.update(model.walk(element))
-    return [n for n in reversed(nodes) if isinstance(n, cst.BaseExpression) and n not in skipped]
+def _opaque(node: cst.CSTNode) -> bool:
+    """What `facts` and `truth` never look inside."""
+    return isinstance(node, _OPAQUE)
 
 
 # --- the analysis -------------------------------------------------------------------------
@@ -603,7 +596,7 @@ class _Analysis:
     ) -> Any:
         """`_facts` / `_truth` of `expr`, each operand evaluated once per evaluation (a
         helper call's arguments are read for its summary too: `f(g(h(x)))` must not cost
-        2^3), recursing at most `_SHALLOW` operands deep."""
+        2^3), recursing at most `SHALLOW` operands deep."""
         memo = self._memo
         if memo is None or memo.state is not state or memo.fn is not fn:
             return self._evaluate(kind, expr, state, fn)
@@ -612,8 +605,8 @@ class _Analysis:
         if key in table:
             return table[key]
         entry = self._depth
-        if entry >= _SHALLOW:
-            raise _TooDeep
+        if entry >= SHALLOW:
+            raise TooDeep
         self._depth = entry + 1
         try:
             value = (self._facts if kind == _FACTS else self._truth)(expr, state, fn)
@@ -625,7 +618,7 @@ class _Analysis:
     def _evaluate(
         self, kind: int, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
     ) -> Any:
-        """A new evaluation (its own memo). A deeper expression than `_SHALLOW` (`a + b +
+        """A new evaluation (its own memo). A deeper expression than `SHALLOW` (`a + b +
         c + ...` nests to the left, one level per operand) is evaluated bottom-up instead:
         every operand first, so that each evaluation only looks one level down. That also
         keeps `a and b and c and ...` linear (`_boolop_facts` asks for the truth of every
@@ -644,9 +637,9 @@ class _Analysis:
         try:
             try:
                 return self._bounded(kind, expr, state, fn)
-            except _TooDeep:
+            except TooDeep:
                 pass
-            for operand in _operands_bottom_up(self.model, expr):
+            for operand in operands_bottom_up(self.model, expr, _opaque):
                 self._depth = 0
                 self._bounded(_FACTS, operand, state, fn)
                 self._bounded(_TRUTH, operand, state, fn)

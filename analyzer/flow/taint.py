@@ -40,7 +40,15 @@ from typing import Literal, cast
 import libcst as cst
 
 from analyzer.flow.cfg import CFG, Node, cfg_for
-from analyzer.flow.dataflow import CycleTask, ForwardAnalysis, Solver, Tasks
+from analyzer.flow.dataflow import (
+    SHALLOW,
+    CycleTask,
+    ForwardAnalysis,
+    Solver,
+    Tasks,
+    TooDeep,
+    operands_bottom_up,
+)
 from analyzer.flow.events import (
     DictV,
     Evaluator,
@@ -417,7 +425,7 @@ class TaintEngine:
         local: Mapping[str, Taint],
     ) -> Taint:
         """`_taint` of `expr`, each operand evaluated once per evaluation, recursing at most
-        `_SHALLOW` operands deep (see `guards._Analysis._bounded`)."""
+        `SHALLOW` operands deep (see `guards._Analysis._bounded`)."""
         memo = self._memo
         if memo is None or not memo.matches(state, info, local):
             return self._evaluate(expr, state, info, local)
@@ -425,8 +433,8 @@ class TaintEngine:
         if known is not None:
             return known
         entry = self._depth
-        if entry >= _SHALLOW:
-            raise _TooDeep
+        if entry >= SHALLOW:
+            raise TooDeep
         self._depth = entry + 1
         try:
             value = self._taint(expr, state, info, local)
@@ -442,7 +450,7 @@ class TaintEngine:
         info: FunctionInfo,
         local: Mapping[str, Taint],
     ) -> Taint:
-        """A new evaluation (its own memo); bottom-up when deeper than `_SHALLOW`
+        """A new evaluation (its own memo); bottom-up when deeper than `SHALLOW`
         (`"<b>" + a + "</b>" + ...` nests to the left, one level per operand)."""
         saved = (self._memo, self._depth)
         memo = self._memo = _Memo(state, info, local)
@@ -450,9 +458,9 @@ class TaintEngine:
         try:
             try:
                 return self._expr(expr, state, info, local)
-            except _TooDeep:
+            except TooDeep:
                 pass
-            for operand in _operands_bottom_up(self.model, expr):
+            for operand in operands_bottom_up(self.model, expr, _opaque, if_tests=False):
                 self._depth = 0
                 self._expr(operand, state, info, local)
             return memo.table[id(expr)]
@@ -779,14 +787,6 @@ class _SummaryTask(CycleTask):
         self.engine._summaries[self.info.qualname] = FunctionSummary(self.cfg, states, returns)
 
 
-# `TaintEngine._expr`: how deep plain recursion may go before evaluating bottom-up.
-_SHALLOW = 20
-
-
-class _TooDeep(Exception):
-    """An expression nested deeper than `_SHALLOW`: evaluate it bottom-up."""
-
-
 @dataclass
 class _Memo:
     """The taint of the operands of one evaluation, in one state and scope."""
@@ -813,23 +813,11 @@ _OPAQUE = (
 )
 
 
-def _operands_bottom_up(model: ActionModule, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """The sub-expressions `_expr` may evaluate, each after its operands."""
-    nodes = model.walk(expr)  # source order: every node before the nodes under it
-    skipped: set[cst.CSTNode] = set()
-    for node in nodes:
-        if node in skipped:
-            continue
-        if isinstance(node, _OPAQUE) or (
-            isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
-        ):
-            skipped.update(model.walk(node)[1:])
-        elif isinstance(node, cst.Subscript):  # the index is never evaluated
-            for element in node.slice:
-                skipped.update(model.walk(element))
-        elif isinstance(node, cst.IfExp):  # nor the test
-            skipped.update(model.walk(node.test))
-    return [n for n in reversed(nodes) if isinstance(n, cst.BaseExpression) and n not in skipped]
+def _opaque(node: cst.CSTNode) -> bool:
+    """What `_expr` never looks inside (a `not` is clean whatever its operand)."""
+    return isinstance(node, _OPAQUE) or (
+        isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
+    )
 
 
 def const_key(node: cst.SimpleString) -> str | None:
