@@ -40,6 +40,7 @@ from analyzer.flow.taint import (
 )
 from analyzer.model import ActionModule, FunctionInfo, assigned_value, string_value
 from analyzer.rule import Invalid, LintRule, Valid
+from rules.scaffold import frontmatter
 
 if TYPE_CHECKING:
     from libcst.metadata import CodeRange
@@ -661,23 +662,6 @@ class UntrustedInputToDangerousCall(LintRule):
 
 
 # --- OWA602 ----------------------------------------------------------------------------------
-
-_FRONTMATTER_LINE = re.compile(r"^\s*([a-z_]+):\s*(.*)\s*$", re.IGNORECASE)
-
-
-def frontmatter(text: str) -> dict[str, tuple[int, str]]:
-    """The loader's `extract_frontmatter`: key -> (line, raw value); {} without one."""
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != '"""':
-        return {}
-    out: dict[str, tuple[int, str]] = {}
-    for number, line in enumerate(lines[1:], start=2):
-        if '"""' in line:
-            break
-        match = _FRONTMATTER_LINE.match(line)
-        if match:
-            out[match.group(1)] = (number, match.group(2).strip())  # keys keep their case
-    return out
 
 
 def unsafe_requirement(item: str) -> str | None:

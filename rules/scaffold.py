@@ -2990,6 +2990,22 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def frontmatter(text: str) -> dict[str, tuple[int, str]]:
+    """The loader's `extract_frontmatter`: key -> (line, raw value), a later line of the same
+    key winning; {} without a frontmatter."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != '"""':
+        return {}
+    out: dict[str, tuple[int, str]] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        if '"""' in line:
+            break
+        match = _FRONTMATTER_LINE.match(line)
+        if match:
+            out[match.group(1)] = (number, match.group(2).strip())  # keys keep their case
+    return out
+
+
 def frontmatter_problems(text: str) -> list[str]:
     """Every problem Open WebUI's frontmatter parser would meet in `text` (contract §7).
 
@@ -3022,12 +3038,7 @@ def frontmatter_problems(text: str) -> list[str]:
     keys: dict[str, str] = {}
     # What the loader ends with (a later line of the same key wins), for messages that say
     # what a key holds while the loop below is still on an earlier line.
-    final: dict[str, str] = {}
-    for line in lines[1:]:
-        if '"""' in line:
-            break
-        if match := _FRONTMATTER_LINE.match(line):
-            final[match.group(1)] = match.group(2).strip()
+    final = {key: value for key, (_, value) in frontmatter(text).items()}
     last_key: str | None = None  # the key of the previous line when no blank line came between
     reported_continuation: set[str] = set()
     for number, line in enumerate(lines[1:], start=2):
