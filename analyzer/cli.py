@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import click
 
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 # neither the engine nor LibCST.
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+F = TypeVar("F", bound=Callable[..., object])
 
 CHECK_EPILOG = """\b
 Examples:
@@ -138,6 +140,17 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click options as one decorator, listed in --help in the order given."""
+
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
 def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
     """Run a command with the cyclic garbage collector off (the engine collects per file).
 
@@ -159,30 +172,46 @@ def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+# Options `check` and `audit` share, each group where it stands in both commands' --help.
+_output_options = _options(
+    click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json", "sarif", "github", "html"]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    ),
+    click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here."),
+)
+_selection_options = _options(
+    click.option("--select", multiple=True, help="Rules or prefixes to enable (replaces config)."),
+    click.option("--ignore", multiple=True, help="Rules or prefixes to disable."),
+    click.option("--extend-select", multiple=True, help="Rules or prefixes to enable in addition."),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A pyproject.toml (or TOML file with [tool.owui-lint]); default: the nearest one.",
+    ),
+    click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings."),
+    click.option(
+        "-j", "--jobs", type=click.IntRange(min=1), help="Parallel processes (default: CPU count)."
+    ),
+)
+_color_option = click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour text output (auto: on a terminal unless NO_COLOR is set).",
+)
+
+
 @main.command(epilog=CHECK_EPILOG)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif", "github", "html"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--select", multiple=True, help="Rules or prefixes to enable (replaces config).")
-@click.option("--ignore", multiple=True, help="Rules or prefixes to disable.")
-@click.option("--extend-select", multiple=True, help="Rules or prefixes to enable in addition.")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A pyproject.toml (or TOML file with [tool.owui-lint]); default: the nearest one.",
-)
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), help="Parallel processes (default: CPU count)."
-)
+@_output_options
+@_selection_options
 @click.option(
     "--statistics",
     is_flag=True,
@@ -198,13 +227,7 @@ def _collector_off(command: Callable[..., None]) -> Callable[..., None]:
     help="Per-file analysis budget; a file over it is reported and skipped"
     " (default 10, 0: none; config: `timeout`).",
 )
-@click.option(
-    "--color",
-    type=click.Choice(["auto", "always", "never"]),
-    default="auto",
-    show_default=True,
-    help="Colour text output (auto: on a terminal unless NO_COLOR is set).",
-)
+@_color_option
 @click.option(
     "--no-cache",
     is_flag=True,
@@ -658,39 +681,13 @@ Exit status: 0 no findings, 1 findings, 2 a source that is not an export or a we
 
 @main.command(epilog=AUDIT_EPILOG)
 @click.argument("source", type=click.Path(path_type=str, allow_dash=True))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif", "github", "html"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@_output_options
 @click.option("--all-types", is_flag=True, help="Lint every function, not only actions.")
-@click.option("--select", multiple=True, help="Rules or prefixes to enable (replaces config).")
-@click.option("--ignore", multiple=True, help="Rules or prefixes to disable.")
-@click.option("--extend-select", multiple=True, help="Rules or prefixes to enable in addition.")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A pyproject.toml (or TOML file with [tool.owui-lint]); default: the nearest one.",
-)
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), help="Parallel processes (default: CPU count)."
-)
+@_selection_options
 @click.option("--statistics", is_flag=True, help="Show a count per rule.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no ranking or summary.")
 @click.option("--show-source", is_flag=True, help="Show the offending source line.")
-@click.option(
-    "--color",
-    type=click.Choice(["auto", "always", "never"]),
-    default="auto",
-    show_default=True,
-    help="Colour text output (auto: on a terminal unless NO_COLOR is set).",
-)
+@_color_option
 @_collector_off
 def audit(
     source: str,
