@@ -1143,8 +1143,15 @@ def unchecked_inputs(model: ActionModule) -> list[UncheckedInput]:
                 else node.stmt
             )
             guarded = _in_handled_try(node)
-            for name, ask, modes in sorted(
-                state.unchecked, key=lambda u: (u[0], model.position(u[1]).start.line)
+            # Paths that joined here may leave the same answer with different bad values:
+            # their union is what it may hold (and iterating the set itself would make the
+            # report depend on where the nodes happen to sit in memory).
+            merged: dict[tuple[str, cst.Call], frozenset[Mode]] = {}
+            for name, ask, modes in state.unchecked:
+                merged[name, ask] = merged.get((name, ask), frozenset()) | modes
+            order = model.index.order
+            for (name, ask), modes in sorted(
+                merged.items(), key=lambda item: (item[0][0], order.get(item[0][1], -1))
             ):
                 if ask in out:
                     continue
