@@ -176,25 +176,62 @@ def _pooled(sources: list[Source], settings: Settings, jobs: int) -> Iterator[Fi
     from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    size = max(1, min(16, len(sources) // (jobs * 4)))
-    batches = [sources[i : i + size] for i in range(0, len(sources), size)]
-    while batches:
-        failed: int | None = None
-        with ProcessPoolExecutor(max_workers=min(jobs, len(sources))) as pool:
-            futures: list[Future[list[FileResult]]] = [
-                pool.submit(_lint_batch, batch, settings) for batch in batches
-            ]
-            for index, future in enumerate(futures):
-                try:
-                    done = future.result()
-                except BrokenProcessPool:
-                    failed = index  # a worker died: isolate this batch, go on in a fresh pool
-                    break
-                yield from done
-        if failed is None:
-            return
-        yield from (_alone(source, settings) for source in batches[failed])
-        batches = batches[failed + 1 :]
+    results: dict[int, FileResult] = {}
+    position = 0  # the next result to yield, in input order
+    while position < len(sources):
+        todo = [i for i in range(position, len(sources)) if i not in results]
+        broken: list[int] | None = None
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            running: dict[int, tuple[Future[list[FileResult]], list[int]]] = {}
+            for batch in _batches(sources, todo, jobs):
+                future = pool.submit(_lint_batch, [sources[i] for i in batch], settings)
+                running.update((i, (future, batch)) for i in batch)
+            while position < len(sources):
+                if position not in results:
+                    future, batch = running[position]
+                    try:
+                        results.update(zip(batch, future.result(), strict=True))
+                    except BrokenProcessPool:
+                        broken = batch  # a worker died: isolate this batch, go on in a fresh pool
+                        break
+                yield results.pop(position)
+                position += 1
+            if broken is not None:  # keep what the other batches finished before it died
+                for future, batch in running.values():
+                    if future.done() and not future.cancelled() and future.exception() is None:
+                        results.update(zip(batch, future.result(), strict=True))
+        if broken is not None:
+            results.update((i, _alone(sources[i], settings)) for i in broken)
+
+
+def _batches(sources: list[Source], todo: list[int], jobs: int) -> list[list[int]]:
+    """`todo` (indices into `sources`) in batches, the largest files first: a large file
+    started last would keep one worker busy while the others wait. Small files share a
+    batch, up to about a sixteenth of each worker's share of the bytes."""
+    sizes = {i: _size(sources[i]) for i in todo}
+    todo = sorted(todo, key=lambda i: (-sizes[i], i))
+    share = max(1, sum(sizes.values()) // (jobs * 16))
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    held = 0
+    for i in todo:
+        batch.append(i)
+        held += sizes[i]
+        if held >= share or len(batch) >= 16:
+            batches.append(batch)
+            batch, held = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _size(source: Source) -> int:
+    if source.data is not None:
+        return len(source.data)
+    try:
+        return os.stat(source.fs_path or source.display).st_size
+    except (OSError, ValueError):
+        return 0
 
 
 def _alone(source: Source, settings: Settings) -> FileResult:
