@@ -180,6 +180,11 @@ def _pooled(sources: list[Source], settings: Settings, jobs: int) -> Iterator[Fi
     position = 0  # the next result to yield, in input order
     while position < len(sources):
         todo = [i for i in range(position, len(sources)) if i not in results]
+        if not todo:  # what is left was finished before a worker died
+            while position < len(sources):
+                yield results.pop(position)
+                position += 1
+            return
         broken: list[int] | None = None
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             running: dict[int, tuple[Future[list[FileResult]], list[int]]] = {}
