@@ -71,6 +71,8 @@ def test_one_file_check_starts_no_pool(project: Path) -> None:
     # No configuration file and no selection to validate: pydantic is not needed.
     assert "pydantic" not in modules
     assert not modules & POOL
+    # The version (for the cache) is a constant: importlib.metadata costs about 8 ms.
+    assert "importlib.metadata" not in modules
 
 
 def test_sarif_is_imported_only_for_sarif(project: Path) -> None:

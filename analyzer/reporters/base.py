@@ -37,14 +37,10 @@ class RuleMeta(Protocol):
     def severity_score(self) -> str | None: ...
 
 
-@cache
 def tool_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from analyzer import __version__
 
-    try:
-        return version(TOOL_NAME)
-    except PackageNotFoundError:  # running from a source tree
-        return "0.0.0"
+    return __version__
 
 
 @dataclass(frozen=True)
