@@ -32,11 +32,9 @@ convention (`cfg.Correlations`): a path that took one outcome of a repeated side
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
@@ -68,7 +66,7 @@ from analyzer.flow.events import (
     unwrap_await,
 )
 from analyzer.flow.guards import authorization_facts
-from analyzer.flow.privileged import admin_api_path
+from analyzer.flow.privileged import admin_api_path, table_rows
 from analyzer.model import (
     NEVER_NONE_PARAMS,
     ActionModule,
@@ -106,12 +104,8 @@ class RiskyEntry:
 
 @cache
 def risky_catalog() -> dict[str, RiskyEntry]:
-    text = (
-        resources.files("rules").joinpath("data").joinpath("risky.tsv").read_text(encoding="utf-8")
-    )
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     entries: dict[str, RiskyEntry] = {}
-    for row in csv.DictReader(lines, delimiter="\t"):
+    for row in table_rows("risky.tsv"):
         category = row["category"]
         if category not in CATEGORY_TEXT:
             raise ValueError(f"risky.tsv: unknown category {category!r}")

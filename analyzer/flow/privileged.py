@@ -10,11 +10,10 @@ The tables are package data, loaded once per process. Nothing here looks at code
 
 from __future__ import annotations
 
-import csv
+import os
 from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Literal
 
 import libcst as cst
@@ -51,16 +50,25 @@ class CatalogEntry:
     when: Literal["always", "dynamic-arg", "not-temp-arg"]
 
 
-def _rows(filename: str) -> Iterator[dict[str, str]]:
-    text = resources.files("rules").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    yield from csv.DictReader(lines, delimiter="\t")
+def table_rows(filename: str) -> Iterator[dict[str, str]]:
+    """The rows of `rules/data/<filename>`: tab-separated, a header line, `#` comments, no
+    quoting (read with `str.split`: `csv` and `importlib.resources` cost more at start-up
+    than the reading itself; the package is always installed as files)."""
+    import rules
+
+    folder = os.path.join(os.path.dirname(os.path.abspath(rules.__file__)), "data")
+    with open(os.path.join(folder, filename), encoding="utf-8") as file:
+        lines = [line for line in file.read().splitlines() if line and not line.startswith("#")]
+    header = lines[0].split("\t")
+    for line in lines[1:]:
+        values = line.split("\t")
+        yield dict(zip(header, values + [""] * (len(header) - len(values)), strict=False))
 
 
 @cache
 def model_methods() -> dict[str, ModelMethod]:
     out: dict[str, ModelMethod] = {}
-    for row in _rows("owui_models.tsv"):
+    for row in table_rows("owui_models.tsv"):
         keys: list[tuple[str, KeyType]] = []
         if row["keys"] != "-":
             for item in row["keys"].split(","):
@@ -107,7 +115,7 @@ def _record(value: str) -> RecordKind | None:
 @cache
 def privileged_calls() -> dict[str, CatalogEntry]:
     out: dict[str, CatalogEntry] = {}
-    for row in _rows("privileged.tsv"):
+    for row in table_rows("privileged.tsv"):
         when = row["when"]
         if when not in ("always", "dynamic-arg", "not-temp-arg"):
             raise ValueError(f"privileged.tsv: unknown condition {when!r}")
@@ -118,7 +126,7 @@ def privileged_calls() -> dict[str, CatalogEntry]:
 @cache
 def admin_api_paths() -> tuple[tuple[str, bool], ...]:
     """(path prefix, is_admin), most segments first."""
-    rows = [(row["path"], row["kind"] == "admin") for row in _rows("admin_api.tsv")]
+    rows = [(row["path"], row["kind"] == "admin") for row in table_rows("admin_api.tsv")]
     return tuple(sorted(rows, key=lambda r: (-len(_segments(r[0])), -len(r[0]), r[0])))
 
 
