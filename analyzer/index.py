@@ -22,6 +22,7 @@ it hands over (see `analyzer.engine.MAX_TREE_DEPTH`).
 
 from __future__ import annotations
 
+import contextlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
@@ -118,10 +119,14 @@ class _IndexState(CodegenState):
         # does not count as a level of nesting.
         elifs = [0]
         fence_types = _FENCE_TYPES
+        unindexed = UNINDEXED
         scope_parents = _SCOPE_PARENTS
         lambda_type, name_type, if_type = cst.Lambda, cst.Name, cst.If
 
         def before_codegen(node: cst.CSTNode) -> None:
+            kind = type(node)
+            if kind in unindexed:
+                return
             number = len(nodes)
             order[node] = number
             nodes.append(node)
@@ -130,7 +135,6 @@ class _IndexState(CodegenState):
             start_columns.append(self.column)
             end_lines.append(0)
             end_columns.append(0)
-            kind = type(node)
             numbers = by_type.get(kind)
             if numbers is None:
                 by_type[kind] = [number]
@@ -167,6 +171,8 @@ class _IndexState(CodegenState):
             stack.append(number)
 
         def after_codegen(node: cst.CSTNode) -> None:
+            if type(node) in unindexed:
+                return
             number = stack.pop()
             ends[number] = len(nodes)
             end_lines[number] = self.line
@@ -196,11 +202,55 @@ class _IndexState(CodegenState):
         *,
         start_node: cst.CSTNode | None = None,
         end_node: cst.CSTNode | None = None,
-    ) -> _Syntactic:
+    ) -> _Syntactic | contextlib.nullcontext[None]:
+        if type(node) in UNINDEXED:
+            return _UNRECORDED
         return _Syntactic(self, node, start_node, end_node)
 
 
 _FENCE_TYPES = frozenset(FENCES)
+_UNRECORDED: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+def _concrete(*bases: type) -> set[type[cst.CSTNode]]:
+    """LibCST's public node classes derived from `bases` (its `__subclasses__()` also holds
+    the classes its dataclass decorator replaced)."""
+    found: set[type[cst.CSTNode]] = set()
+    for kind in vars(cst).values():
+        if (
+            isinstance(kind, type)
+            and issubclass(kind, bases)
+            and issubclass(kind, cst.CSTNode)
+            and not getattr(kind, "__abstractmethods__", None)
+        ):
+            found.add(kind)
+    return found
+
+
+# Spaces, line ends, punctuation and operators are well over half of a module's nodes, and
+# no rule looks one up (operators are read from their expression's `operator`): the
+# traversal passes over them; they still move the position. Comments, and the blank lines
+# and line ends that hold them, are indexed.
+UNINDEXED: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        cst.SimpleWhitespace,
+        cst.Newline,
+        cst.Comma,
+        cst.Dot,
+        cst.Colon,
+        cst.Semicolon,
+        cst.AssignEqual,
+        cst.LeftParen,
+        cst.RightParen,
+        cst.LeftSquareBracket,
+        cst.RightSquareBracket,
+        cst.LeftCurlyBrace,
+        cst.RightCurlyBrace,
+        *_concrete(
+            cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp
+        ),
+    }
+)
 # Parents under which a child may be evaluated in another scope than its parent's.
 _SCOPE_PARENTS = frozenset(
     {cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Param, cst.CompFor, *_COMPREHENSIONS}

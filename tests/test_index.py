@@ -20,7 +20,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from analyzer.index import Index, TooDeep
+from analyzer.index import UNINDEXED, Index, TooDeep
 from analyzer.names import BUILTIN
 from analyzer.registry import all_rules
 
@@ -56,6 +56,8 @@ def test_positions_parents_and_names_agree_with_libcst(name: str, text: str) -> 
     qualified = wrapper.resolve(QualifiedNameProvider)
     index = Index(module)
     assert len(index.nodes) == len(set(index.nodes))
+    # Every node but spaces, line ends, punctuation and operators is indexed.
+    assert {id(n) for n in index.nodes} == {id(n) for n in positions if type(n) not in UNINDEXED}
     for node in index.nodes:
         where = positions[node]
         assert index.range(node) == (
@@ -64,7 +66,11 @@ def test_positions_parents_and_names_agree_with_libcst(name: str, text: str) -> 
             where.end.line,
             where.end.column,
         ), node
-        assert index.parent(node) is parents.get(node)
+        # The parent is the nearest indexed ancestor (a `Comma` is passed over).
+        parent = parents.get(node)
+        while parent is not None and type(parent) in UNINDEXED:
+            parent = parents.get(parent)
+        assert index.parent(node) is parent
         if not isinstance(node, cst.Name) or not _reads(index, node):
             continue
         scope = scopes.get(node)
