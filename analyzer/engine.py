@@ -224,9 +224,10 @@ def _check_nesting(tree: ast.AST, text: str) -> None:
         column = _column(lines[line - 1], col) if 0 < line <= len(lines) else 1
         return SourceError(message, line, column)
 
-    stack: list[tuple[ast.AST, int, int, int, int]] = [(tree, 0, 0, 1, 0)]
+    # (node, depth, match patterns around it, line, column, positions below it trusted)
+    stack: list[tuple[ast.AST, int, int, int, int, bool]] = [(tree, 0, 0, 1, 0, True)]
     while stack:
-        node, depth, patterns, line, col = stack.pop()
+        node, depth, patterns, line, col, exact = stack.pop()
         line = getattr(node, "lineno", line)
         col = getattr(node, "col_offset", col)
         if isinstance(node, ast.pattern):
@@ -253,10 +254,22 @@ def _check_nesting(tree: ast.AST, text: str) -> None:
             )
         # An `elif` is CPython's `If` alone in its parent's `orelse`: a chain, not nesting.
         elif_ = _elif_of(node)
-        stack += [
-            (child, depth if child is elif_ else depth + step, patterns, line, col)
-            for child in children
-        ]
+        # Python 3.11 and older may misplace what an f-string holds: walk it whole.
+        exact = exact and not isinstance(node, ast.JoinedStr)
+        for child in children:
+            child_depth = depth if child is elif_ else depth + step
+            # Each level of nesting inside an expression takes at least one character of its
+            # own (a bracket, an operator, a keyword), so an expression on one line cannot
+            # nest deeper than its length: most need no walk. Patterns are never in one.
+            if (
+                exact
+                and isinstance(child, ast.expr)
+                and child.lineno == child.end_lineno
+                and child_depth + 2 * ((child.end_col_offset or 0) - child.col_offset) + 8
+                < MAX_NESTING
+            ):
+                continue
+            stack.append((child, child_depth, patterns, line, col, exact))
 
 
 def _elif_of(node: ast.AST) -> ast.AST | None:

@@ -162,6 +162,21 @@ def test_nesting_limit_is_reported_where_the_nesting_starts() -> None:
     assert (finding.location.line, finding.location.column) == (3, 7)
 
 
+@pytest.mark.parametrize(
+    "deep",
+    [
+        "-" * (MAX_NESTING + 5) + "1",  # one line: walked, as its length allows the depth
+        'f"""{' + "-" * (MAX_NESTING + 5) + '1}\n"""',  # in a multi-line f-string
+        "(" + " + ".join(["a"] * (MAX_NESTING + 5)) + ")",
+    ],
+    ids=["unary-chain", "in-f-string", "operator-chain"],
+)
+def test_deep_expressions_on_one_line_are_refused(deep: str) -> None:
+    (finding,) = lint_text(f"x = 1\ny = {deep}\n").findings
+    assert finding.rule == "OWA001" and "nesting deeper than" in finding.message
+    assert finding.location.line == 2
+
+
 # --- unusual but valid files: analysed normally, positions agree -------------------------
 
 
