@@ -28,6 +28,7 @@ from analyzer.config import Settings
 from analyzer.findings import Confidence, Edit, Finding, Fix, Location, with_fingerprints
 from analyzer.index import Index, TooDeep
 from analyzer.model import ActionModule, SourceFile, split_lines
+from analyzer.pieces import parse_in_pieces, plan
 from analyzer.registry import enabled_rules, is_enabled, rule_by_code, rule_by_role
 from analyzer.rule import LintRule, Report, RuleContext, RuleCrash
 from analyzer.suppression import parse_suppressions, removal
@@ -179,9 +180,21 @@ def parse(text: str) -> tuple[cst.Module, Index]:
     except ValueError as error:  # e.g. a lone surrogate from an exotic source encoding
         raise SourceError(one_line(str(error))) from None
     _check_nesting(tree, text)
+    pieces = plan(tree, len(split_lines(text)))
     del tree  # not needed any more: do not hold two trees of a large file at once
     # The LibCST parse runs in C and cannot be interrupted: skip it when it cannot fit.
     budget.expect((time.monotonic() - started) * _CST_PARSE_FACTOR)
+    if pieces is not None:  # a large file: parsed in pieces, to bound the parser's memory
+        try:
+            module = parse_in_pieces(text, pieces)
+            return module, _index(module, text)
+        except SourceError:
+            raise
+        except Exception:  # a piece that does not parse alone, or a tree that is not the file
+            pass  # parsed whole below, as if it were small
+        except BaseException as error:  # a Rust panic in LibCST is a BaseException (pyo3)
+            if type(error).__name__ != "PanicException":
+                raise
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
@@ -198,15 +211,18 @@ def parse(text: str) -> tuple[cst.Module, Index]:
         if type(error).__name__ != "PanicException":
             raise
         raise SourceError(f"owui-lint's parser (LibCST) failed: {_reason(error)}") from None
+    return module, _index(module)
+
+
+def _index(module: cst.Module, expect: str | None = None) -> Index:
     try:
-        index = Index(module, max_depth=MAX_TREE_DEPTH)
+        return Index(module, max_depth=MAX_TREE_DEPTH, expect=expect)
     except TooDeep as error:
         raise SourceError(
             f"nesting deeper than {MAX_TREE_DEPTH} syntax levels (for example thousands "
             "of implicitly concatenated strings); owui-lint does not analyse such code",
             error.line,
         ) from None
-    return module, index
 
 
 def _column(text_line: str, byte_offset: int) -> int:

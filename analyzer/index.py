@@ -51,6 +51,10 @@ class TooDeep(Exception):
         self.line = line
 
 
+class NotTheSource(Exception):
+    """The module does not generate the text it was expected to come from."""
+
+
 class _Syntactic:
     """`record_syntactic_position` as a plain context manager (a generator-based one costs
     more than the rest of the traversal's work for that node)."""
@@ -264,8 +268,11 @@ class Index:
     one dict from node to number, instead of a dict per fact, keeps memory in bounds.
     """
 
-    def __init__(self, module: cst.Module, *, max_depth: int | None = None) -> None:
-        """Index `module`; `max_depth` bounds the nesting followed (`TooDeep` beyond it)."""
+    def __init__(
+        self, module: cst.Module, *, max_depth: int | None = None, expect: str | None = None
+    ) -> None:
+        """Index `module`; `max_depth` bounds the nesting followed (`TooDeep` beyond it).
+        With `expect`, the code the module generates must be that text (`NotTheSource`)."""
         self.module = module
         self.nodes: list[cst.CSTNode] = []
         self.order: dict[cst.CSTNode, int] = {}
@@ -287,7 +294,10 @@ class Index:
         self._by_type: dict[type[cst.CSTNode], list[int]] = {}
         self._own: dict[tuple[cst.CSTNode, type[cst.CSTNode] | None, bool], list[Any]] = {}
         self._scoped: dict[tuple[cst.CSTNode, type[cst.CSTNode], bool], list[Any]] = {}
-        module._codegen(_IndexState(module, self, max_depth))
+        state = _IndexState(module, self, max_depth)
+        module._codegen(state)
+        if expect is not None and "".join(state.tokens) != expect:
+            raise NotTheSource
         self.names = Scopes(self)
 
     # --- per-node facts -----------------------------------------------------------------
