@@ -234,7 +234,8 @@ def _concrete(*bases: type) -> set[type[cst.CSTNode]]:
 # Spaces, line ends, punctuation and operators are well over half of a module's nodes, and
 # no rule looks one up (operators are read from their expression's `operator`): the
 # traversal passes over them; they still move the position. Comments, and the blank lines
-# and line ends that hold them, are indexed.
+# and line ends that hold them, are indexed; so are parentheses, as LibCST ends the position
+# of a parenthesized `from ... import (...)` at its `)`.
 UNINDEXED: frozenset[type[cst.CSTNode]] = frozenset(
     {
         cst.SimpleWhitespace,
@@ -244,8 +245,6 @@ UNINDEXED: frozenset[type[cst.CSTNode]] = frozenset(
         cst.Colon,
         cst.Semicolon,
         cst.AssignEqual,
-        cst.LeftParen,
-        cst.RightParen,
         cst.LeftSquareBracket,
         cst.RightSquareBracket,
         cst.LeftCurlyBrace,

@@ -35,6 +35,14 @@ def _sources() -> list[tuple[str, str]]:
     for rule in all_rules():
         for i, example in enumerate([*rule.VALID, *rule.INVALID]):
             out.append((f"{rule.code}-{i}", example.source))
+    # Punctuation LibCST ends a position at (`from m import (a, b)` ends at its `)`).
+    out.append(
+        (
+            "punctuation",
+            "from os.path import (\n    join,\n    dirname,\n)\nimport os; x = (1, [2], {3: 4})\n"
+            "y = not x; z = -x + x ** 2 if x else ~x\n",
+        )
+    )
     return out
 
 
