@@ -27,8 +27,8 @@ from typing import Literal, cast
 import libcst as cst
 
 # Files shorter than this are parsed whole; pieces hold about this many lines.
-MIN_LINES = 1200
-PIECE_LINES = 400
+MIN_LINES = 200
+PIECE_LINES = 100
 
 Kind = Literal["module", "class", "body"]
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
