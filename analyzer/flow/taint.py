@@ -150,6 +150,10 @@ ENCODERS: frozenset[str] = frozenset(
 CallSanitizer = Callable[[ActionModule, cst.Call], bool]
 
 
+# Every policy built so far: what the shared analysis of a module covers.
+_POLICIES: list[TaintPolicy] = []
+
+
 @dataclass(frozen=True)
 class TaintPolicy:
     """What cleans a value for one kind of sink.
@@ -172,6 +176,11 @@ class TaintPolicy:
     sanitizer_call: CallSanitizer | None = None
     opaque_awaited: bool = False
     writes_taint: bool = True
+
+    def __post_init__(self) -> None:
+        # Known before any module is analysed: one analysis serves every policy.
+        if self not in _POLICIES:
+            _POLICIES.append(self)
 
     def is_sanitizer(self, names: Iterable[str]) -> bool:
         return any(n in self.sanitizers for n in names)
@@ -197,7 +206,30 @@ HTML_POLICY = TaintPolicy(
     ),
 )
 
-State = frozenset[tuple[str, Label]]
+# --- all policies at once -------------------------------------------------------------------
+#
+# The policies differ only in what cleans a value, so one analysis serves them all: a taint
+# is an int with one block of bits per policy (`_Layout`), each block the labels that policy
+# sees. Every step works on each block alone (a union is `|`, a sanitiser clears its
+# policies' blocks), so block `p` is exactly what an analysis under policy `p` alone gives.
+
+Bits = int
+# Name -> its labels (never 0). Never changed once built: a new state is a new dict.
+State = Mapping[str, Bits]
+
+
+# Label positions inside a block; parameters follow.
+_FIXED: tuple[Label, ...] = (
+    BODY,
+    MODEL,
+    USER,
+    USER_VALVES,
+    INPUT,
+    *(Label("object", n) for n in INJECTED_OBJECTS),
+)
+_USER_AT = _FIXED.index(USER)
+_VALVES_AT = _FIXED.index(USER_VALVES)
+assert _VALVES_AT == _USER_AT + 1  # `_field` moves USER bits onto USER_VALVES by a shift
 
 
 def is_low_confidence(taint: Taint) -> bool:
@@ -238,19 +270,97 @@ def _root_name(expr: cst.BaseExpression) -> str | None:
     return None
 
 
-def _lookup(state: State, name: str) -> Taint:
-    return frozenset(label for var, label in state if var == name)
+def _assign(state: State, names: Iterable[str], taint: Bits, *, strong: bool) -> State:
+    if not strong and not taint:
+        return state
+    out = dict(state)
+    for name in names:
+        if strong:
+            if taint:
+                out[name] = taint
+            else:
+                out.pop(name, None)
+        else:
+            out[name] = out.get(name, 0) | taint
+    return out
 
 
-def _assign(state: State, names: Iterable[str], taint: Taint, *, strong: bool) -> State:
-    names = list(names)
-    if strong:
-        state = frozenset(item for item in state if item[0] not in names)
-    return state | frozenset((name, label) for name in names for label in taint)
+class _Layout:
+    """Which bit is which (policy, label): bit `p * width + i` is label `labels[i]` under
+    policy `policies[p]`. Parameter labels are the module's parameter names."""
+
+    def __init__(self, model: ActionModule, policies: tuple[TaintPolicy, ...]) -> None:
+        self.policies = policies
+        params = sorted({n for info in model.functions.values() for n in info.param_names()})
+        self.labels: tuple[Label, ...] = (*_FIXED, *(Label("param", n) for n in params))
+        self.param_at = {n: len(_FIXED) + i for i, n in enumerate(params)}
+        width = self.width = len(self.labels)
+        block = (1 << width) - 1
+        self.blocks = [block << (p * width) for p in range(len(policies))]
+        self.all = sum(self.blocks)
+
+        def every(bits: Bits) -> Bits:
+            return sum(bits << (p * width) for p in range(len(policies)))
+
+        def where(test: Callable[[TaintPolicy], bool]) -> Bits:
+            return sum(b for b, policy in zip(self.blocks, policies, strict=True) if test(policy))
+
+        self.every = every
+        self.params = every(block ^ ((1 << len(_FIXED)) - 1))
+        self.user = every(1 << _USER_AT)
+        self.model_output = every(1 << _FIXED.index(MODEL))
+        self.input = every(1 << _FIXED.index(INPUT))
+        self.objects = where(lambda p: p.objects)
+        self.writes = where(lambda p: p.writes_taint)
+        self.opaque_awaited = where(lambda p: p.opaque_awaited)
+        # The USER bits of the policies that trust a `__user__` field.
+        self.trusted: dict[str, Bits] = {}
+        for block, policy in zip(self.blocks, policies, strict=True):
+            for key in policy.trusted_user_keys:
+                self.trusted[key] = self.trusted.get(key, 0) | (block & self.user)
+
+    def label_bits(self, label: Label) -> Bits:
+        """`label` under every policy."""
+        return self.every(1 << self.labels.index(label))
+
+    def sanitized(self, model: ActionModule, call: cst.Call, names: frozenset[str]) -> Bits:
+        """The blocks of the policies for which `call` cleans its value."""
+        out = 0
+        for block, policy in zip(self.blocks, self.policies, strict=True):
+            if policy.is_sanitizer(names) or (
+                policy.sanitizer_call is not None and policy.sanitizer_call(model, call)
+            ):
+                out |= block
+        return out
+
+    def substitute(self, taint: Bits, params: Mapping[str, Bits]) -> Bits:
+        """`taint` with each parameter label replaced by what `params` gives for it, under
+        the same policy."""
+        symbolic = taint & self.params
+        out = taint ^ symbolic
+        width, labels, blocks = self.width, self.labels, self.blocks
+        while symbolic:
+            low = symbolic & -symbolic
+            symbolic ^= low
+            policy, at = divmod(low.bit_length() - 1, width)
+            given = params.get(labels[at].detail)
+            if given:
+                out |= given & blocks[policy]
+        return out
+
+    def decode(self, taint: Bits, slot: int) -> Taint:
+        """The labels of `taint` under `policies[slot]`."""
+        block = (taint >> (slot * self.width)) & ((1 << self.width) - 1)
+        out: list[Label] = []
+        while block:
+            low = block & -block
+            block ^= low
+            out.append(self.labels[low.bit_length() - 1])
+        return frozenset(out)
 
 
 class _FunctionTaint(ForwardAnalysis[State]):
-    def __init__(self, engine: TaintEngine, info: FunctionInfo, initial: State) -> None:
+    def __init__(self, engine: _SharedTaint, info: FunctionInfo, initial: State) -> None:
         self.engine = engine
         self.info = info
         self._initial = initial
@@ -259,7 +369,13 @@ class _FunctionTaint(ForwardAnalysis[State]):
         return self._initial
 
     def join(self, a: State, b: State) -> State:
-        return a | b
+        if a is b:
+            return a
+        out = dict(a)
+        for name, bits in b.items():
+            old = out.get(name)
+            out[name] = bits if old is None else old | bits
+        return out
 
     def transfer(self, node: Node, state: State) -> State:
         stmt = node.stmt
@@ -272,31 +388,38 @@ class _FunctionTaint(ForwardAnalysis[State]):
             target: cst.BaseExpression = node.owner.target
             counter = self.engine.enumerate_counter(node.owner.iter, target)
             if counter is not None:  # `for i, x in enumerate(xs)`: `i` is a number
-                state = _assign(state, [counter], CLEAN, strong=True)
+                state = _assign(state, [counter], 0, strong=True)
                 target = cst.ensure_type(target, cst.Tuple).elements[1].value
             return _assign(state, _target_names(target), t, strong=True)
-        if node.kind == "with" and isinstance(stmt, cst.WithItem):
-            if stmt.asname is not None:
-                t = taint_of(stmt.item, state, info)
-                return _assign(state, _target_names(stmt.asname.name), t, strong=True)
+        kind = type(stmt)
+        if node.kind == "with" and kind is cst.WithItem:
+            item = cast(cst.WithItem, stmt)
+            if item.asname is not None:
+                t = taint_of(item.item, state, info)
+                return _assign(state, _target_names(item.asname.name), t, strong=True)
             return state
         state = self._walrus(stmt, state)
-        if isinstance(stmt, cst.Assign):
-            t = taint_of(stmt.value, state, info)
-            for assign_target in stmt.targets:
+        if kind is cst.Assign:
+            assign = cast(cst.Assign, stmt)
+            t = taint_of(assign.value, state, info)
+            for assign_target in assign.targets:
                 state = self._store(assign_target.target, t, state)
-        elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
-            state = self._store(stmt.target, taint_of(stmt.value, state, info), state)
-        elif isinstance(stmt, cst.AugAssign):
-            root = _root_name(stmt.target)
+        elif kind is cst.AnnAssign:
+            annotated = cast(cst.AnnAssign, stmt)
+            if annotated.value is not None:
+                t = taint_of(annotated.value, state, info)
+                state = self._store(annotated.target, t, state)
+        elif kind is cst.AugAssign:
+            augmented = cast(cst.AugAssign, stmt)
+            root = _root_name(augmented.target)
             if root is not None:
-                t = taint_of(stmt.value, state, info)
+                t = taint_of(augmented.value, state, info)
                 state = _assign(state, [root], t, strong=False)
-        elif isinstance(stmt, cst.Expr):
-            state = self._mutating_call(stmt.value, state)
+        elif kind is cst.Expr:
+            state = self._mutating_call(cast(cst.Expr, stmt).value, state)
         return state
 
-    def _store(self, target: cst.BaseExpression, taint: Taint, state: State) -> State:
+    def _store(self, target: cst.BaseExpression, taint: Bits, state: State) -> State:
         if isinstance(target, (cst.Name, cst.Tuple, cst.List)):
             return _assign(state, _target_names(target), taint, strong=True)
         root = _root_name(target)
@@ -306,27 +429,22 @@ class _FunctionTaint(ForwardAnalysis[State]):
 
     def _mutating_call(self, expr: cst.BaseExpression, state: State) -> State:
         call = unwrap_await(expr)
-        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+        if type(call) is not cst.Call:
             return state
-        if call.func.attr.value not in (
-            "append",
-            "extend",
-            "insert",
-            "update",
-            "add",
-            "setdefault",
-            "write",
-            "appendleft",
-        ):
+        func = call.func
+        if type(func) is not cst.Attribute:
             return state
-        if call.func.attr.value == "write" and not self.engine.policy.writes_taint:
+        method = func.attr.value
+        if method not in _MUTATORS:
             return state
-        root = _root_name(call.func.value)
+        root = _root_name(func.value)
         if root is None:
             return state
-        t = CLEAN
+        t = 0
         for arg in call.args:
             t |= self.engine.expr_taint(arg.value, state, self.info)
+        if method == "write":  # not for the policies where a write never taints the file
+            t &= self.engine.layout.writes
         return _assign(state, [root], t, strong=False) if t else state
 
     def _walrus(self, stmt: cst.CSTNode, state: State) -> State:
@@ -337,13 +455,32 @@ class _FunctionTaint(ForwardAnalysis[State]):
         return state
 
 
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "update", "add", "setdefault", "write", "appendleft"}
+)
+
+
 @dataclass
 class FunctionSummary:
     """One function analysed with symbolic parameters."""
 
     cfg: CFG
     states: dict[Node, State]
-    returns: Taint
+    returns: Bits
+
+
+@dataclass
+class _CallFacts:
+    """What `_SharedTaint._call` needs about one call that no state changes."""
+
+    call: cst.Call
+    info: FunctionInfo
+    # 0: evaluate; 1: clean; 2: model output; 3: an `__event_call__` answer.
+    outcome: int
+    kill: Bits  # the blocks of the policies for which the result is clean
+    callee: FunctionInfo | None = None
+    binding: dict[str, cst.BaseExpression] | None = None
+    answer: Bits = 0
 
 
 _CONSTANTS = frozenset({cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary})
@@ -355,38 +492,47 @@ _Comprehension = cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
 _COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp})
 
 
-class TaintEngine:
-    """Taint questions about one module under one policy. Use `taint_engine(model, policy)`."""
+class _SharedTaint:
+    """The taint analysis of one module under several policies at once (see `_Layout`)."""
 
-    def __init__(self, model: ActionModule, policy: TaintPolicy) -> None:
+    def __init__(self, model: ActionModule, policies: tuple[TaintPolicy, ...]) -> None:
         self.model = model
-        self.policy = policy
+        self.policies = policies
+        self.layout = _Layout(model, policies)
         self._summaries: dict[str, FunctionSummary] = {}
         # Summaries being computed wait for each other here, not on the Python stack.
         self._tasks = Tasks()
         # `params_of`: what each parameter may hold, for the functions settled so far.
-        self._params: dict[str, dict[str, Taint]] = {}
+        self._params: dict[str, dict[str, Bits]] = {}
         self._settled: set[str] = set()
         self._callers: dict[str, list[CallSite]] | None = None
         # `_expr`: how deep the current evaluation is, and its memo.
         self._depth = 0
         self._memo: _Memo | None = None
+        self._calls: dict[int, _CallFacts] = {}  # by `id(call)`: the module keeps them alive
 
     # --- per-function analysis ------------------------------------------------------------
 
     def initial_state(self, info: FunctionInfo) -> State:
+        layout = self.layout
         names = info.param_names()
+        out: dict[str, Bits] = {}
         if info is self.model.action_method:
-            out: set[tuple[str, Label]] = set()
             if "body" in names:
-                out.add(("body", BODY))
+                out["body"] = layout.label_bits(BODY)
             if "__user__" in names:
-                out.add(("__user__", USER))
-            if self.policy.objects:
-                out |= {(n, Label("object", n)) for n in INJECTED_OBJECTS if n in names}
-            return frozenset(out)
+                out["__user__"] = layout.user
+            if layout.objects:
+                for n in INJECTED_OBJECTS:
+                    if n in names:
+                        out[n] = layout.label_bits(Label("object", n)) & layout.objects
+            return out
         skip = 1 if info.class_name is not None and names and names[0] in ("self", "cls") else 0
-        return frozenset((n, Label("param", n)) for n in names[skip:])
+        for n in names[skip:]:
+            at = layout.param_at.get(n)
+            if at is not None:  # always: the layout has every parameter of the module
+                out[n] = layout.every(1 << at)
+        return out
 
     def summary(self, info: FunctionInfo) -> FunctionSummary:
         """The function analysed with symbolic parameters (for a recursive call, while it is
@@ -413,7 +559,7 @@ class TaintEngine:
 
     # --- expressions -----------------------------------------------------------------------
 
-    def expr_taint(self, expr: cst.BaseExpression, state: State, info: FunctionInfo) -> Taint:
+    def expr_taint(self, expr: cst.BaseExpression, state: State, info: FunctionInfo) -> Bits:
         """Symbolic labels of `expr` evaluated in `state` (parameter labels unresolved)."""
         return self._expr(expr, state, info, {})
 
@@ -422,12 +568,12 @@ class TaintEngine:
         expr: cst.BaseExpression,
         state: State,
         info: FunctionInfo,
-        local: Mapping[str, Taint],
-    ) -> Taint:
+        local: Mapping[str, Bits],
+    ) -> Bits:
         """`_taint` of `expr`, each operand evaluated once per evaluation, recursing at most
         `SHALLOW` operands deep (see `guards._Analysis._bounded`)."""
         memo = self._memo
-        if memo is None or not memo.matches(state, info, local):
+        if memo is None or not (memo.state is state and memo.info is info and memo.local is local):
             return self._evaluate(expr, state, info, local)
         known = memo.table.get(id(expr))
         if known is not None:
@@ -448,8 +594,8 @@ class TaintEngine:
         expr: cst.BaseExpression,
         state: State,
         info: FunctionInfo,
-        local: Mapping[str, Taint],
-    ) -> Taint:
+        local: Mapping[str, Bits],
+    ) -> Bits:
         """A new evaluation (its own memo); bottom-up when deeper than `SHALLOW`
         (`"<b>" + a + "</b>" + ...` nests to the left, one level per operand)."""
         saved = (self._memo, self._depth)
@@ -472,8 +618,8 @@ class TaintEngine:
         expr: cst.BaseExpression,
         state: State,
         info: FunctionInfo,
-        local: Mapping[str, Taint],
-    ) -> Taint:
+        local: Mapping[str, Bits],
+    ) -> Bits:
         # Dispatch on the exact node type: LibCST's classes are ABCs, so each `isinstance`
         # against them runs `ABCMeta.__instancecheck__` (a tenth of a run spent there when
         # this was a chain of them); the parser only builds these concrete classes.
@@ -483,22 +629,22 @@ class TaintEngine:
             name = cast(cst.Name, expr).value
             if name in local:
                 return local[name]
-            return _lookup(state, name)
+            return state.get(name, 0)
         if kind is cst.Attribute:
             attribute = cast(cst.Attribute, expr)
             owner = attribute.value
             if type(owner) is cst.Name and owner.value in ("self", "cls"):
-                return CLEAN  # admin valves and instance attributes are trusted
+                return 0  # admin valves and instance attributes are trusted
             return self._field(rec(owner, state, info, local), attribute.attr.value)
         if kind is cst.Call:
             return self._call(cast(cst.Call, expr), state, info, local)
         if kind in _CONSTANTS:
-            return CLEAN
+            return 0
         if kind is cst.Subscript:
             subscript = cast(cst.Subscript, expr)
             return self._field(rec(subscript.value, state, info, local), subscript_key(subscript))
         if kind is cst.FormattedString:
-            out = CLEAN
+            out = 0
             for part in cast(cst.FormattedString, expr).parts:
                 if type(part) is cst.FormattedStringExpression:
                     out |= rec(part.expression, state, info, local)
@@ -511,20 +657,20 @@ class TaintEngine:
         if kind is cst.UnaryOperation:
             unary = cast(cst.UnaryOperation, expr)
             if type(unary.operator) is cst.Not:
-                return CLEAN
+                return 0
             return rec(unary.expression, state, info, local)
         if kind is cst.Comparison:
-            return CLEAN
+            return 0
         if kind is cst.IfExp:
             branches = cast(cst.IfExp, expr)
             return rec(branches.body, state, info, local) | rec(branches.orelse, state, info, local)
         if kind in _SEQUENCES:
-            out = CLEAN
+            out = 0
             for element in cast(_Sequence, expr).elements:
                 out |= rec(element.value, state, info, local)
             return out
         if kind is cst.Dict:
-            out = CLEAN
+            out = 0
             for item in cast(cst.Dict, expr).elements:
                 if type(item) is cst.DictElement:
                     out |= rec(item.key, state, info, local) | rec(item.value, state, info, local)
@@ -537,7 +683,7 @@ class TaintEngine:
             return rec(cast(cst.NamedExpr, expr).value, state, info, local)
         if kind is cst.StarredElement:
             return rec(cast(cst.StarredElement, expr).value, state, info, local)
-        return CLEAN
+        return 0
 
     def enumerate_counter(
         self, iterable: cst.BaseExpression, target: cst.BaseExpression
@@ -558,8 +704,8 @@ class TaintEngine:
         expr: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp,
         state: State,
         info: FunctionInfo,
-        local: Mapping[str, Taint],
-    ) -> Taint:
+        local: Mapping[str, Bits],
+    ) -> Bits:
         scope = dict(local)
         comp: cst.CompFor | None = expr.for_in
         while comp is not None:
@@ -567,7 +713,7 @@ class TaintEngine:
             target: cst.BaseExpression = comp.target
             counter = self.enumerate_counter(comp.iter, target)
             if counter is not None:
-                scope[counter] = CLEAN
+                scope[counter] = 0
                 target = cst.ensure_type(target, cst.Tuple).elements[1].value
             for name in _target_names(target):
                 scope[name] = t
@@ -578,80 +724,107 @@ class TaintEngine:
             )
         return self._expr(expr.elt, state, info, scope)
 
-    def _call(
-        self, call: cst.Call, state: State, info: FunctionInfo, local: Mapping[str, Taint]
-    ) -> Taint:
-        model = self.model
-        names = {n.removeprefix("builtins.") for n in model.resolve_name(call.func)}
-        if self.policy.is_sanitizer(names):
-            return CLEAN
-        sanitizer_call = self.policy.sanitizer_call
-        if sanitizer_call is not None and sanitizer_call(model, call):
-            return CLEAN
+    def _call_facts(self, call: cst.Call, info: FunctionInfo) -> _CallFacts:
+        """`_CallFacts` of `call` in `info`, worked out once."""
+        facts = self._calls.get(id(call))
+        if facts is not None and facts.call is call and facts.info is info:
+            return facts
+        model, layout = self.model, self.layout
+        names = frozenset(n.removeprefix("builtins.") for n in model.resolve_name(call.func))
+        kill = layout.sanitized(model, call, names)
         if names & CLEAN_CALLS:
-            return CLEAN
-        if any(n.rsplit(".", 1)[-1] in MODEL_OUTPUT_CALLS for n in names):
-            return frozenset({MODEL})
-        facts = event_facts(model)
-        kind = facts.alias_kind(call.func, info)
-        if kind == "call":
-            return self._answer_taint(call, info)
-        if kind == "emitter":
-            return CLEAN
-        callee_name = model.resolve_callable(call.func, info)
-        callee = model.functions.get(callee_name) if callee_name else None
-        if (
-            callee is None
-            and self.policy.opaque_awaited
-            and isinstance(model.parent(call), cst.Await)
-        ):
-            return CLEAN  # `await library_call(...)`: a new object, not a transformed value
-        args = CLEAN
+            facts = _CallFacts(call, info, 1, layout.all)
+        elif any(n.rsplit(".", 1)[-1] in MODEL_OUTPUT_CALLS for n in names):
+            facts = _CallFacts(call, info, 2, kill)
+        else:
+            kind = event_facts(model).alias_kind(call.func, info)
+            if kind == "call":
+                facts = _CallFacts(call, info, 3, kill, answer=self._answer_taint(call, info))
+            elif kind == "emitter":
+                facts = _CallFacts(call, info, 1, layout.all)
+            else:
+                callee_name = model.resolve_callable(call.func, info)
+                callee = model.functions.get(callee_name) if callee_name else None
+                if callee is None and isinstance(model.parent(call), cst.Await):
+                    # `await library_call(...)`: a new object, not a transformed value
+                    kill |= layout.opaque_awaited
+                binding = None
+                if callee is not None and callee.node.name.value != "__init__":
+                    binding = bind_arguments(call, callee)
+                else:
+                    callee = None
+                facts = _CallFacts(call, info, 0, kill, callee, binding)
+        self._calls[id(call)] = facts
+        return facts
+
+    def _call(
+        self, call: cst.Call, state: State, info: FunctionInfo, local: Mapping[str, Bits]
+    ) -> Bits:
+        facts = self._call_facts(call, info)
+        kill = facts.kill
+        outcome = facts.outcome
+        if outcome:
+            if outcome == 1:
+                return 0
+            if outcome == 2:
+                return self.layout.model_output & ~kill
+            return facts.answer & ~kill
+        if kill == self.layout.all:
+            return 0
+        args = 0
         for arg in call.args:
             args |= self._expr(arg.value, state, info, local)
-        if callee is not None and callee.node.name.value != "__init__":
+        callee = facts.callee
+        if callee is not None:
             summary = self.summary(callee)
-            binding = bind_arguments(call, callee)
+            binding = facts.binding
             if binding is None:
-                return args | _concrete(summary.returns)
-            arg_taints = {p: self._expr(a, state, info, local) for p, a in binding.items()}
-            return _substitute(summary.returns, arg_taints)
-        if isinstance(call.func, cst.Attribute):
+                out = args | (summary.returns & ~self.layout.params)
+            else:
+                arg_taints = {p: self._expr(a, state, info, local) for p, a in binding.items()}
+                out = self.layout.substitute(summary.returns, arg_taints)
+            return out & ~kill
+        func = call.func
+        if type(func) is cst.Attribute:
             # A method of a value: `text.strip()`, `", ".join(parts)`, `tpl.format(x)`.
-            receiver = call.func.value
-            if isinstance(receiver, cst.Name) and receiver.value in ("self", "cls"):
-                return args
+            method = func
+            receiver = method.value
+            if type(receiver) is cst.Name and receiver.value in ("self", "cls"):
+                return args & ~kill
             held = self._expr(receiver, state, info, local)
-            if call.func.attr.value == "get" and call.args:  # `__user__.get("id")`
+            if method.attr.value == "get" and call.args:  # `__user__.get("id")`
                 key = call.args[0].value
-                if isinstance(key, cst.SimpleString):
+                if type(key) is cst.SimpleString:
                     held = self._field(held, const_key(key))
-            return args | held
-        return args
+            return (args | held) & ~kill
+        return args & ~kill
 
-    def _field(self, taint: Taint, key: str | int | None) -> Taint:
+    def _field(self, taint: Bits, key: str | int | None) -> Bits:
         """The taint of field `key` of a value holding `taint`: `__user__["valves"]` is
         UserValves; a trusted `__user__` field (`TaintPolicy.trusted_user_keys`) is clean."""
-        if USER not in taint:
+        user = taint & self.layout.user
+        if not user:
             return taint
         if key == "valves":
-            return (taint - {USER}) | {USER_VALVES}
-        if isinstance(key, str) and key in self.policy.trusted_user_keys:
-            return taint - {USER}
+            return (taint ^ user) | (user << (_VALVES_AT - _USER_AT))
+        if isinstance(key, str):
+            trusted = self.layout.trusted.get(key)
+            if trusted:
+                return taint & ~trusted
         return taint
 
-    def _answer_taint(self, call: cst.Call, info: FunctionInfo) -> Taint:
+    def _answer_taint(self, call: cst.Call, info: FunctionInfo) -> Bits:
         """An `__event_call__` answer: confirmations are booleans, anything else is input."""
         payload = next((a.value for a in call.args if a.keyword is None and not a.star), None)
         if payload is not None:
             value = Evaluator(self.model, info).value(payload, call)
             if isinstance(value, DictV) and const_str(value.items.get("type")) == "confirmation":
-                return CLEAN
-        return frozenset({INPUT})
+                return 0
+        return self.layout.input
 
     # --- concrete answers -------------------------------------------------------------------
 
-    def params_of(self, qual: str) -> dict[str, Taint]:
+    def params_of(self, qual: str) -> dict[str, Bits]:
         """What each parameter of `qual` may hold when `action` runs.
 
         A parameter depends only on the call sites of `qual`'s callers, whose states depend on
@@ -699,7 +872,7 @@ class TaintEngine:
             self._callers = callers
         return self._callers
 
-    def _propagate(self, site: CallSite, out: dict[str, dict[str, Taint]]) -> bool:
+    def _propagate(self, site: CallSite, out: dict[str, dict[str, Bits]]) -> bool:
         """Join what `site` passes into its callee's parameters; True if any grew."""
         model = self.model
         info = model.functions[site.caller]
@@ -718,11 +891,13 @@ class TaintEngine:
         if state is None:
             return False
         grew = False
+        given = out.get(site.caller, {})
+        into = out[site.callee]
         for pname, arg in binding.items():
-            concrete = _substitute(self.expr_taint(arg, state, info), out.get(site.caller, {}))
-            old = out[site.callee].get(pname, CLEAN)
-            if not concrete <= old:
-                out[site.callee][pname] = old | concrete
+            concrete = self.layout.substitute(self.expr_taint(arg, state, info), given)
+            old = into.get(pname, 0)
+            if concrete & ~old:
+                into[pname] = old | concrete
                 grew = True
         return grew
 
@@ -738,28 +913,43 @@ class TaintEngine:
                 return bind_arguments(call.with_changes(args=call.args[position + 1 :]), callee)
         return None
 
-    def taint(self, expr: cst.BaseExpression, info: FunctionInfo) -> Taint:
+    def taint(self, expr: cst.BaseExpression, info: FunctionInfo) -> Bits:
         """The concrete labels `expr` (in `info`) may carry when `action` runs."""
         if expr in self.model.index and not self.model.walk_of(expr, cst.Name):
             # A literal (`"/tmp/x"`, `["ls", "-l"]`, an f-string of constants) names nothing
-            # that could carry a label: no need to analyse the module under this policy.
-            return CLEAN
+            # that could carry a label: no need to analyse the module.
+            return 0
         state = self.state_at(expr, info)
         if state is None:
-            return CLEAN
+            return 0
         symbolic = self.expr_taint(expr, state, info)
-        return _substitute(symbolic, self.params_of(info.qualname))
+        return self.layout.substitute(symbolic, self.params_of(info.qualname))
+
+
+class TaintEngine:
+    """Taint questions about one module under one policy: a view of the module's analysis
+    under all policies (`_SharedTaint`). Use `taint_engine(model, policy)`."""
+
+    def __init__(self, shared: _SharedTaint, policy: TaintPolicy) -> None:
+        self.model = shared.model
+        self.policy = policy
+        self._shared = shared
+        self._slot = shared.policies.index(policy)
+
+    def taint(self, expr: cst.BaseExpression, info: FunctionInfo) -> Taint:
+        """The concrete labels `expr` (in `info`) may carry when `action` runs."""
+        return self._shared.layout.decode(self._shared.taint(expr, info), self._slot)
 
 
 class _SummaryTask(CycleTask):
-    """`TaintEngine.summary`: one function analysed with symbolic parameters."""
+    """`_SharedTaint.summary`: one function analysed with symbolic parameters."""
 
-    def __init__(self, engine: TaintEngine, info: FunctionInfo) -> None:
+    def __init__(self, engine: _SharedTaint, info: FunctionInfo) -> None:
         self.engine = engine
         self.info = info
         self.tag = ("taint", info.qualname)
         self.cfg = cfg_for(engine.model, info)
-        self.approximation = FunctionSummary(self.cfg, {}, CLEAN)  # returns nothing
+        self.approximation = FunctionSummary(self.cfg, {}, 0)  # returns nothing
         self.solver = self._solver()
 
     def _solver(self) -> Solver[State]:
@@ -779,10 +969,10 @@ class _SummaryTask(CycleTask):
 
     def step(self) -> None:
         states = self.solver.run()
-        returns = CLEAN
+        returns = 0
         for node, state in states.items():
             stmt = node.stmt
-            if isinstance(stmt, cst.Return) and stmt.value is not None:
+            if type(stmt) is cst.Return and stmt.value is not None:
                 returns |= self.engine.expr_taint(stmt.value, state, self.info)
         self.engine._summaries[self.info.qualname] = FunctionSummary(self.cfg, states, returns)
 
@@ -793,13 +983,10 @@ class _Memo:
 
     state: State
     info: FunctionInfo
-    local: Mapping[str, Taint]
+    local: Mapping[str, Bits]
     # Keyed by `id(node)`: LibCST's `CSTNode.__hash__` is Python code, and this table is
     # asked about every operand; the nodes outlive the evaluation, so ids stay unique.
-    table: dict[int, Taint] = field(default_factory=dict)
-
-    def matches(self, state: State, info: FunctionInfo, local: Mapping[str, Taint]) -> bool:
-        return self.state is state and self.info is info and self.local is local
+    table: dict[int, Bits] = field(default_factory=dict)
 
 
 # `_expr` does not look inside these (comprehensions are evaluated in a scope of their own).
@@ -826,24 +1013,22 @@ def const_key(node: cst.SimpleString) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _concrete(taint: Taint) -> Taint:
-    return frozenset(label for label in taint if label.kind != "param")
-
-
-def _substitute(taint: Taint, params: Mapping[str, Taint]) -> Taint:
-    out = set(_concrete(taint))
-    for label in taint:
-        if label.kind == "param":
-            out |= params.get(label.detail, CLEAN)
-    return frozenset(out)
+_SHARED = ("taint", "shared")  # `memo_table("taint_engines")` key of the shared analysis
 
 
 def taint_engine(model: ActionModule, policy: TaintPolicy) -> TaintEngine:
-    """The model's engine for `policy`, built once."""
-    cache: dict[str, TaintEngine] = model.memo_table("taint_engines")
+    """The model's engine for `policy`, built once; every policy built so far shares one
+    analysis of the module."""
+    cache: dict[object, object] = model.memo_table("taint_engines")
     engine = cache.get(policy.name)
-    if engine is None or engine.policy != policy:
-        engine = cache[policy.name] = TaintEngine(model, policy)
+    if isinstance(engine, TaintEngine) and engine.policy == policy:
+        return engine
+    shared = cache.get(_SHARED)
+    if not isinstance(shared, _SharedTaint) or policy not in shared.policies:
+        if policy not in _POLICIES:
+            _POLICIES.append(policy)
+        shared = cache[_SHARED] = _SharedTaint(model, tuple(_POLICIES))
+    engine = cache[policy.name] = TaintEngine(shared, policy)
     return engine
 
 
