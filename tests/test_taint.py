@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -499,3 +500,91 @@ def test_writes_fill_a_buffer_but_never_name_a_file_under_a_path_policy() -> Non
     assert sink(model, PLAIN) == {BODY}  # a buffer read back holds what was written
     no_writes = TaintPolicy("no-writes", writes_taint=False)
     assert sink(model, no_writes) == frozenset()
+
+
+# --- one analysis for every policy ----------------------------------------------------------
+
+MIXED = """
+import asyncio, os, shlex, html, json, subprocess
+
+class Action:
+    async def action(self, body, __user__=None, __event_call__=None, __request__=None):
+        text = body["messages"][-1]["content"]
+        name = await __event_call__({"type": "input", "data": {"title": "Name"}})
+        uid = __user__["id"]
+        mine = __user__["valves"].folder
+        buf = make_buffer()
+        buf.write(text)
+        safe = os.path.basename(name).replace("/", "_")
+        reply = await fetch_json(text)
+        self.request = __request__
+        for i, part in enumerate(text.split()):
+            sink(part, i)
+        page = self._wrap(text) + self._escape(name) + html.escape(mine)
+        sink(page, json.dumps(text), shlex.quote(name), safe, uid, buf.name, reply)
+        sink(self.replace(text, "/", "_"))
+        subprocess.run(f"ls {self._loop(name, 3)}", shell=True)
+        await asyncio.to_thread(self._write, uid, text)
+
+    def replace(self, value, old, new):
+        return value.replace(old, new)
+
+    def _wrap(self, value):
+        return "<b>" + value + "</b>"
+
+    def _escape(self, value):
+        return html.escape(value)
+
+    def _loop(self, value, n):
+        return value if n <= 0 else self._loop(value + "/", n - 1)
+
+    def _write(self, who, what):
+        with open(os.path.join("/data", who, what[:10]), "w") as fh:
+            fh.write(what)
+"""
+
+
+def test_each_policy_gets_what_an_analysis_under_it_alone_gives() -> None:
+    """The analysis shared by all policies (a block of bits each) answers every question
+    as an analysis under one policy would: sanitisers, trusted `__user__` keys, injected
+    objects, opaque awaited calls and writes act on their own policy only."""
+    import rules.hazards  # noqa: F401  (its policies join the shared analysis)
+    from analyzer.flow.taint import _POLICIES, _SharedTaint
+
+    examples = sorted((Path(__file__).parent.parent / "examples").rglob("*.py"))
+    sources = [MIXED, *(p.read_text(encoding="utf-8") for p in examples)]
+    local = (PLAIN, PATHS, SHELL, OBJECTS, TaintPolicy("no-writes", writes_taint=False))
+    policies = tuple(dict.fromkeys((*_POLICIES, *local)))
+    seen: set[str] = set()
+    for source in sources:
+        model = build(source)
+        everyone = _SharedTaint(model, policies)
+        questions = [
+            (expr, model.functions[qual])
+            for qual in model.reachable
+            for call in model.own_of(model.functions[qual].node.body, cst.Call)
+            for expr in (*(a.value for a in call.args), *model.walk_of(call, cst.Name))
+        ]
+        assert questions or model.action_method is None
+        for slot, policy in enumerate(policies):
+            alone = _SharedTaint(model, (policy,))
+            for expr, info in questions:
+                shared = everyone.layout.decode(everyone.taint(expr, info), slot)
+                assert shared == alone.layout.decode(alone.taint(expr, info), 0), policy.name
+                seen |= {label.kind for label in shared}
+    assert seen >= {"body", "user", "user_valves", "input", "object"}
+
+
+def test_a_sanitising_call_of_a_module_method_is_clean_under_its_policy_only() -> None:
+    model = build(
+        """
+        class Action:
+            async def action(self, body):
+                sink(self.replace(body["title"], "/", "_"))
+
+            def replace(self, value, old, new):
+                return new.join(value.split(old))
+        """
+    )
+    assert sink(model, PATHS) == frozenset()  # PATHS trusts any `.replace(...)` call
+    assert sink(model, PLAIN) == {BODY}

@@ -29,6 +29,10 @@ recursive helper's return taint is the least fixed point (`dataflow.CycleTask`).
 Calls of functions outside the module are assumed to pass their arguments' taint through
 (`markdown.markdown(text)` is as tainted as `text`). Names from enclosing functions
 (closures) and instance attributes are not tracked.
+**One analysis for every policy**: policies differ only in what cleans a value, so a module
+is analysed once for all of them (`_SharedTaint`); a taint is an int holding one block of
+label bits per policy (`_Layout`), and every step treats each block alone, so a policy's
+block is exactly what an analysis under that policy alone would give.
 """
 
 from __future__ import annotations
