@@ -2339,11 +2339,20 @@ def _module_statements(
     """Statements that run when the module is loaded: module level, blocks at module level
     and class bodies; not function bodies, `if __name__ == "__main__":` or `if TYPE_CHECKING:`
     (their `else` runs)."""
+    # Whether what is under a node runs, by `id(node)`: statements share their ancestors,
+    # each chain is followed only up to a node already decided.
+    decided: dict[int, bool] = {}
     for stmt in model.walk_of(model.module, cst.SimpleStatementLine, cst.SimpleStatementSuite):
         assert isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
         below: cst.CSTNode = stmt
         runs = True
+        path: list[cst.CSTNode] = []
         for parent in model.ancestors(stmt):
+            known = decided.get(id(below))
+            if known is not None:
+                runs = known
+                break
+            path.append(below)
             if isinstance(parent, (cst.FunctionDef, cst.Lambda)):
                 runs = False
                 break
@@ -2355,6 +2364,8 @@ def _module_statements(
                 runs = False
                 break
             below = parent
+        for node in path:
+            decided[id(node)] = runs
         if runs:
             yield stmt
 
