@@ -97,6 +97,8 @@ class Solver(Generic[S]):
         analysis = self.analysis
         states = self.states
         queue = self._queue
+        # Without a `refine` of its own, every edge carries its state as it is.
+        refines = type(analysis).refine is not ForwardAnalysis.refine
         while queue:
             node = self.cfg.nodes[queue[0]]
             before = states[node]
@@ -104,7 +106,8 @@ class Solver(Generic[S]):
             after = analysis.transfer(node, before)
             flowing: list[tuple[Node, S]] = []
             for edge in node.succs:
-                refined = analysis.refine(edge, before if edge.kind == "exception" else after)
+                carried = before if edge.kind == "exception" else after
+                refined = analysis.refine(edge, carried) if refines else carried
                 if refined is not None:
                     flowing.append((edge.dst, refined))
             heapq.heappop(queue)

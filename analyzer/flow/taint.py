@@ -565,7 +565,7 @@ class _SharedTaint:
 
     def expr_taint(self, expr: cst.BaseExpression, state: State, info: FunctionInfo) -> Bits:
         """Symbolic labels of `expr` evaluated in `state` (parameter labels unresolved)."""
-        return self._expr(expr, state, info, {})
+        return self._evaluate(expr, state, info, {})  # a new scope: always a new evaluation
 
     def _expr(
         self,
