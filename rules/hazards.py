@@ -2347,26 +2347,30 @@ def _module_statements(
         below: cst.CSTNode = stmt
         runs = True
         path: list[cst.CSTNode] = []
+        # (position in `path` of an `if` body, its `if`): tested only outside functions.
+        guards: list[tuple[int, cst.If]] = []
         for parent in model.ancestors(stmt):
             known = decided.get(id(below))
             if known is not None:
                 runs = known
                 break
             path.append(below)
-            if isinstance(parent, (cst.FunctionDef, cst.Lambda)):
+            # Exact types: a failed `isinstance` against LibCST's ABCs runs Python code.
+            if type(parent) in (cst.FunctionDef, cst.Lambda):
                 runs = False
                 break
-            if (
-                isinstance(parent, cst.If)
-                and below is parent.body
-                and _is_main_or_type_checking(model, parent.test)
-            ):
-                runs = False
-                break
+            if type(parent) is cst.If and below is parent.body:
+                guards.append((len(path) - 1, parent))
             below = parent
-        for node in path:
-            decided[id(node)] = runs
+        verdicts = [runs] * len(path)
         if runs:
+            for at, guard in reversed(guards):  # outermost first
+                if _is_main_or_type_checking(model, guard.test):
+                    verdicts[: at + 1] = [False] * (at + 1)
+                    break
+        for node, verdict in zip(path, verdicts, strict=True):
+            decided[id(node)] = verdict
+        if verdicts[0] if verdicts else runs:
             yield stmt
 
 
