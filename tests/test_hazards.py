@@ -307,6 +307,40 @@ def test_one_line_blocks_and_the_else_of_a_main_guard_run_at_import() -> None:
     assert lines(source, "OWA607") == [3, 8]
 
 
+def test_nested_blocks_share_what_decides_they_run_at_import() -> None:
+    """Statements under the same blocks are decided together: the `else` of a main guard
+    runs, its body (nested blocks included) does not, nor does a function's body."""
+    source = """
+        import logging
+        from typing import TYPE_CHECKING
+
+        if __name__ == "__main__":
+            if logging:
+                logging.basicConfig(level=logging.DEBUG)
+            logging.basicConfig()
+        else:
+            if TYPE_CHECKING:
+                logging.basicConfig()
+            else:
+                logging.basicConfig(level=logging.INFO)
+            logging.getLogger().setLevel(logging.WARNING)
+
+        class Action:
+            if __name__ == "__main__":
+                logging.basicConfig()
+            logging.basicConfig()
+
+            def helper(self):
+                if TYPE_CHECKING:
+                    logging.basicConfig()
+                logging.basicConfig()
+
+            async def action(self, body):
+                return body
+        """
+    assert lines(source, "OWA607") == [12, 13, 18]
+
+
 def test_instance_state_grown_with_augmented_assignment() -> None:
     source = """
         class Action:
