@@ -213,6 +213,32 @@ class _IndexState(CodegenState):
 
 
 _FENCE_TYPES = frozenset(FENCES)
+# Parents whose `target` a name is stored to (read elsewhere in them).
+_TARGET_PARENTS: frozenset[type[cst.CSTNode]] = frozenset(
+    {cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr}
+)
+# Parents where a name names something rather than reading a variable.
+_NAMING_PARENTS: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        cst.FunctionDef,
+        cst.ClassDef,
+        cst.ImportAlias,
+        cst.Global,
+        cst.Nonlocal,
+        cst.NameItem,
+        cst.ImportFrom,
+        cst.Import,
+        cst.MatchKeywordElement,
+        cst.MatchMappingElement,
+        cst.TypeVar,
+        cst.TypeVarTuple,
+        cst.ParamSpec,
+        cst.TypeAlias,
+    }
+)
+_AS_STORES: frozenset[type[cst.CSTNode] | None] = frozenset(
+    {cst.WithItem, cst.ExceptHandler, cst.ExceptStarHandler}
+)
 _UNRECORDED: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
@@ -382,47 +408,30 @@ class Index:
         return scope
 
     def _name_context(self, node: cst.Name, parent: cst.CSTNode) -> None:
-        context: Context | None = None
-        if isinstance(
-            parent,
-            (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr),
-        ):
-            context = "store" if node is parent.target else "load"
-        elif isinstance(parent, cst.AsName):
-            grand = self.parent(parent)
-            if isinstance(grand, (cst.WithItem, cst.ExceptHandler, cst.ExceptStarHandler)):
-                context = "store"
-        elif isinstance(parent, cst.Del):
+        # Dispatch on the parent's exact class: LibCST's classes are ABCs, so each failed
+        # `isinstance` would run Python code, and this runs for every name of the module.
+        kind = type(parent)
+        context: Context | None
+        if kind is cst.Attribute:
+            attribute = cast(cst.Attribute, parent)
+            context = "load" if node is attribute.value and not self._in_import(attribute) else None
+        elif kind is cst.Arg:
+            context = "load" if node is cast(cst.Arg, parent).value else None
+        elif kind in _TARGET_PARENTS:
+            context = "store" if node is getattr(parent, "target", None) else "load"
+        elif kind is cst.Param:
+            context = "load" if node is cast(cst.Param, parent).default else None
+        elif kind in _NAMING_PARENTS:
+            context = None
+        elif kind is cst.AsName:
+            grand = type(self.parent(parent))
+            context = "store" if grand in _AS_STORES else None
+        elif kind is cst.Del:
             context = "del"
-        elif isinstance(parent, (cst.Element, cst.StarredElement)):
+        elif kind is cst.Element or kind is cst.StarredElement:
             context = self._container_context(parent)
-        elif isinstance(parent, cst.Attribute):
-            context = "load" if node is parent.value and not self._in_import(parent) else None
-        elif isinstance(parent, cst.MatchAs | cst.MatchStar):
+        elif kind is cst.MatchAs or kind is cst.MatchStar:
             context = "store"
-        elif isinstance(parent, cst.Param):
-            context = "load" if node is parent.default else None
-        elif isinstance(
-            parent,
-            (
-                cst.FunctionDef,
-                cst.ClassDef,
-                cst.ImportAlias,
-                cst.Global,
-                cst.Nonlocal,
-                cst.NameItem,
-                cst.Arg,
-                cst.ImportFrom,
-                cst.Import,
-                cst.MatchKeywordElement,
-                cst.MatchMappingElement,
-                cst.TypeVar,
-                cst.TypeVarTuple,
-                cst.ParamSpec,
-                cst.TypeAlias,
-            ),
-        ):
-            context = "load" if isinstance(parent, cst.Arg) and node is parent.value else None
         else:
             context = "load"
         if context is not None:
