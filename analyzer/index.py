@@ -242,18 +242,18 @@ _AS_STORES: frozenset[type[cst.CSTNode] | None] = frozenset(
 _UNRECORDED: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
-def _concrete(*bases: type) -> set[type[cst.CSTNode]]:
-    """LibCST's public node classes derived from `bases` (its `__subclasses__()` also holds
-    the classes its dataclass decorator replaced)."""
+def _concrete(*bases: type[object]) -> set[type[cst.CSTNode]]:
+    """LibCST's public classes derived from `bases` (its `__subclasses__()` also holds the
+    classes its dataclass decorator replaced; `issubclass` on its ABCs is slow at import)."""
     found: set[type[cst.CSTNode]] = set()
-    for kind in vars(cst).values():
-        if (
-            isinstance(kind, type)
-            and issubclass(kind, bases)
-            and issubclass(kind, cst.CSTNode)
-            and not getattr(kind, "__abstractmethods__", None)
+    todo = list(bases)
+    while todo:
+        kind = todo.pop()
+        todo += kind.__subclasses__()
+        if getattr(cst, kind.__name__, None) is kind and not getattr(
+            kind, "__abstractmethods__", None
         ):
-            found.add(kind)
+            found.add(cast(type[cst.CSTNode], kind))
     return found
 
 
