@@ -23,9 +23,11 @@ it hands over (see `analyzer.engine.MAX_TREE_DEPTH`).
 from __future__ import annotations
 
 import contextlib
+import re
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from typing import Any, Literal, TypeVar, cast
 
 import libcst as cst
@@ -72,22 +74,23 @@ class _Syntactic:
         self.node = node
         self.start_node = start_node
         self.end_node = end_node
-        self.start = (state.line, state.column)
+        self.start = len(state.tokens)
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, *_: object) -> None:
-        # The position of a node without the whitespace it owns (LibCST's PositionProvider).
+        # The position of a node without the whitespace it owns (LibCST's PositionProvider),
+        # as token numbers: turned into lines and columns when asked for.
         state = self.state
         ix = state.ix
-        start_line, start_column = self.start
-        end_line, end_column = state.line, state.column
+        start = self.start
+        end = len(state.tokens)
         if self.start_node is not None:
-            start_line, start_column = ix.range(self.start_node)[:2]
+            start = ix._tokens_of(self.start_node)[0]
         if self.end_node is not None:
-            end_line, end_column = ix.range(self.end_node)[2:]
-        ix._syntactic[ix.order[self.node]] = (start_line, start_column, end_line, end_column)
+            end = ix._tokens_of(self.end_node)[1]
+        ix._syntactic[ix.order[self.node]] = (start, end)
 
 
 class _IndexState(CodegenState):
@@ -102,8 +105,11 @@ class _IndexState(CodegenState):
             default_indent=module.default_indent, default_newline=module.default_newline
         )
         self.ix = index
-        self.line = 1
-        self.column = 0
+        # Tokens are only collected: positions are token numbers, made into lines and
+        # columns once the whole text is known (a Python `add_token` per token cost more).
+        self.add_token = self.tokens.append  # type: ignore[method-assign,assignment]
+        self.popped: list[str] = []
+        tokens = self.tokens
         limit = max_depth if max_depth is not None else 1 << 60
         ix = index
         nodes = ix.nodes
@@ -114,10 +120,8 @@ class _IndexState(CodegenState):
         lfences = ix._lfence
         scopes = ix._scope
         ends = ix._end
-        start_lines = ix._start_line
-        start_columns = ix._start_column
-        end_lines = ix._end_line
-        end_columns = ix._end_column
+        first_tokens = ix._first_token
+        end_tokens = ix._end_token
         stack: list[int] = []
         # `elif`s on the stack: an `If` in its parent `If`'s `orelse` continues a chain and
         # does not count as a level of nesting.
@@ -135,10 +139,8 @@ class _IndexState(CodegenState):
             order[node] = number
             nodes.append(node)
             ends.append(0)
-            start_lines.append(self.line)
-            start_columns.append(self.column)
-            end_lines.append(0)
-            end_columns.append(0)
+            first_tokens.append(len(tokens))
+            end_tokens.append(0)
             numbers = by_type.get(kind)
             if numbers is None:
                 by_type[kind] = [number]
@@ -164,7 +166,7 @@ class _IndexState(CodegenState):
                 elif kind is if_type and parent_kind is if_type:
                     elifs[0] += 1
                 if len(stack) + 1 - elifs[0] > limit:
-                    raise TooDeep(self.line)
+                    raise TooDeep(len(_LINE_BREAK.findall("".join(tokens))) + 1)
             else:
                 parents.append(-1)
                 fences.append(number)
@@ -179,26 +181,18 @@ class _IndexState(CodegenState):
                 return
             number = stack.pop()
             ends[number] = len(nodes)
-            end_lines[number] = self.line
-            end_columns[number] = self.column
+            end_tokens[number] = len(tokens)
             if type(node) is if_type and stack and type(nodes[stack[-1]]) is if_type:
                 elifs[0] -= 1
 
         self.before_codegen = before_codegen  # type: ignore[method-assign]
         self.after_codegen = after_codegen  # type: ignore[method-assign]
 
-    def add_indent_tokens(self) -> None:
-        for token in self.indent_tokens:
-            self.add_token(token)
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)  # Module's codegen looks at what was written
-        if "\n" in value or "\r" in value:
-            lines = value.replace("\r\n", "\n").replace("\r", "\n")
-            self.line += lines.count("\n")
-            self.column = len(lines) - lines.rfind("\n") - 1
-        else:
-            self.column += len(value)
+    def pop_trailing_newline(self) -> None:
+        # A file without a final newline: the module removes the last one it wrote, after
+        # the positions around it were taken (they count it, as LibCST's do).
+        if self.tokens:
+            self.popped.append(self.tokens.pop())
 
     def record_syntactic_position(  # type: ignore[override]
         self,
@@ -213,6 +207,7 @@ class _IndexState(CodegenState):
 
 
 _FENCE_TYPES = frozenset(FENCES)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Parents whose `target` a name is stored to (read elsewhere in them).
 _TARGET_PARENTS: frozenset[type[cst.CSTNode]] = frozenset(
     {cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr}
@@ -306,12 +301,11 @@ class Index:
         self._parent = array("i")
         self._fence = array("i")
         self._lfence = array("i")
-        self._start_line = array("i")
-        self._start_column = array("i")
-        self._end_line = array("i")
-        self._end_column = array("i")
+        # Where each node's code starts and ends, as numbers of the tokens written before.
+        self._first_token = array("i")
+        self._end_token = array("i")
         # Positions without the whitespace a node owns, where LibCST records them apart.
-        self._syntactic: dict[int, Range] = {}
+        self._syntactic: dict[int, tuple[int, int]] = {}
         self._scope: list[Scope] = []
         self.context: dict[cst.Name, Context] = {}
         self.scopes: list[Scope] = []
@@ -321,8 +315,15 @@ class Index:
         self._scoped: dict[tuple[cst.CSTNode, type[cst.CSTNode], bool], list[Any]] = {}
         state = _IndexState(module, self, max_depth)
         module._codegen(state)
-        if expect is not None and "".join(state.tokens) != expect:
+        text = "".join(state.tokens)
+        if expect is not None and text != expect:
             raise NotTheSource
+        tokens = [*state.tokens, *state.popped] if state.popped else state.tokens
+        text += "".join(state.popped)
+        # Token number -> offset in the text, and where each line starts.
+        self._offsets = array("i", accumulate(map(len, tokens), initial=0))
+        self._line_starts = array("i", [0])
+        self._line_starts.extend(m.end() for m in _LINE_BREAK.finditer(text))
         self.names = Scopes(self)
 
     # --- per-node facts -----------------------------------------------------------------
@@ -340,16 +341,26 @@ class Index:
 
     def range(self, node: cst.CSTNode) -> Range:
         """(start line, start column, end line, end column): LibCST's syntactic position."""
+        first, end = self._tokens_of(node)
+        starts = self._line_starts
+        start_offset = self._offsets[first]
+        end_offset = self._offsets[end]
+        start_line = bisect_right(starts, start_offset)
+        end_line = bisect_right(starts, end_offset, start_line - 1)
+        return (
+            start_line,
+            start_offset - starts[start_line - 1],
+            end_line,
+            end_offset - starts[end_line - 1],
+        )
+
+    def _tokens_of(self, node: cst.CSTNode) -> tuple[int, int]:
+        """The numbers of `node`'s first token and of the token after its last."""
         number = self.order[node]
         syntactic = self._syntactic.get(number)
         if syntactic is not None:
             return syntactic
-        return (
-            self._start_line[number],
-            self._start_column[number],
-            self._end_line[number],
-            self._end_column[number],
-        )
+        return self._first_token[number], self._end_token[number]
 
     def fence(self, node: cst.CSTNode, *, lambdas: bool = False) -> cst.CSTNode:
         """The function or class (or, with `lambdas`, lambda) `node` is part of, or that it
