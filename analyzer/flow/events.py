@@ -25,7 +25,7 @@ mutation under a branch or loop still adds what it adds but makes the container 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
@@ -165,7 +165,7 @@ def calls_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Call]:
 
 
 def unwrap_await(expr: cst.BaseExpression) -> cst.BaseExpression:
-    while isinstance(expr, cst.Await):
+    while type(expr) is cst.Await:
         expr = expr.expression
     return expr
 
@@ -190,23 +190,27 @@ def bind_arguments(
     for methods called through an attribute or a class constructor. None when `*args` /
     `**kwargs` at the call make the mapping unknowable.
     """
+    # Hot (the taint engine binds every call it folds): no intermediate lists.
     fn = callee.node
-    params = positional_params(fn)
+    parameters = fn.params
+    params: Sequence[cst.Param] = parameters.params
+    if parameters.posonly_params:
+        params = [*parameters.posonly_params, *params]
     if bound is None:
-        bound = callee.class_name is not None and not is_staticmethod(fn)
-    if bound and params:
-        params = params[1:]
+        bound = callee.class_name is not None and not (fn.decorators and is_staticmethod(fn))
+    count = len(params)
+    index = 1 if bound and count else 0
     out: dict[str, cst.BaseExpression] = {}
-    index = 0
     for arg in call.args:
         if arg.star:
             return None
-        if arg.keyword is None:
-            if index < len(params):
+        keyword = arg.keyword
+        if keyword is None:
+            if index < count:
                 out[params[index].name.value] = arg.value
             index += 1
         else:
-            out[arg.keyword.value] = arg.value
+            out[keyword.value] = arg.value
     return out
 
 
@@ -412,9 +416,16 @@ class EventFacts:
         self.attrs: dict[tuple[str, str], EventKind] = {}
         self.locals: dict[str, dict[str, EventKind]] = {}
         self._self_assigns: dict[str, list[cst.Assign]] = {}
+        # Per function, the aliases its names may be (None until the fixed point is done).
+        self._visible: dict[str, tuple[FunctionInfo, dict[str, EventKind]]] | None = None
+        self._owners: dict[str, str | None] = {}
+        # `gates.never_none_feasible` per CFG edge (the dataflows ask on every visit).
+        self.feasible: dict[object, tuple[FunctionInfo, bool]] = {}
         self._solve()
+        self._visible = {}
         self.sites: list[EventSite] = self._collect_sites()
-        self._by_call: dict[cst.CSTNode, EventSite] = {site.call: site for site in self.sites}
+        # By id: CSTNode hashes in Python; the sites keep their calls alive.
+        self._by_call: dict[int, EventSite] = {id(site.call): site for site in self.sites}
 
     # The fixed point: parameters and attributes that receive an alias.
     def _solve(self) -> None:
@@ -498,38 +509,61 @@ class EventFacts:
         return found
 
     def _owner_class(self, info: FunctionInfo) -> str | None:
+        if info.qualname in self._owners:
+            return self._owners[info.qualname]
         owner: FunctionInfo | None = info
         while owner is not None and owner.parent is not None:
             owner = owner.parent
-        return owner.class_name if owner is not None else None
+        found = self._owners[info.qualname] = owner.class_name if owner is not None else None
+        return found
 
     def alias_kind(self, expr: cst.BaseExpression | None, info: FunctionInfo) -> EventKind | None:
         """`emitter` / `call` when `expr` (in `info`) certainly is one of the two callables."""
+        # Hot (every call the taint engine folds asks): exact-type tests, since a failed
+        # isinstance against LibCST's ABCs runs Python code, and after the fixed point one
+        # merged dict of the aliases visible in each function.
         if expr is None:
             return None
-        while isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+        while type(expr) is cst.BooleanOperation and type(expr.operator) is cst.Or:
             # `__event_emitter__ or noop`: the injected callable is never None.
             expr = expr.left
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
+            name = expr.value
+            if self._visible is not None:
+                visible = self._visible.get(info.qualname)
+                if visible is None or visible[0] is not info:
+                    visible = self._visible[info.qualname] = (info, self._visible_aliases(info))
+                return visible[1].get(name)
             scope: FunctionInfo | None = info
             while scope is not None:
-                kind = self.params.get(scope.qualname, {}).get(expr.value)
+                kind = self.params.get(scope.qualname, {}).get(name)
                 if kind is None:
-                    kind = self.locals.get(scope.qualname, {}).get(expr.value)
+                    kind = self.locals.get(scope.qualname, {}).get(name)
                 if kind is not None:
                     return kind
                 scope = scope.parent
             return None
-        if (
-            isinstance(expr, cst.Attribute)
-            and isinstance(expr.value, cst.Name)
-            and expr.value.value == "self"
-        ):
-            owner = self._owner_class(info)
-            if owner is not None:
-                return self.attrs.get((owner, expr.attr.value))
-            return None
+        if type(expr) is cst.Attribute:
+            value = expr.value
+            if type(value) is cst.Name and value.value == "self":
+                owner = self._owner_class(info)
+                if owner is not None:
+                    return self.attrs.get((owner, expr.attr.value))
         return None
+
+    def _visible_aliases(self, info: FunctionInfo) -> dict[str, EventKind]:
+        """The aliases a name in `info` may be: its own parameters, then locals, then the
+        enclosing functions' (outermost first, so inner ones win)."""
+        chain: list[FunctionInfo] = []
+        scope: FunctionInfo | None = info
+        while scope is not None:
+            chain.append(scope)
+            scope = scope.parent
+        out: dict[str, EventKind] = {}
+        for scope in reversed(chain):
+            out.update(self.locals.get(scope.qualname, {}))
+            out.update(self.params.get(scope.qualname, {}))
+        return out
 
     def is_never_none(self, expr: cst.BaseExpression, info: FunctionInfo) -> bool:
         return self.alias_kind(expr, info) is not None
@@ -545,7 +579,7 @@ class EventFacts:
         return out
 
     def site_of(self, call: cst.CSTNode) -> EventSite | None:
-        return self._by_call.get(call)
+        return self._by_call.get(id(call))
 
     def sites_in(self, info: FunctionInfo) -> list[EventSite]:
         return [s for s in self.sites if s.function is info]
@@ -620,12 +654,12 @@ class Evaluator:
         # chain to its innermost operand with a loop, then apply the links outwards.
         links: list[cst.Subscript | cst.BooleanOperation] = []
         while True:
-            if isinstance(expr, cst.Await):
+            if type(expr) is cst.Await:
                 expr = expr.expression
-            elif isinstance(expr, cst.Subscript):
+            elif type(expr) is cst.Subscript:
                 links.append(expr)
                 expr = expr.value
-            elif isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            elif type(expr) is cst.BooleanOperation and type(expr.operator) is cst.Or:
                 links.append(expr)
                 expr = expr.left
             else:
@@ -665,22 +699,26 @@ class Evaluator:
 
     def _operand(self, expr: cst.BaseExpression, at: cst.CSTNode) -> Value:
         """`_value` of anything but an await, a subscript or an `or`."""
-        text = string_value(expr)
-        if text is not None:
-            return Const(text, expr)
-        if isinstance(expr, cst.Integer):
+        # Exact-type tests: a failed isinstance against LibCST's ABCs runs Python code.
+        kind = type(expr)
+        if kind is cst.SimpleString or kind is cst.ConcatenatedString:
+            text = string_value(expr)
+            if text is not None:
+                return Const(text, expr)
+            return self.opaque(expr)
+        if type(expr) is cst.Integer or type(expr) is cst.Float:
             return Const(expr.evaluated_value, expr)
-        if isinstance(expr, cst.Float):
-            return Const(expr.evaluated_value, expr)
-        if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
-            return Const({"True": True, "False": False, "None": None}[expr.value], expr)
-        if isinstance(expr, cst.Dict):
+        if type(expr) is cst.Name:
+            if expr.value in ("True", "False", "None"):
+                return Const({"True": True, "False": False, "None": None}[expr.value], expr)
+            return self._name(expr, at)
+        if type(expr) is cst.Dict:
             return self._dict(expr, at)
-        if isinstance(expr, (cst.List, cst.Tuple)):
+        if type(expr) is cst.List or type(expr) is cst.Tuple:
             items: list[Value] = []
             complete = True
             for element in expr.elements:
-                if isinstance(element, cst.StarredElement):
+                if type(element) is cst.StarredElement:
                     inner = self._value(element.value, at)
                     if isinstance(inner, ListV):
                         items += inner.items
@@ -690,12 +728,10 @@ class Evaluator:
                 else:
                     items.append(self._value(element.value, at))
             return ListV(items, complete, expr)
-        if isinstance(expr, cst.ListComp):
+        if type(expr) is cst.ListComp:
             # Zero or more items of the element's shape.
             return ListV([self._value(expr.elt, at)], False, expr)
-        if isinstance(expr, cst.Name):
-            return self._name(expr, at)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             return self._call(expr, at)
         return self.opaque(expr)
 

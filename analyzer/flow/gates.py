@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import libcst as cst
 
@@ -310,73 +310,71 @@ class Atom:
     negated: bool  # the atom holds on the false edge (`not x`, `x is not True`, `x != True`)
 
 
+_EQUALITY_OPS = (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)
+_NEGATIVE_OPS = (cst.IsNot, cst.NotEqual)
+_CONSTANT_NAMES = ("True", "False", "None")
+
+
 def parse_atom(expr: cst.BaseExpression) -> Atom:
+    # Exact-type tests throughout: a failed isinstance against LibCST's ABCs runs Python code.
     negated = False
-    while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+    while type(expr) is cst.UnaryOperation and type(expr.operator) is cst.Not:
         negated = not negated
         expr = expr.expression
-    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+    if type(expr) is cst.Comparison and len(expr.comparisons) == 1:
         target = expr.comparisons[0]
-        op = target.operator
+        op = type(target.operator)
         left, right = expr.left, target.comparator
         subject, const = left, right
         if _const_name(left) is not None and _const_name(right) is None:
             subject, const = right, left
         value = _const_name(const)
-        if value is not None and isinstance(op, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)):
-            flip = isinstance(op, (cst.IsNot, cst.NotEqual))
+        if value is not None and op in _EQUALITY_OPS:
+            flip = op in _NEGATIVE_OPS
             test: Literal["is-true", "is-false", "is-none"] = (
                 "is-true" if value == "True" else "is-false" if value == "False" else "is-none"
             )
             return Atom(subject, test, negated != flip)
         # `answer == "yes"` / `answer != ""`: equality with a string literal.
         subject, text = left, right
-        if isinstance(left, cst.SimpleString) and not isinstance(right, cst.SimpleString):
+        if type(left) is cst.SimpleString and type(right) is not cst.SimpleString:
             subject, text = right, left
-        if isinstance(text, cst.SimpleString) and isinstance(op, (cst.Equal, cst.NotEqual)):
-            flip = isinstance(op, cst.NotEqual)
+        if type(text) is cst.SimpleString and (op is cst.Equal or op is cst.NotEqual):
+            flip = op is cst.NotEqual
             equal: Literal["eq-text", "eq-empty"] = (
                 "eq-empty" if text.value.lstrip("rRbBuU") in ('""', "''") else "eq-text"
             )
             return Atom(subject, equal, negated != flip)
         return Atom(left, "other", negated)
-    if (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Name)
-        and expr.func.value == "isinstance"
-        and len(expr.args) == 2
-    ):
-        kind = expr.args[1].value
-        kind_name = kind.value if isinstance(kind, cst.Name) else None
-        test2: Literal["isinstance-bool", "isinstance-dict", "isinstance-str", "other"] = (
-            "isinstance-bool"
-            if kind_name == "bool"
-            else "isinstance-dict"
-            if kind_name in ("dict", "Mapping")
-            else "isinstance-str"
-            if kind_name == "str"
-            else "other"
-        )
-        return Atom(expr.args[0].value, test2, negated)
-    if (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Name)
-        and expr.func.value == "bool"
-        and expr.args
-    ):
-        return Atom(expr.args[0].value, "truthy", negated)
+    if type(expr) is cst.Call and type(expr.func) is cst.Name:
+        func = expr.func.value
+        if func == "isinstance" and len(expr.args) == 2:
+            kind = expr.args[1].value
+            kind_name = kind.value if type(kind) is cst.Name else None
+            test2: Literal["isinstance-bool", "isinstance-dict", "isinstance-str", "other"] = (
+                "isinstance-bool"
+                if kind_name == "bool"
+                else "isinstance-dict"
+                if kind_name in ("dict", "Mapping")
+                else "isinstance-str"
+                if kind_name == "str"
+                else "other"
+            )
+            return Atom(expr.args[0].value, test2, negated)
+        if func == "bool" and expr.args:
+            return Atom(expr.args[0].value, "truthy", negated)
     return Atom(expr, "truthy", negated)
 
 
 def tested_name(expr: cst.BaseExpression | None) -> str | None:
     """The local a test reads: `r`, or the target of `(r := ...)`."""
-    if isinstance(expr, cst.NamedExpr):
+    if type(expr) is cst.NamedExpr:
         expr = expr.target
-    return expr.value if isinstance(expr, cst.Name) else None
+    return expr.value if type(expr) is cst.Name else None
 
 
 def _const_name(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
+    if type(expr) is cst.Name and expr.value in _CONSTANT_NAMES:
         return expr.value
     return None
 
@@ -432,6 +430,9 @@ def narrow_unchecked(
 
 
 def _names_read(model: ActionModule, node: cst.CSTNode) -> Iterator[cst.Name]:
+    if node in model.index:
+        yield from model.index.under(node, cst.Name)
+        return
     for child in model.walk(node):
         if isinstance(child, cst.Name):
             yield child
@@ -449,6 +450,11 @@ class GateFacts:
         self._confirms: dict[str, bool] = {}
         self._risky: dict[str, list[RiskyOp]] = {}
         self._risky_reach: dict[str, bool] = {}
+        self._plans: dict[
+            Node,
+            tuple[FunctionInfo, list[FunctionInfo], list[tuple[str, cst.BaseExpression]]],
+        ] = {}
+        self._tests: dict[Edge, tuple[Atom, set[str], set[cst.Call]]] = {}
         # Solutions, return kinds and confirmations wait for each other here, not on the
         # Python stack; what is on it is "in progress" (a recursive call).
         self._tasks = Tasks()
@@ -469,14 +475,14 @@ class GateFacts:
     def _site(self, expr: cst.BaseExpression) -> EventSite | None:
         """The `__event_call__` site whose answer `expr` is (`await call(...)`, also through
         `asyncio.wait_for`)."""
-        if not isinstance(expr, cst.Await):
+        if type(expr) is not cst.Await:
             return None
         inner = expr.expression
-        if isinstance(inner, cst.Call):
+        if type(inner) is cst.Call:
             site = self.events.site_of(inner)
             if site is not None and site.kind == "call":
                 return site
-            if inner.args and isinstance(inner.args[0].value, cst.Call):
+            if inner.args and type(inner.args[0].value) is cst.Call:
                 wrapped = self.events.site_of(inner.args[0].value)
                 if (
                     wrapped is not None
@@ -490,7 +496,7 @@ class GateFacts:
         self, expr: cst.BaseExpression, state: GateState, info: FunctionInfo
     ) -> tuple[AnswerKind, cst.Call | None] | None:
         """What answer `expr` holds: a raw confirmation, a strict boolean, a raw input."""
-        if isinstance(expr, cst.NamedExpr):
+        if type(expr) is cst.NamedExpr:
             # `(ok := await __event_call__(...)) is not True`: the value tested is the answer.
             return self.answer_kind(expr.value, state, info)
         site = self._site(expr)
@@ -501,26 +507,48 @@ class GateFacts:
             if kind == "input":
                 return "raw-input", site.call
             return None
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return state.kind_of(expr.value)
-        if isinstance(expr, cst.Comparison):
+        if type(expr) is cst.Comparison:
             atom = parse_atom(expr)
             if atom.test == "is-true" and atom.subject is not None:
                 inner = self.answer_kind(atom.subject, state, info)
                 if inner is not None and inner[0] != "raw-input":
                     return "strict", inner[1]
             return None
-        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        if type(expr) is cst.UnaryOperation and type(expr.operator) is cst.Not:
             return None
         call = unwrap_await(expr)
-        if isinstance(call, cst.Call):
-            if isinstance(call.func, cst.Name) and call.func.value == "bool" and call.args:
+        if type(call) is cst.Call:
+            if type(call.func) is cst.Name and call.func.value == "bool" and call.args:
                 inner = self.answer_kind(call.args[0].value, state, info)
                 return inner if inner is not None and inner[0] == "raw-confirm" else None
             callee = self._callee(call, info)
             if callee is not None:
                 return self.return_kind(callee)
         return None
+
+    def _plan(
+        self, node: Node, info: FunctionInfo
+    ) -> tuple[list[FunctionInfo], list[tuple[str, cst.BaseExpression]]]:
+        """What `GateAnalysis.transfer` reads of a node's statement, found once per node
+        (the solver visits a node several times): the module helpers it calls (other
+        than `info` itself) and its `name := value` expressions, in order."""
+        found = self._plans.get(node)
+        if found is None or found[0] is not info:
+            assert node.stmt is not None
+            callees = [
+                callee
+                for call in calls_in(self.model, node.stmt)
+                if (callee := self._callee(call, info)) is not None and callee is not info
+            ]
+            walruses = [
+                (child.target.value, child.value)
+                for child in self.model.walk(node.stmt)
+                if type(child) is cst.NamedExpr and type(child.target) is cst.Name
+            ]
+            found = self._plans[node] = (info, callees, walruses)
+        return found[1], found[2]
 
     def _callee(self, call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
         name = self.model.resolve_callable(call.func, info)
@@ -769,6 +797,16 @@ def never_none_feasible(
     """False for the branch that assumes an injected callable or object is None."""
     if edge.kind not in ("true", "false") or edge.condition is None:
         return True
+    known = facts.feasible.get(edge)
+    if known is None or known[0] is not info:
+        known = facts.feasible[edge] = (info, _never_none_feasible(edge, facts, info, model))
+    return known[1]
+
+
+def _never_none_feasible(
+    edge: Edge, facts: EventFacts, info: FunctionInfo, model: ActionModule
+) -> bool:
+    assert edge.condition is not None
     atom = parse_atom(edge.condition)
     if atom.subject is None or atom.test not in ("truthy", "is-none"):
         return True
@@ -822,14 +860,13 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             state = replace(
                 state, unchecked=_after_guarded_reads(facts.model, stmt, state.unchecked)
             )
+        callees, walruses = facts._plan(node, info)
         # Helpers that return normally only when confirmed.
-        for call in calls_in(facts.model, stmt):
-            callee = facts._callee(call, info)
-            if callee is not None and callee is not info and facts.confirms_on_return(callee):
+        for callee in callees:
+            if facts.confirms_on_return(callee):
                 state = replace(state, confirmed=True)
-        for child in facts.model.walk(stmt):
-            if isinstance(child, cst.NamedExpr) and isinstance(child.target, cst.Name):
-                state = self._bind(state, child.target.value, child.value)
+        for walrus_target, value in walruses:
+            state = self._bind(state, walrus_target, value)
         if isinstance(stmt, cst.Assign):
             for target in stmt.targets:
                 if isinstance(target.target, cst.Name):
@@ -872,14 +909,9 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             return None
         if edge.kind not in ("true", "false") or edge.condition is None:
             return state
-        condition = edge.condition
-        atom = parse_atom(condition)
+        atom, mentioned, inline = self._test(edge, edge.condition)
         holds = (edge.kind == "true") != atom.negated
-        # Every answer the test mentions counts as tested (OWA403) / checked (OWA404),
-        # except an input compared only with None (cancel returns False, not None).
-        mentioned = {n.value for n in _names_read(facts.model, condition)}
         tested_asks = {ask for n, k, ask in state.names if n in mentioned and k == "raw-confirm"}
-        inline = self._inline_asks(condition)
         pending = state.pending - tested_asks - inline
         state = replace(
             state,
@@ -915,13 +947,25 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             return _with_name(state, name, ("strict", ask))
         return state
 
+    def _test(
+        self, edge: Edge, condition: cst.BaseExpression
+    ) -> tuple[Atom, set[str], set[cst.Call]]:
+        """The edge's atom, the names its test mentions and the asks it awaits (once per
+        edge). Every answer the test mentions counts as tested (OWA403) / checked
+        (OWA404), except an input compared only with None (cancel returns False)."""
+        tests = self.facts._tests
+        found = tests.get(edge)
+        if found is None:
+            mentioned = {n.value for n in _names_read(self.facts.model, condition)}
+            found = tests[edge] = (parse_atom(condition), mentioned, self._inline_asks(condition))
+        return found
+
     def _inline_asks(self, condition: cst.BaseExpression) -> set[cst.Call]:
         out: set[cst.Call] = set()
-        for child in self.facts.model.walk(condition):
-            if isinstance(child, cst.Await):
-                site = self.facts._site(child)
-                if site is not None:
-                    out.add(site.call)
+        for child in self.facts.model.walk_of(condition, cst.Await):
+            site = self.facts._site(cast(cst.Await, child))
+            if site is not None:
+                out.add(site.call)
         return out
 
 
@@ -1391,10 +1435,10 @@ def _status_effect(value: object) -> Literal["open", "close"] | None:
 def _is_valve_flag(expr: cst.BaseExpression | None) -> bool:
     """`self.valves.x` (an admin setting) tested by truthiness."""
     return (
-        isinstance(expr, cst.Attribute)
-        and isinstance(expr.value, cst.Attribute)
+        type(expr) is cst.Attribute
+        and type(expr.value) is cst.Attribute
         and expr.value.attr.value == "valves"
-        and isinstance(expr.value.value, cst.Name)
+        and type(expr.value.value) is cst.Name
         and expr.value.value.value == "self"
     )
 
@@ -1411,17 +1455,17 @@ def _returned_calls(stmt: cst.CSTNode) -> set[cst.Call]:
     """The calls whose result `return` hands back (`return await self._run(...)`, also
     through `asyncio.wait_for(self._run(...), ...)` / `asyncio.shield(...)`)."""
     out: set[cst.Call] = set()
-    if isinstance(stmt, cst.Return) and stmt.value is not None:
+    if type(stmt) is cst.Return and stmt.value is not None:
         value = unwrap_await(stmt.value)
-        if isinstance(value, cst.Call):
+        if type(value) is cst.Call:
             out.add(value)
             func = value.func
-            name = func.attr.value if isinstance(func, cst.Attribute) else None
-            if isinstance(func, cst.Name):
+            name = func.attr.value if type(func) is cst.Attribute else None
+            if type(func) is cst.Name:
                 name = func.value
             if name in ("wait_for", "shield") and value.args:
                 inner = value.args[0].value
-                if isinstance(inner, cst.Call):
+                if type(inner) is cst.Call:
                     out.add(inner)
     return out
 
@@ -1440,6 +1484,7 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
         self.env = env
         self.start = start
         self.correlations = correlations_for(paths.model, cfg)
+        self._plans: dict[Node, list[int | _HelperCall]] = {}
 
     def initial(self) -> StatusState:
         return frozenset({((self.start, None), frozenset())})
@@ -1448,20 +1493,10 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
         return limit_fact_sets(a | b)
 
     def refine(self, edge: Edge, state: StatusState) -> StatusState | None:
-        paths = self.paths
-        if not never_none_feasible(edge, paths.events, self.info, paths.model):
+        if not self.paths.passable(edge, self.info):
             return None
-        if edge.kind == "exception" and isinstance(edge.src.stmt, cst.Raise):
+        if edge.kind == "exception" and type(edge.src.stmt) is cst.Raise:
             return _tag(state, edge.src.stmt)  # exception edges carry the IN state
-        if edge.kind in ("true", "false") and edge.condition is not None:
-            # An admin switch (`if self.valves.show_status and emitter:`) has one value for
-            # the whole request: judge the paths with the switches on, so a helper that
-            # opens and one that closes under the same switch are not mixed up.
-            atom = parse_atom(edge.condition)
-            if atom.test == "truthy" and _is_valve_flag(atom.subject):
-                holds = (edge.kind == "true") != atom.negated
-                if not holds:
-                    return None
         fact = self.correlations.fact(edge)
         if fact is not None:
             # A condition tested again has the outcome it had on this path before.
@@ -1472,6 +1507,41 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
             )
             return limit_fact_sets(kept) if kept else None
         return state
+
+    def _steps(self, node: Node) -> list[int | _HelperCall]:
+        """The statement's calls, in order, as they act on the state: a status event
+        (its line when it opens one, 0 when it closes it) or a helper to summarise. Folded
+        once per node (the solver visits a node several times)."""
+        found = self._plans.get(node)
+        if found is not None:
+            return found
+        paths = self.paths
+        model = paths.model
+        stmt = node.stmt
+        assert stmt is not None
+        returned = _returned_calls(stmt)
+        steps: list[int | _HelperCall] = []
+        for call in calls_in(model, stmt):
+            site = paths.events.site_of(call)
+            if site is not None:
+                if site.kind != "emitter" or site.payload is None:
+                    continue
+                value = Evaluator(model, self.info, self.env).value(site.payload, call)
+                effect = _status_effect(value)
+                if effect == "close":
+                    steps.append(0)
+                elif effect == "open":
+                    steps.append(model.position(call).start.line)
+                continue
+            name = model.resolve_callable(call.func, self.info)
+            callee = model.functions.get(name) if name else None
+            if callee is None or callee is self.info:
+                continue
+            env = Evaluator(model, self.info, self.env).bind_env(call, callee) or {}
+            line = model.position(call).start.line
+            steps.append(_HelperCall(callee, env, summary_key(callee, env), line, call in returned))
+        self._plans[node] = steps
+        return steps
 
     def transfer(self, node: Node, state: StatusState) -> StatusState:
         stmt = node.stmt
@@ -1488,33 +1558,19 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
         if node.kind in ("except", "case"):
             return state
         paths = self.paths
-        model = paths.model
-        returned = _returned_calls(stmt)
         through: set[cst.CSTNode] = set()  # helper `return`s this path now leaves through
-        for call in calls_in(model, stmt):
-            site = paths.events.site_of(call)
-            if site is not None:
-                if site.kind != "emitter" or site.payload is None:
-                    continue
-                value = Evaluator(model, self.info, self.env).value(site.payload, call)
-                effect = _status_effect(value)
-                if effect == "close":
-                    state = _set_open(state, 0)
-                elif effect == "open":
-                    state = _set_open(state, model.position(call).start.line)
+        for step in self._steps(node):
+            if type(step) is int:
+                state = _set_open(state, step)
                 continue
-            name = model.resolve_callable(call.func, self.info)
-            callee = model.functions.get(name) if name else None
-            if callee is None or callee is self.info:
-                continue
-            env = Evaluator(model, self.info, self.env).bind_env(call, callee) or {}
-            exits = paths.summary(callee, env)
+            assert isinstance(step, _HelperCall)
+            exits = paths.keyed_summary(step.callee, step.env, step.key)
             if exits is None:
                 continue
             # A status the helper leaves open is reported at this call, where the path is;
             # when this statement returns the helper's result, the path ends inside the
             # helper: on the helper's `return` that left it open.
-            line = model.position(call).start.line
+            line = step.line
             out: set[tuple[StatusBase, frozenset[Fact]]] = set()
             for (opened, leaving), facts in state:
                 for item, where in exits:
@@ -1522,18 +1578,34 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
                         out.add(((opened, leaving), facts))
                     elif item == 0:
                         out.add(((0, leaving), facts))
-                    elif call in returned and where is not None:
+                    elif step.returned and where is not None:
                         through.add(where)
                         out.add(((item, where), facts))
                     else:
                         out.add(((line, leaving), facts))
             state = limit_fact_sets(frozenset(out))
-        if isinstance(stmt, cst.Return):
+        if type(stmt) is cst.Return:
             state = frozenset(
                 ((opened, leaving if leaving in through else stmt), facts)
                 for (opened, leaving), facts in state
             )
         return state
+
+
+@dataclass(frozen=True, eq=False)
+class _HelperCall:
+    """A call of a module helper in a statement, as `StatusAnalysis.transfer` applies it."""
+
+    callee: FunctionInfo
+    env: Mapping[str, Value]
+    key: tuple[str, str]  # the helper's summary key (`summary_key`)
+    line: int
+    returned: bool  # the statement returns the helper's result
+
+
+def summary_key(info: FunctionInfo, env: Mapping[str, Value]) -> tuple[str, str]:
+    """A helper summary's key: the helper and the argument values it was given."""
+    return (info.qualname, repr(sorted((k, describe(v)) for k, v in env.items())))
 
 
 class StatusPaths:
@@ -1543,13 +1615,19 @@ class StatusPaths:
         self.model = model
         self.events = event_facts(model)
         self._summaries: dict[tuple[str, str], StatusSummary | None] = {}
+        self._passable: dict[Edge, tuple[FunctionInfo, bool]] = {}
         # Helper summaries wait for each other here, not on the Python stack.
         self._tasks = Tasks()
 
     def summary(self, info: FunctionInfo, env: Mapping[str, Value]) -> StatusSummary | None:
         """The helper's effect: the `open` values at its normal exit (PASS: unchanged),
         each with the `return` it left through (None: the end of the helper)."""
-        key = (info.qualname, repr(sorted((k, describe(v)) for k, v in env.items())))
+        return self.keyed_summary(info, env, summary_key(info, env))
+
+    def keyed_summary(
+        self, info: FunctionInfo, env: Mapping[str, Value], key: tuple[str, str]
+    ) -> StatusSummary | None:
+        """`summary` when its key is known."""
         if key in self._summaries:
             return self._summaries[key]
         running = [t for t in self._tasks.stack if isinstance(t, _StatusTask) and t.key is not None]
@@ -1557,6 +1635,21 @@ class StatusPaths:
             return None
         self._tasks.run(_StatusTask(self, info, env, key))
         return self._summaries[key]
+
+    def passable(self, edge: Edge, info: FunctionInfo) -> bool:
+        """False for an edge no path takes: one that assumes an injected callable is None,
+        or the false edge of an admin switch (`if self.valves.show_status and emitter:`)
+        which has one value for the whole request: paths are judged with the switches on,
+        so a helper that opens and one that closes under the same switch are not mixed up."""
+        known = self._passable.get(edge)
+        if known is None or known[0] is not info:
+            passable = never_none_feasible(edge, self.events, info, self.model)
+            if passable and edge.kind in ("true", "false") and edge.condition is not None:
+                atom = parse_atom(edge.condition)
+                if atom.test == "truthy" and _is_valve_flag(atom.subject):
+                    passable = (edge.kind == "true") != atom.negated
+            known = self._passable[edge] = (info, passable)
+        return known[1]
 
     def _solve(self, cfg: CFG, analysis: StatusAnalysis) -> dict[Node, StatusState]:
         task = _StatusTask(self, analysis.info, analysis.env, None, analysis, cfg)
