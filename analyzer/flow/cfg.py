@@ -694,7 +694,7 @@ class Correlations:
         rough: dict[Node, str] = {}
         counts: dict[str, int] = {}
         for node in cfg.nodes:
-            if node.kind != "test" or not isinstance(node.owner, cst.If):
+            if node.kind != "test" or type(node.owner) is not cst.If:
                 continue
             assert isinstance(node.stmt, cst.BaseExpression)
             text = _code(model, node.stmt)
@@ -804,24 +804,26 @@ class Correlations:
         targets: list[cst.CSTNode] = []
         touched: set[str] = set()
         scope: cst.CSTNode | None = stmt
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        # Exact-type tests: a failed isinstance against LibCST's ABCs runs Python code.
+        if type(stmt) is cst.FunctionDef or type(stmt) is cst.ClassDef:
             return {stmt.name.value}
-        if isinstance(stmt, cst.ExceptHandler):
+        if type(stmt) is cst.ExceptHandler:
             scope = None  # its body is other nodes
             if stmt.name is not None:
                 targets.append(stmt.name.name)
-        elif isinstance(stmt, cst.MatchCase):
+        elif type(stmt) is cst.MatchCase:
             scope = stmt.pattern
-            for child in model.walk(stmt.pattern):
-                if isinstance(child, cst.MatchAs) and child.name is not None:
+            for child in model.walk_of(stmt.pattern, cst.MatchAs):
+                assert isinstance(child, cst.MatchAs)
+                if child.name is not None:
                     targets.append(child.name)
-        if node.kind == "for" and isinstance(node.owner, cst.For):
+        if node.kind == "for" and type(node.owner) is cst.For:
             targets.append(node.owner.target)
-        elif isinstance(stmt, cst.Assign):
+        elif type(stmt) is cst.Assign:
             targets += [t.target for t in stmt.targets]
-        elif isinstance(stmt, (cst.AnnAssign, cst.AugAssign, cst.Del)):
+        elif type(stmt) is cst.AnnAssign or type(stmt) is cst.AugAssign or type(stmt) is cst.Del:
             targets.append(stmt.target)
-        elif isinstance(stmt, (cst.Import, cst.ImportFrom)) and not isinstance(
+        elif (type(stmt) is cst.Import or type(stmt) is cst.ImportFrom) and not isinstance(
             stmt.names, cst.ImportStar
         ):
             for alias in stmt.names:
@@ -830,12 +832,17 @@ class Correlations:
                     path = access_path(bound)
                     if path is not None:
                         touched.add(path.split(".")[0])
-        for child in model.walk(scope) if scope is not None else ():
-            if isinstance(child, cst.NamedExpr):
+        # Only the three kinds below matter: the index finds them without a walk (the order
+        # does not matter, `touched` is a set).
+        found = (
+            model.walk_of(scope, cst.NamedExpr, cst.AsName, cst.Call) if scope is not None else ()
+        )
+        for child in found:
+            if type(child) is cst.NamedExpr:
                 targets.append(child.target)
-            elif isinstance(child, cst.AsName):
+            elif type(child) is cst.AsName:
                 targets.append(child.name)
-            elif isinstance(child, cst.Call) and isinstance(child.func, cst.Attribute):
+            elif type(child) is cst.Call and type(child.func) is cst.Attribute:
                 # A method call may change its receiver (`items.pop()`).
                 receiver = access_path(child.func.value)
                 if receiver is not None:
