@@ -1603,6 +1603,10 @@ class _HelperCall:
     returned: bool  # the statement returns the helper's result
 
 
+# The summary of a helper that leaves the open status as it was.
+_UNCHANGED: StatusSummary = frozenset({(PASS, None)})
+
+
 def summary_key(info: FunctionInfo, env: Mapping[str, Value]) -> tuple[str, str]:
     """A helper summary's key: the helper and the argument values it was given."""
     return (info.qualname, repr(sorted((k, describe(v)) for k, v in env.items())))
@@ -1616,6 +1620,7 @@ class StatusPaths:
         self.events = event_facts(model)
         self._summaries: dict[tuple[str, str], StatusSummary | None] = {}
         self._passable: dict[Edge, tuple[FunctionInfo, bool]] = {}
+        self._inert_functions: frozenset[str] | None = None
         # Helper summaries wait for each other here, not on the Python stack.
         self._tasks = Tasks()
 
@@ -1633,8 +1638,43 @@ class StatusPaths:
         running = [t for t in self._tasks.stack if isinstance(t, _StatusTask) and t.key is not None]
         if self._tasks.find(key) is not None or len(running) > 8:
             return None
+        if info.qualname in self._inert():
+            # What its analysis would find: `open` unchanged on every path (callers ignore
+            # the `return` a PASS path leaves through).
+            self._summaries[key] = _UNCHANGED
+            return _UNCHANGED
         self._tasks.run(_StatusTask(self, info, env, key))
         return self._summaries[key]
+
+    def _inert(self) -> frozenset[str]:
+        """Functions whose analysis cannot change which status is open, whatever their
+        arguments: no emitter call with a payload in them (nested code included) nor in a
+        module function they call. Their summaries need no dataflow."""
+        if self._inert_functions is None:
+            model = self.model
+            active: set[str] = set()
+            callers: dict[str, set[str]] = {}
+            for qual, info in model.functions.items():
+                # Every call `transfer` could see in `info` (and more): all under its node.
+                for call in model.walk_of(info.node, cst.Call):
+                    assert isinstance(call, cst.Call)
+                    site = self.events.site_of(call)
+                    if site is not None:
+                        if site.kind == "emitter" and site.payload is not None:
+                            active.add(qual)
+                        continue
+                    name = model.resolve_callable(call.func, info)
+                    callee = model.functions.get(name) if name else None
+                    if callee is not None and callee is not info:
+                        callers.setdefault(callee.qualname, set()).add(qual)
+            pending = list(active)
+            while pending:
+                for caller in callers.get(pending.pop(), ()):
+                    if caller not in active:
+                        active.add(caller)
+                        pending.append(caller)
+            self._inert_functions = frozenset(model.functions) - active
+        return self._inert_functions
 
     def passable(self, edge: Edge, info: FunctionInfo) -> bool:
         """False for an edge no path takes: one that assumes an injected callable is None,
