@@ -867,18 +867,18 @@ class GateAnalysis(ForwardAnalysis[GateState]):
                 state = replace(state, confirmed=True)
         for walrus_target, value in walruses:
             state = self._bind(state, walrus_target, value)
-        if isinstance(stmt, cst.Assign):
+        if type(stmt) is cst.Assign:
             for target in stmt.targets:
-                if isinstance(target.target, cst.Name):
+                if type(target.target) is cst.Name:
                     state = self._bind(state, target.target.value, stmt.value)
                 else:
                     for name in _names_read(facts.model, target.target):
-                        if isinstance(target.target, (cst.Tuple, cst.List)):
+                        if type(target.target) is cst.Tuple or type(target.target) is cst.List:
                             state = _with_name(state, name.value, None)
-        elif isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
+        elif type(stmt) is cst.AnnAssign and type(stmt.target) is cst.Name:
             if stmt.value is not None:
                 state = self._bind(state, stmt.target.value, stmt.value)
-        elif isinstance(stmt, cst.AugAssign) and isinstance(stmt.target, cst.Name):
+        elif type(stmt) is cst.AugAssign and type(stmt.target) is cst.Name:
             state = _with_name(state, stmt.target.value, None)
         return state
 
@@ -913,10 +913,11 @@ class GateAnalysis(ForwardAnalysis[GateState]):
         holds = (edge.kind == "true") != atom.negated
         tested_asks = {ask for n, k, ask in state.names if n in mentioned and k == "raw-confirm"}
         pending = state.pending - tested_asks - inline
-        state = replace(
-            state,
-            pending=pending,
-            unchecked=narrow_unchecked(state.unchecked, atom, holds, mentioned),
+        state = GateState(
+            state.confirmed,
+            state.names,
+            pending,
+            narrow_unchecked(state.unchecked, atom, holds, mentioned),
         )
         if atom.subject is None:
             return state
