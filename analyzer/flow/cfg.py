@@ -109,7 +109,8 @@ class CFG:
         # Created by the builder once the body is done, so ids stay in source order.
         self.exit: Node
         self.raise_exit: Node
-        self._by_stmt: dict[cst.CSTNode, Node] = {}
+        # By id (CSTNode hashes in Python); the nodes keep their statements alive.
+        self._by_stmt: dict[int, Node] = {}
 
     def _make(self, kind: NodeKind, stmt: cst.CSTNode | None, owner: cst.CSTNode | None) -> Node:
         node = Node(len(self.nodes), kind, stmt, owner)
@@ -120,11 +121,12 @@ class CFG:
         """The CFG node whose `stmt` contains `node` (walks ancestors); None when `node`
         is not in this function's body or sits in a nested function."""
         current: cst.CSTNode | None = node
+        by_stmt = self._by_stmt
         while current is not None:
-            if current is not node and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            if current is not node and type(current) in _DEFINITIONS:
                 # Inside a nested def/class (or this function's own header): not ours.
                 return None
-            found = self._by_stmt.get(current)
+            found = by_stmt.get(id(current))
             if found is not None:
                 return found
             current = model.parent(current)
@@ -179,6 +181,7 @@ class _Try:
 _Frame = _Loop | _Try
 
 _CATCH_ALL = {"Exception", "BaseException"}
+_DEFINITIONS = frozenset({cst.FunctionDef, cst.ClassDef})
 
 
 def _is_catch_all(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
@@ -258,7 +261,7 @@ class _Builder:
     ) -> Node:
         node = self.cfg._make(kind, stmt, owner)
         if stmt is not None:
-            self.cfg._by_stmt[stmt] = node
+            self.cfg._by_stmt[id(stmt)] = node
         self._connect(front, node)
         if may_raise:
             self._route_exception([(node, "exception", None)], to_exit=False)
@@ -303,8 +306,10 @@ class _Builder:
 
     # --- statements ---------------------------------------------------------------------
 
+    # Exact-type tests below: a failed isinstance against LibCST's ABCs runs Python code.
+
     def _suite(self, suite: cst.BaseSuite, front: _Frontier) -> _Frontier:
-        if isinstance(suite, cst.SimpleStatementSuite):
+        if type(suite) is cst.SimpleStatementSuite:
             return self._smalls(suite.body, suite, front)
         return self._block(cst.ensure_type(suite, cst.IndentedBlock).body, front)
 
@@ -326,20 +331,21 @@ class _Builder:
     def _small(
         self, small: cst.BaseSmallStatement, owner: cst.CSTNode, front: _Frontier
     ) -> _Frontier:
-        if isinstance(small, cst.Assert):
+        kind = type(small)
+        if type(small) is cst.Assert:
             return self._assert(small, owner, front)
-        node = self._node("stmt", small, owner, front, may_raise=not isinstance(small, cst.Raise))
+        node = self._node("stmt", small, owner, front, may_raise=kind is not cst.Raise)
         out: _Frontier = [(node, "normal", None)]
-        if isinstance(small, cst.Return):
+        if kind is cst.Return:
             self._route_jump(out, "return")
             return []
-        if isinstance(small, cst.Raise):
+        if kind is cst.Raise:
             self._route_exception([(node, "exception", None)], to_exit=True)
             return []
-        if isinstance(small, cst.Break):
+        if kind is cst.Break:
             self._route_jump(out, "break")
             return []
-        if isinstance(small, cst.Continue):
+        if kind is cst.Continue:
             self._route_jump(out, "continue")
             return []
         return out
@@ -350,19 +356,19 @@ class _Builder:
         return true
 
     def _statement(self, stmt: cst.BaseStatement, front: _Frontier) -> _Frontier:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             return self._smalls(stmt.body, stmt, front)
-        if isinstance(stmt, cst.If):
+        if type(stmt) is cst.If:
             return self._if(stmt, front)
-        if isinstance(stmt, cst.While):
+        if type(stmt) is cst.While:
             return self._while(stmt, front)
-        if isinstance(stmt, cst.For):
+        if type(stmt) is cst.For:
             return self._for(stmt, front)
-        if isinstance(stmt, (cst.Try, cst.TryStar)):
+        if type(stmt) is cst.Try or type(stmt) is cst.TryStar:
             return self._try(stmt, front)
-        if isinstance(stmt, cst.With):
+        if type(stmt) is cst.With:
             return self._with(stmt, front)
-        if isinstance(stmt, cst.Match):
+        if type(stmt) is cst.Match:
             return self._match(stmt, front)
         # Nested def / class: one binding statement (their bodies are separate graphs).
         node = self._node("stmt", stmt, stmt, front)
@@ -388,13 +394,13 @@ class _Builder:
         while todo:
             step, current, start = todo.pop()
             if step == "test":
-                if isinstance(current, cst.BooleanOperation):
+                if type(current) is cst.BooleanOperation:
                     todo.append(("right", current, []))
                     todo.append(("test", current.left, start))
                 elif (
-                    isinstance(current, cst.UnaryOperation)
-                    and isinstance(current.operator, cst.Not)
-                    and isinstance(current.expression, cst.BooleanOperation)
+                    type(current) is cst.UnaryOperation
+                    and type(current.operator) is cst.Not
+                    and type(current.expression) is cst.BooleanOperation
                 ):
                     todo.append(("swap", current, []))
                     todo.append(("test", current.expression, start))
@@ -456,7 +462,7 @@ class _Builder:
 
     def _for(self, stmt: cst.For, front: _Frontier) -> _Frontier:
         header = self._node("for", stmt.iter, stmt, front)
-        self.cfg._by_stmt[stmt.target] = header
+        self.cfg._by_stmt[id(stmt.target)] = header
         loop = _Loop(header)
         self.frames.append(loop)
         body_end = self._suite(stmt.body, [(header, "true", None)])
