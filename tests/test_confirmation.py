@@ -358,6 +358,35 @@ def test_status_left_open_by_a_sync_helper_path_through_try_finally() -> None:
     assert lint(source, "OWA407") == [("OWA407", 6)]
 
 
+def test_status_through_helpers_that_emit_and_helpers_that_do_not() -> None:
+    # `_fetch` and `_tidy` never emit (nor call a helper that does): the status stays as it
+    # was across them; `_finish` closes it only through `_done`, two calls down, so only
+    # the early `return` leaves it open.
+    source = """
+    class Action:
+        def _tidy(self, text):
+            return text.strip()
+
+        async def _fetch(self, body):
+            return self._tidy(body["messages"][-1]["content"])
+
+        async def _done(self, emitter):
+            await emitter({"type": "status", "data": {"description": "Done", "done": True}})
+
+        async def _finish(self, emitter):
+            await self._done(emitter)
+
+        async def action(self, body, __event_emitter__=None):
+            await __event_emitter__({"type": "status", "data": {"description": "x", "done": False}})
+            text = await self._fetch(body)
+            if not text:
+                return None
+            await self._finish(__event_emitter__)
+            return {"content": self._tidy(text)}
+    """
+    assert lint(source, "OWA407") == [("OWA407", 18)]
+
+
 def test_status_correlated_comparison_and_its_negation_agree() -> None:
     # `mode == "quick"` and `mode != "quick"` are one condition: the quick path never
     # opened a status, the other closes it.
