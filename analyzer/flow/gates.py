@@ -450,10 +450,8 @@ class GateFacts:
         self._confirms: dict[str, bool] = {}
         self._risky: dict[str, list[RiskyOp]] = {}
         self._risky_reach: dict[str, bool] = {}
-        self._plans: dict[
-            Node,
-            tuple[FunctionInfo, list[FunctionInfo], list[tuple[str, cst.BaseExpression]]],
-        ] = {}
+        self._callees_at: dict[Node, tuple[FunctionInfo, list[FunctionInfo]]] = {}
+        self._free: frozenset[str] | None = None
         self._tests: dict[Edge, tuple[Atom, set[str], set[cst.Call]]] = {}
         # Solutions, return kinds and confirmations wait for each other here, not on the
         # Python stack; what is on it is "in progress" (a recursive call).
@@ -528,13 +526,10 @@ class GateFacts:
                 return self.return_kind(callee)
         return None
 
-    def _plan(
-        self, node: Node, info: FunctionInfo
-    ) -> tuple[list[FunctionInfo], list[tuple[str, cst.BaseExpression]]]:
-        """What `GateAnalysis.transfer` reads of a node's statement, found once per node
-        (the solver visits a node several times): the module helpers it calls (other
-        than `info` itself) and its `name := value` expressions, in order."""
-        found = self._plans.get(node)
+    def _callees(self, node: Node, info: FunctionInfo) -> list[FunctionInfo]:
+        """The module helpers a node's statement calls (other than `info` itself), in
+        order; found once per node (a suspended node is visited again)."""
+        found = self._callees_at.get(node)
         if found is None or found[0] is not info:
             assert node.stmt is not None
             callees = [
@@ -542,13 +537,43 @@ class GateFacts:
                 for call in calls_in(self.model, node.stmt)
                 if (callee := self._callee(call, info)) is not None and callee is not info
             ]
-            walruses = [
-                (child.target.value, child.value)
-                for child in self.model.walk(node.stmt)
-                if type(child) is cst.NamedExpr and type(child.target) is cst.Name
-            ]
-            found = self._plans[node] = (info, callees, walruses)
-        return found[1], found[2]
+            found = self._callees_at[node] = (info, callees)
+        return found[1]
+
+    def _analysis(self, info: FunctionInfo) -> GateAnalysis:
+        """The dataflow for `info`: the full one, or where no answer can appear the one
+        that only follows `confirmed` (same states, less work)."""
+        if info.qualname in self._answer_free():
+            return _AnswerFreeAnalysis(self, info)
+        return GateAnalysis(self, info)
+
+    def _answer_free(self) -> frozenset[str]:
+        """Functions in which `answer_kind` is always None: no `__event_call__` site under
+        them (nested code included) nor under a module function they call. Their states
+        hold no names, asks or inputs, only `confirmed` (from helpers that confirm)."""
+        if self._free is None:
+            model = self.model
+            active: set[str] = set()
+            callers: dict[str, set[str]] = {}
+            for qual, info in model.functions.items():
+                for call in model.walk_of(info.node, cst.Call):
+                    assert isinstance(call, cst.Call)
+                    site = self.events.site_of(call)
+                    if site is not None:
+                        if site.kind == "call":
+                            active.add(qual)
+                        continue
+                    callee = self._callee(call, info)
+                    if callee is not None and callee is not info:
+                        callers.setdefault(callee.qualname, set()).add(qual)
+            pending = list(active)
+            while pending:
+                for caller in callers.get(pending.pop(), ()):
+                    if caller not in active:
+                        active.add(caller)
+                        pending.append(caller)
+            self._free = frozenset(model.functions) - active
+        return self._free
 
     def _callee(self, call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
         name = self.model.resolve_callable(call.func, info)
@@ -623,7 +648,7 @@ class GateFacts:
         if solved is None:
             return False
         cfg, states = solved
-        analysis = GateAnalysis(self, info)
+        analysis = self._analysis(info)
         exits = [e for e in cfg.exit.preds if e.src in states]
         if not exits:
             return False
@@ -759,7 +784,7 @@ class _SolveTask:
         self.info = info
         self.tag = ("solve", info.qualname)
         self.cfg = cfg_for(facts.model, info)
-        self.solver = Solver(self.cfg, GateAnalysis(facts, info))
+        self.solver = Solver(self.cfg, facts._analysis(info))
 
     def step(self) -> None:
         self.facts._solved[self.info.qualname] = (self.cfg, self.solver.run())
@@ -860,13 +885,13 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             state = replace(
                 state, unchecked=_after_guarded_reads(facts.model, stmt, state.unchecked)
             )
-        callees, walruses = facts._plan(node, info)
         # Helpers that return normally only when confirmed.
-        for callee in callees:
+        for callee in facts._callees(node, info):
             if facts.confirms_on_return(callee):
                 state = replace(state, confirmed=True)
-        for walrus_target, value in walruses:
-            state = self._bind(state, walrus_target, value)
+        for child in facts.model.walk(stmt):
+            if type(child) is cst.NamedExpr and type(child.target) is cst.Name:
+                state = self._bind(state, child.target.value, child.value)
         if type(stmt) is cst.Assign:
             for target in stmt.targets:
                 if type(target.target) is cst.Name:
@@ -968,6 +993,28 @@ class GateAnalysis(ForwardAnalysis[GateState]):
             if site is not None:
                 out.add(site.call)
         return out
+
+
+class _AnswerFreeAnalysis(GateAnalysis):
+    """`GateAnalysis` of an answer-free function (`GateFacts._answer_free`): its states
+    hold only `confirmed`, so binding names and reading tests change nothing, and
+    `answer_kind` (None there) starts no work: a solved or in-progress helper is all it
+    could ask about, since each helper of a node is asked `confirms_on_return` first."""
+
+    def transfer(self, node: Node, state: GateState) -> GateState:
+        if node.stmt is None or node.kind in ("for", "with"):
+            return state  # GateAnalysis only forgets names there: none are held
+        facts = self.facts
+        for callee in facts._callees(node, self.info):
+            if facts.confirms_on_return(callee):
+                state = replace(state, confirmed=True)
+        return state
+
+    def refine(self, edge: Edge, state: GateState) -> GateState | None:
+        facts = self.facts
+        if not never_none_feasible(edge, facts.events, self.info, facts.model):
+            return None
+        return state
 
 
 def gate_facts(model: ActionModule) -> GateFacts:
