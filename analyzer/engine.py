@@ -318,9 +318,12 @@ def lint_bytes(
     except SourceError as error:
         return _syntax_error(path, error, text if text is not None else data.decode("latin-1"))
     model = ActionModule(SourceFile(path, text), module, index, kind)
-    if not model.is_action_module if kind == "action" else model.plugin_class is None:
-        return FileResult(path, "skipped")
-    return _run_rules(model, settings)
+    try:
+        if not model.is_action_module if kind == "action" else model.plugin_class is None:
+            return FileResult(path, "skipped")
+        return _run_rules(model, settings)
+    finally:
+        model.release()  # the tree is freed now, not by the cyclic collector's next pass
 
 
 def _syntax_error(path: str, error: SourceError, text: str) -> FileResult:

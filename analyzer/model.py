@@ -208,6 +208,16 @@ class ActionModule:
         """The one traversal of the module every query below reads (built on first use)."""
         return Index(self.module)
 
+    def release(self) -> None:
+        """Let go of the tree, the index and every fact derived from them; the model cannot
+        be used afterwards. The analyses' objects refer back to the model and the index's
+        name scopes to the index, so without this a file's whole tree waited for the cyclic
+        collector, whose pass over it cost about a tenth of the run."""
+        index = self.__dict__.get("index")
+        if index is not None:
+            index.__dict__.clear()
+        self.__dict__.clear()
+
     # --- per-file caches for facts other modules derive (flow analyses) ------------------
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
