@@ -248,3 +248,32 @@ def test_broken_rule_module_is_a_one_line_internal_error(monkeypatch: pytest.Mon
     code, out, err = run("rules")
     assert code == 2 and out == ""
     assert err == "owui-lint: internal error: cannot load rule module rules.x: SyntaxError: bad\n"
+
+
+def test_the_command_exits_quickly_with_its_status_and_all_its_output(tmp_path: Path) -> None:
+    """`owui-lint` skips Python's slow shutdown (`cli.entry`): the report must still be
+    complete and the exit status the one `main` chose."""
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "analyzer"]
+    found = subprocess.run(
+        [*command, "check", str(root / "examples"), "--format", "json", "--no-cache"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 1
+    assert json.loads(found.stdout)["summary"]["findings"] > 20  # the whole report arrived
+    written = tmp_path / "report.json"
+    to_file = subprocess.run(
+        [*command, "check", str(root / "examples"), "--format", "json", "-o", str(written)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert to_file.returncode == 1 and json.loads(written.read_text())["findings"]
+    usage = subprocess.run(
+        [*command, "check", "--no-such-option"], capture_output=True, text=True, check=False
+    )
+    assert usage.returncode == 2 and "No such option" in usage.stderr
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
+    assert version.returncode == 0 and version.stdout.startswith("owui-lint, version ")
