@@ -28,7 +28,7 @@ from analyzer.config import Settings
 from analyzer.findings import Confidence, Edit, Finding, Fix, Location, with_fingerprints
 from analyzer.index import Index, TooDeep
 from analyzer.model import ActionModule, SourceFile, split_lines
-from analyzer.pieces import parse_in_pieces, plan
+from analyzer.pieces import parse_in_pieces, parse_module, plan
 from analyzer.registry import enabled_rules, is_enabled, rule_by_code, rule_by_role
 from analyzer.rule import LintRule, Report, RuleContext, RuleCrash
 from analyzer.suppression import parse_suppressions, removal
@@ -196,7 +196,7 @@ def parse(text: str) -> tuple[cst.Module, Index]:
             if type(error).__name__ != "PanicException":
                 raise
     try:
-        module = cst.parse_module(text)
+        module = parse_module(text)
     except cst.ParserSyntaxError as error:
         raise SourceError(
             f"owui-lint's parser (LibCST) cannot parse this file: {one_line(error.message)}",

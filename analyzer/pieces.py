@@ -96,6 +96,28 @@ def _class_cuts(stmt: ast.stmt, after: int) -> list[int]:
     return cuts
 
 
+def parse_module(text: str) -> cst.Module:
+    """`libcst.parse_module`, without each node the parser builds validating itself.
+
+    A node checks its own fields when it is constructed (`CSTNode.__post_init__`), which is
+    about an eighth of a parse, and can only fail for a hand-built node: what LibCST's
+    parser builds is valid by construction (LibCST's own source suggests skipping it when
+    parsing). Nodes built anywhere else, by the fixes for one, are still validated; the
+    engine parses in one thread at a time.
+    """
+    node = cst.CSTNode
+    validate = node.__dict__["__post_init__"]
+    node.__post_init__ = _unchecked  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(text)
+    finally:
+        node.__post_init__ = validate  # type: ignore[method-assign]
+
+
+def _unchecked(self: cst.CSTNode) -> None:
+    return None
+
+
 def parse_in_pieces(text: str, pieces: list[Piece]) -> cst.Module:
     """The module `pieces` cut `text` into, parsed piece by piece and put back together."""
     lines = _lines(text)
@@ -105,7 +127,7 @@ def parse_in_pieces(text: str, pieces: list[Piece]) -> cst.Module:
     for kind, first, after in pieces:
         chunk = "".join(lines[first - 1 : after - 1])
         try:
-            parsed.append((kind, cst.parse_module(stand_in + chunk if kind == "body" else chunk)))
+            parsed.append((kind, parse_module(stand_in + chunk if kind == "body" else chunk)))
         except cst.ParserSyntaxError as error:
             raise PieceFailed(str(error)) from None
     return _assemble(parsed)

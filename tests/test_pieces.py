@@ -151,3 +151,13 @@ def test_small_files_are_parsed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     assert text.count("\n") < MIN_LINES
     lint_text(text)
     assert calls == []
+
+
+def test_nodes_built_after_a_parse_are_still_validated() -> None:
+    """The parse skips the per-node validation LibCST's parser does not need; every node
+    built elsewhere (fixes) is still checked, also after a parse that failed."""
+    assert analyzer.pieces.parse_module(SHAPES["lf"]).code == SHAPES["lf"]
+    with pytest.raises(cst.ParserSyntaxError):
+        analyzer.pieces.parse_module("def f(:\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
