@@ -25,7 +25,7 @@ from analyzer.config import Settings
 from analyzer.engine import _apply_suppressions, _check_nesting, decode
 from analyzer.index import Index
 from analyzer.model import ActionModule, SourceFile, split_lines
-from analyzer.pieces import parse_in_pieces, plan
+from analyzer.pieces import parse_in_pieces, parse_module, plan
 from analyzer.registry import all_rules
 from analyzer.rule import Report, RuleContext
 
@@ -52,7 +52,7 @@ def main(folder: str) -> None:
         spent["CPython parse and nesting check"] += clock() - started
         lines += text.count("\n")
         started = clock()  # as the engine does: large modules in pieces
-        module = parse_in_pieces(text, pieces) if pieces else cst.parse_module(text)
+        module = parse_in_pieces(text, pieces) if pieces else parse_module(text)
         spent["LibCST parse"] += clock() - started
         started = clock()
         index = Index(module, expect=text if pieces else None)
