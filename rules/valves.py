@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import libcst as cst
 
@@ -3074,6 +3074,31 @@ class Misuse:
     default: cst.BaseExpression | None = None
 
 
+_Assigns = dict[str, list[tuple[_Position, cst.BaseExpression | None]]]
+# A call to a module function: the call, the callee, and (parameter or None, argument value) up to the
+# first `*args` / `**kwargs` (positions are unknown from there on).
+_ModuleCall = tuple[cst.Call, str, list[tuple[str | None, cst.BaseExpression]]]
+
+
+@dataclass
+class _FunctionFacts:
+    """What `UserValvesFlow` reads of one function whatever its seeds (computed once: the
+    analysis visits a function once per set of seeds)."""
+
+    assigns: _Assigns
+    dict_checked: set[str]
+    # Subscripts, dict-method calls and `in` comparisons: where a misuse can be, in order.
+    uses: list[cst.CSTNode]
+    calls: list[_ModuleCall]
+
+
+# Node types `_function_facts` looks at (exact types: LibCST's classes are ABCs, and a
+# failed `isinstance` against one runs Python code).
+_BIND_VALUE = frozenset({cst.AnnAssign, cst.NamedExpr})
+_BIND_LOOP = frozenset({cst.For, cst.CompFor})
+_IN_OPS = frozenset({cst.In, cst.NotIn})
+
+
 class UserValvesFlow:
     """Which names of one function hold `__user__` or its `"valves"` object, and misuses.
 
@@ -3085,11 +3110,14 @@ class UserValvesFlow:
         self.model = model
         self.info = info
         self.seeds = seeds
-        self.assigns: dict[str, list[tuple[_Position, cst.BaseExpression | None]]] = {}
-        self.dict_checked: set[str] = set()
+        facts = model.memo_table("valves.user_flow").get(info.qualname)
+        if facts is None:
+            facts = model.memo_table("valves.user_flow")[info.qualname] = self._facts()
+        self.facts: _FunctionFacts = facts
+        self.assigns = facts.assigns
+        self.dict_checked = facts.dict_checked
         # Memo per expression node: `x = x or x` chains would otherwise branch exponentially.
         self._kinds: dict[int, Taint | None] = {}
-        self._collect()
 
     def _end(self, node: cst.CSTNode) -> _Position:
         end = self.model.position(node).end
@@ -3100,39 +3128,69 @@ class UserValvesFlow:
         return (start.line, start.column)
 
     def _bind(
-        self, target: cst.BaseExpression, value: cst.BaseExpression | None, at: _Position
+        self,
+        assigns: _Assigns,
+        target: cst.BaseExpression,
+        value: cst.BaseExpression | None,
+        at: _Position,
     ) -> None:
-        if isinstance(target, cst.Name):
-            self.assigns.setdefault(target.value, []).append((at, value))
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bind(element.value, None, at)
-        elif isinstance(target, cst.StarredElement):
-            self._bind(target.value, None, at)
+        kind = type(target)
+        if kind is cst.Name:
+            assigns.setdefault(cst.ensure_type(target, cst.Name).value, []).append((at, value))
+        elif kind is cst.Tuple or kind is cst.List:
+            for element in cast(cst.Tuple | cst.List, target).elements:
+                self._bind(assigns, element.value, None, at)
+        elif kind is cst.StarredElement:
+            self._bind(assigns, cast(cst.StarredElement, target).value, None, at)
 
-    def _collect(self) -> None:
-        for node in self.model.scope_nodes(self.info.node.body, lambdas=True):
-            if isinstance(node, cst.Assign):
-                for t in node.targets:
-                    self._bind(t.target, node.value, self._end(node))
-            elif isinstance(node, (cst.AnnAssign, cst.NamedExpr)) and node.value is not None:
-                self._bind(node.target, node.value, self._end(node))
-            elif isinstance(node, cst.AugAssign):
-                self._bind(node.target, None, self._end(node))
-            elif isinstance(node, (cst.For, cst.CompFor)):
-                self._bind(node.target, None, self._end(node.target))
-            elif isinstance(node, cst.WithItem) and node.asname is not None:
-                self._bind(node.asname.name, None, self._end(node.asname))
-            elif (
-                isinstance(node, cst.Call)
-                and self.model.resolve_name(node.func) & {"builtins.isinstance"}
-                and len(node.args) == 2
-                and isinstance(node.args[0].value, cst.Name)
+    def _facts(self) -> _FunctionFacts:
+        model = self.model
+        assigns: _Assigns = {}
+        dict_checked: set[str] = set()
+        uses: list[cst.CSTNode] = []
+        calls: list[_ModuleCall] = []
+        for node in model.scope_nodes(self.info.node.body, lambdas=True):
+            kind = type(node)
+            if kind is cst.Assign:
+                assign = cast(cst.Assign, node)
+                for t in assign.targets:
+                    self._bind(assigns, t.target, assign.value, self._end(node))
+            elif kind in _BIND_VALUE:
+                bound = cast(cst.AnnAssign | cst.NamedExpr, node)
+                if bound.value is not None:
+                    self._bind(assigns, bound.target, bound.value, self._end(node))
+            elif kind is cst.AugAssign:
+                self._bind(assigns, cast(cst.AugAssign, node).target, None, self._end(node))
+            elif kind in _BIND_LOOP:
+                target = cast(cst.For | cst.CompFor, node).target
+                self._bind(assigns, target, None, self._end(target))
+            elif kind is cst.WithItem:
+                asname = cast(cst.WithItem, node).asname
+                if asname is not None:
+                    self._bind(assigns, asname.name, None, self._end(asname))
+            elif kind is cst.Call:
+                call = cast(cst.Call, node)
+                if (
+                    model.resolve_name(call.func) & {"builtins.isinstance"}
+                    and len(call.args) == 2
+                    and type(call.args[0].value) is cst.Name
+                ):
+                    # `isinstance(uv, dict)` guards a dict branch: leave that name alone.
+                    dict_checked.add(cst.ensure_type(call.args[0].value, cst.Name).value)
+                func = call.func
+                if type(func) is cst.Attribute and func.attr.value in DICT_METHODS:
+                    uses.append(call)
+                module_call = self._module_call(call)
+                if module_call is not None:
+                    calls.append(module_call)
+            elif kind is cst.Subscript or (
+                kind is cst.Comparison
+                and any(type(t.operator) in _IN_OPS for t in cast(cst.Comparison, node).comparisons)
             ):
-                # `isinstance(uv, dict)` guards a dict branch: leave that name alone.
-                self.dict_checked.add(node.args[0].value.value)
-        for entries in self.assigns.values():
+                uses.append(node)
+        for entries in assigns.values():
             entries.sort(key=lambda e: e[0])
+        return _FunctionFacts(assigns, dict_checked, uses, calls)
 
     def kind(self, expr: cst.BaseExpression, depth: int = 0) -> Taint | None:
         key = id(expr)
@@ -3192,30 +3250,28 @@ class UserValvesFlow:
         return None
 
     def misuses(self) -> Iterator[Misuse]:
-        for node in self.model.scope_nodes(self.info.node.body, lambdas=True):
-            if isinstance(node, cst.Subscript):
-                if self._is_uv(node.value):
+        for node in self.facts.uses:
+            kind = type(node)
+            if kind is cst.Subscript:
+                sub = cast(cst.Subscript, node)
+                if self._is_uv(sub.value):
                     key = None
-                    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-                        key = string_value(node.slice[0].slice.value)
-                    yield Misuse(node, node.value, "subscript", key)
-            elif isinstance(node, cst.Call):
-                func = node.func
-                if (
-                    isinstance(func, cst.Attribute)
-                    and func.attr.value in DICT_METHODS
-                    and self._is_uv(func.value)
-                ):
-                    args = [a for a in node.args if a.keyword is None and not a.star]
+                    if len(sub.slice) == 1 and type(sub.slice[0].slice) is cst.Index:
+                        key = string_value(sub.slice[0].slice.value)
+                    yield Misuse(node, sub.value, "subscript", key)
+            elif kind is cst.Call:
+                call = cast(cst.Call, node)
+                func = cast(cst.Attribute, call.func)  # a dict method (see `_facts`)
+                if self._is_uv(func.value):
+                    args = [a for a in call.args if a.keyword is None and not a.star]
                     key = string_value(args[0].value) if args else None
                     default = args[1].value if len(args) > 1 else None
                     yield Misuse(node, func.value, "method", key, func.attr.value, default)
-            elif isinstance(node, cst.Comparison):
-                for target in node.comparisons:
-                    if isinstance(target.operator, (cst.In, cst.NotIn)) and self._is_uv(
-                        target.comparator
-                    ):
-                        yield Misuse(node, target.comparator, "in", string_value(node.left))
+            else:
+                comparison = cast(cst.Comparison, node)
+                for target in comparison.comparisons:
+                    if type(target.operator) in _IN_OPS and self._is_uv(target.comparator):
+                        yield Misuse(node, target.comparator, "in", string_value(comparison.left))
 
     def _is_uv(self, expr: cst.BaseExpression) -> bool:
         if isinstance(expr, cst.Name) and expr.value in self.dict_checked:
@@ -3228,19 +3284,25 @@ class UserValvesFlow:
         Offloads pass the arguments on: `asyncio.to_thread(f, uv)`,
         `loop.run_in_executor(None, f, uv)`, `executor.submit(f, uv)`, `partial(f, uv)`.
         """
-        for node in self.model.scope_nodes(self.info.node.body, lambdas=True):
-            if not isinstance(node, cst.Call):
-                continue
-            func, args = node.func, list(node.args)
-            offloaded = self._offloaded(node)
-            if offloaded is not None:
-                func, args = offloaded
-            callee = self.model.resolve_callable(func, self.info)
-            if callee is None or callee not in self.model.functions:
-                continue
-            seeds = self._map_args(func, args, self.model.functions[callee])
+        for node, callee, params in self.facts.calls:
+            seeds: dict[str, Taint] = {}
+            for name, value in params:
+                kind = self.kind(value)
+                if name is not None and kind is not None:
+                    seeds[name] = kind
             if seeds:
                 yield node, callee, seeds
+
+    def _module_call(self, node: cst.Call) -> _ModuleCall | None:
+        """`node` as a call of a module function, with the parameter each argument binds."""
+        func, args = node.func, list(node.args)
+        offloaded = self._offloaded(node)
+        if offloaded is not None:
+            func, args = offloaded
+        callee = self.model.resolve_callable(func, self.info)
+        if callee is None or callee not in self.model.functions:
+            return None
+        return node, callee, self._map_args(func, args, self.model.functions[callee])
 
     def _offloaded(self, call: cst.Call) -> tuple[cst.BaseExpression, list[cst.Arg]] | None:
         names = self.model.resolve_name(call.func)
@@ -3256,7 +3318,7 @@ class UserValvesFlow:
 
     def _map_args(
         self, func: cst.BaseExpression, args: Sequence[cst.Arg], callee: FunctionInfo
-    ) -> dict[str, Taint]:
+    ) -> list[tuple[str | None, cst.BaseExpression]]:
         p = callee.node.params
         positional = [x.name.value for x in (*p.posonly_params, *p.params)]
         decorators = {
@@ -3271,7 +3333,7 @@ class UserValvesFlow:
         elif bound and callee.name == "__init__":
             positional = positional[1:]  # `Helper(uv)` runs `Helper.__init__(self, uv)`
         all_names = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
-        out: dict[str, Taint] = {}
+        out: list[tuple[str | None, cst.BaseExpression]] = []
         index = 0
         for arg in args:
             if arg.star:
@@ -3281,9 +3343,7 @@ class UserValvesFlow:
             else:
                 name = positional[index] if index < len(positional) else None
                 index += 1
-            kind = self.kind(arg.value)
-            if name is not None and kind is not None:
-                out[name] = kind
+            out.append((name, arg.value))
         return out
 
 
