@@ -130,13 +130,13 @@ def _all_params(fn: cst.FunctionDef) -> list[cst.Param]:
 
 def _is_name(node: cst.CSTNode | None, *values: str) -> bool:
     """`node` is a bare name, one of `values` when any are given."""
-    return isinstance(node, cst.Name) and (not values or node.value in values)
+    return type(node) is cst.Name and (not values or node.value in values)
 
 
 def _is_self_attr(node: cst.CSTNode | None, attr: str | None = None) -> bool:
     """`node` is `self.<attr>` (any attribute when `attr` is None)."""
     return (
-        isinstance(node, cst.Attribute)
+        type(node) is cst.Attribute
         and _is_name(node.value, "self")
         and (attr is None or node.attr.value == attr)
     )
@@ -3852,12 +3852,14 @@ class _Emitters:
                 parent = parent.parent
             if parent is not None:  # a closure of reached code (a callback): it runs too
                 self.functions[qual] = (info, reached[parent.qualname][1])
-        self.bindings: dict[cst.CSTNode, str] = {}
+        # Keyed by `id` of the binding node (the module keeps it alive): LibCST's
+        # `__hash__` is Python code, asked here for every name read on every round.
+        self.bindings: dict[int, str] = {}
         self.attributes: dict[tuple[str, str], str] = {}
         for info, _path in self.functions.values():
             for param in _param_nodes(info):
                 if param.name.value in EMITTER_PARAMS:
-                    self.bindings[param] = param.name.value
+                    self.bindings[id(param)] = param.name.value
         self._solve()
 
     # --- what is an emitter ------------------------------------------------------------
@@ -3867,9 +3869,10 @@ class _Emitters:
         # `a if c else b if d else e` nests to the right: the chain's last value first.
         chain: list[cst.IfExp] = []
         while True:
-            while isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            # Exact types: a failed `isinstance` against LibCST's ABCs runs Python code.
+            while type(expr) is cst.BooleanOperation and type(expr.operator) is cst.Or:
                 expr = expr.left  # injected emitters are never falsy
-            if not isinstance(expr, cst.IfExp):
+            if type(expr) is not cst.IfExp:
                 break
             chain.append(expr)
             expr = expr.orelse
@@ -3881,17 +3884,20 @@ class _Emitters:
         return found
 
     def _origin(self, expr: cst.BaseExpression, info: FunctionInfo) -> str | None:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             referents = self.model.referents(expr)
             if referents is None:
                 return None
-            origins = {self.bindings.get(r) if r is not None else None for r in referents}
+            bindings = self.bindings
+            origins = {bindings.get(id(r)) if r is not None else None for r in referents}
             return next(iter(origins)) if len(origins) == 1 else None
-        if isinstance(expr, cst.Attribute) and _is_name(expr.value, "self"):
+        if type(expr) is cst.Attribute:
+            if not _is_name(expr.value, "self"):
+                return None
             owner = _owner_class(info)
             return self.attributes.get((owner, expr.attr.value)) if owner else None
-        if isinstance(expr, cst.IfExp) or (
-            isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or)
+        if type(expr) is cst.IfExp or (
+            type(expr) is cst.BooleanOperation and type(expr.operator) is cst.Or
         ):
             return self.origin(expr, info)  # a parenthesized chain
         return None
@@ -3920,7 +3926,7 @@ class _Emitters:
                 for target, value in pairs:
                     origin = self.origin(value, info)
                     if isinstance(target, cst.Name) and origin is not None:
-                        self.bindings[target] = origin
+                        self.bindings[id(target)] = origin
                     elif owner is not None and _is_self_attr(target):
                         key = (owner, cst.ensure_type(target, cst.Attribute).attr.value)
                         if origin is None and _is_name(value, "None"):
@@ -3985,7 +3991,7 @@ class _Emitters:
                 target = None
             origin = self.origin(arg.value, caller)
             if target is not None and origin is not None:
-                self.bindings[target] = origin
+                self.bindings[id(target)] = origin
 
 
 _NOTHING_SENT = {
@@ -4065,6 +4071,7 @@ class EventNotAwaited(LintRule):
         if start is None:
             return
         self.emitters = _Emitters(self.module, start)
+        self._calls: dict[str, list[tuple[cst.Call, str | None, str | None]]] = {}
         # Sync helpers that hand back the emitter's coroutine (`return emitter(x)`):
         # a call of one of them is as good as a call of the emitter.
         self.returning: dict[str, str] = {}
@@ -4079,18 +4086,31 @@ class EventNotAwaited(LintRule):
         for info, path in self.emitters.functions.values():
             for call, origin in self._emitting_calls(info):
                 self._check_call(call, origin, info, path)
-            for node in self.module.own_nodes(info.node.body, lambdas=False):
-                if isinstance(node, cst.Call) and _is_thread_offloader(self.module, node):
+            for node in self.module.own_of(info.node.body, cst.Call, lambdas=False):
+                if _is_thread_offloader(self.module, node):
                     self._check_offload(node, info, path)
 
     def _emitting_calls(self, info: FunctionInfo) -> Iterator[tuple[cst.Call, str]]:
-        for node in self.module.own_of(info.node.body, cst.Call, lambdas=False):
-            origin = self.emitters.origin(node.func, info)
+        for node, emitter, callee in self._calls_of(info):
+            origin = emitter
             if origin is None:
-                callee = self.module.resolve_callable(node.func, info)
                 origin = self.returning.get(callee) if callee else None
             if origin is not None:
                 yield node, origin
+
+    def _calls_of(self, info: FunctionInfo) -> list[tuple[cst.Call, str | None, str | None]]:
+        """The calls in `info`, with the emitter each calls (or None) and otherwise the
+        module function it calls; fixed once the emitters are known, so computed once
+        (the fixpoint over `returning` asks again every round)."""
+        found = self._calls.get(info.qualname)
+        if found is None:
+            found = []
+            for node in self.module.own_of(info.node.body, cst.Call, lambdas=False):
+                origin = self.emitters.origin(node.func, info)
+                callee = self.module.resolve_callable(node.func, info) if origin is None else None
+                found.append((node, origin, callee))
+            self._calls[info.qualname] = found
+        return found
 
     def _consumption(self, call: cst.Call) -> str:
         """How the coroutine is used: await, flag, return, var (assigned) or ok (unknown)."""
