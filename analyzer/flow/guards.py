@@ -386,7 +386,7 @@ def _literal_strings(node: cst.BaseExpression) -> set[str] | None:
         out: set[str] = set()
         for element in node.elements:
             item = string_value(element.value)
-            if item is None or isinstance(element, cst.StarredElement):
+            if item is None or type(element) is cst.StarredElement:
                 return None
             out.add(item)
         return out
@@ -397,7 +397,7 @@ def _subscript_key(node: cst.Subscript) -> str | None:
     if len(node.slice) != 1:
         return None
     index = node.slice[0].slice
-    if isinstance(index, cst.Index):
+    if type(index) is cst.Index:
         return string_value(index.value)
     return None
 
@@ -407,7 +407,7 @@ def _subscript_index(node: cst.Subscript) -> int | None:
     if len(node.slice) != 1:
         return None
     index = node.slice[0].slice
-    if isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+    if type(index) is cst.Index and type(index.value) is cst.Integer:
         value = index.value.evaluated_value
         return value if isinstance(value, int) else None
     return None
@@ -455,6 +455,16 @@ class _Memo:
 _Container = cst.Dict | cst.List | cst.Tuple | cst.Set
 _CONTAINERS = frozenset({cst.Dict, cst.List, cst.Tuple, cst.Set})
 _OPAQUE = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+# Where a call still runs to completion with its statement (`_Analysis._completes_here`).
+# Comparison operators, by exact type (`role_test`).
+_EQUALITY_OPS = frozenset({cst.Is, cst.IsNot, cst.Equal, cst.NotEqual})
+_POSITIVE_OPS = frozenset({cst.Is, cst.Equal})
+_MEMBER_OPS = frozenset({cst.Equal, cst.Is, cst.In})
+_NOT_MEMBER_OPS = frozenset({cst.NotEqual, cst.IsNot, cst.NotIn})
+_DEFINITIONS = frozenset({cst.FunctionDef, cst.ClassDef})
+_COMPLETING_PARENTS = frozenset(
+    {cst.Await, cst.Expr, cst.Assign, cst.AnnAssign, cst.Return, cst.WithItem}
+)
 
 
 def _opaque(node: cst.CSTNode) -> bool:
@@ -516,6 +526,8 @@ class _Analysis:
         self._memo: _Memo | None = None
         self._last: _Memo | None = None
         self._module_temp: frozenset[str] | None = None
+        self._walrus: dict[int, tuple[cst.CSTNode, list[cst.NamedExpr]]] = {}
+        self._completing: dict[int, tuple[cst.CSTNode, list[cst.Call]]] = {}
 
     # --- module-wide facts ---------------------------------------------------------------
 
@@ -527,11 +539,11 @@ class _Analysis:
         self._module_temp = frozenset()  # while computing: nothing is known yet
         assigned: dict[str, list[cst.BaseExpression]] = {}
         for stmt in self.model.module.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
+            if type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
-                    if isinstance(small, cst.Assign):
+                    if type(small) is cst.Assign:
                         for target in small.targets:
-                            if isinstance(target.target, cst.Name):
+                            if type(target.target) is cst.Name:
                                 assigned.setdefault(target.target.value, []).append(small.value)
         empty = GuardState(ROLES)
         # A few rounds so `OUT = os.path.join(TMP, "x")` after `TMP = mkdtemp()` counts.
@@ -561,8 +573,8 @@ class _Analysis:
                 for target in node.targets:
                     t = target.target
                     if (
-                        isinstance(t, cst.Attribute)
-                        and isinstance(t.value, cst.Name)
+                        type(t) is cst.Attribute
+                        and type(t.value) is cst.Name
                         and t.value.value == "self"
                     ):
                         key = (owner.class_name, t.attr.value)
@@ -709,10 +721,10 @@ class _Analysis:
         out: set[Fact] = set()
         text = []
         for i, part in enumerate(expr.parts):
-            if isinstance(part, cst.FormattedStringText):
+            if type(part) is cst.FormattedStringText:
                 text.append(part.value)
                 continue
-            assert isinstance(part, cst.FormattedStringExpression)
+            assert type(part) is cst.FormattedStringExpression
             inner = self.facts(part.expression, state, fn)
             if inner & LEAKY:
                 out.add(LEAK)
@@ -728,7 +740,7 @@ class _Analysis:
     ) -> frozenset[Fact]:
         left = self.facts(expr.left, state, fn)
         right = self.facts(expr.right, state, fn)
-        if isinstance(expr.operator, cst.Or):
+        if type(expr.operator) is cst.Or:
             if left & (NEVER_NONE | OWN_IDS):
                 # `__user__ or {}`, `body.get("chat_id") or body.get("id")`: the left side
                 # is never empty, so it is always taken.
@@ -782,7 +794,7 @@ class _Analysis:
     ) -> frozenset[Fact]:
         base_expr = expr.value
         if (
-            isinstance(base_expr, cst.Name)
+            type(base_expr) is cst.Name
             and base_expr.value == "self"
             and fn is not None
             and self._class_of(fn) is not None
@@ -809,7 +821,7 @@ class _Analysis:
             out.add(LEAK)
         if isinstance(expr.operator, (cst.Divide, cst.Add)) and TEMP in left:
             out.add(TEMP)
-        if isinstance(expr.operator, cst.Add):
+        if type(expr.operator) is cst.Add:
             lt = [f[1] for f in left if f[0] == "text"]
             rt = [f[1] for f in right if f[0] == "text"]
             out.add(text_fact((lt[0] if lt else "{}") + (rt[0] if rt else "{}")))
@@ -822,7 +834,7 @@ class _Analysis:
         fn: FunctionInfo | None,
     ) -> frozenset[Fact]:
         values: list[cst.BaseExpression] = []
-        if isinstance(expr, cst.Dict):
+        if type(expr) is cst.Dict:
             for element in expr.elements:
                 values.append(element.value)
         else:
@@ -831,18 +843,18 @@ class _Analysis:
         out: set[Fact] = set()
         if any(f & LEAKY for f in facts):
             out.add(LEAK)
-        if facts and not isinstance(expr, cst.Dict):
+        if facts and type(expr) is not cst.Dict:
             for common in (UID, CHAT_ID, OWN):
                 if all(common in f for f in facts):
                     out.add(common)
         # Provenance of the items: `{"user_id": __user__["id"]}`, `(chat_id, uid)`.
-        if isinstance(expr, cst.Dict):
+        if type(expr) is cst.Dict:
             for element, found in zip(expr.elements, facts, strict=True):
-                key = string_value(element.key) if isinstance(element, cst.DictElement) else None
+                key = string_value(element.key) if type(element) is cst.DictElement else None
                 if key is not None:
                     out |= {item_fact(key, f) for f in found if _item_carried(f)}
         elif isinstance(expr, (cst.Tuple, cst.List)) and not any(
-            isinstance(e, cst.StarredElement) for e in expr.elements
+            type(e) is cst.StarredElement for e in expr.elements
         ):
             for i, found in enumerate(facts):
                 out |= {item_fact(i, f) for f in found if _item_carried(f)}
@@ -855,7 +867,7 @@ class _Analysis:
         if deferred is not None:
             # `await asyncio.to_thread(f, x)` is what `f(x)` returns.
             target = deferred.target
-            if isinstance(target, cst.Lambda):
+            if type(target) is cst.Lambda:
                 if deferred.args or target.params.params or target.params.star_arg:
                     return frozenset()
                 return self.facts(target.body, state, fn)
@@ -888,9 +900,9 @@ class _Analysis:
             a.star == "**" and self.facts(a.value, state, fn) & {USER} for a in call.args
         ):
             out |= {OWN_USER, OWN}
-        if isinstance(call.func, cst.Attribute):
+        if type(call.func) is cst.Attribute:
             out |= self._method_facts(call, call.func, state, fn)
-        elif isinstance(call.func, cst.Name) and call.func.value == "getattr" and call.args:
+        elif type(call.func) is cst.Name and call.func.value == "getattr" and call.args:
             key = string_value(call.args[1].value) if len(call.args) > 1 else None
             out |= self._member(first, key)
         if fn is not None:
@@ -973,29 +985,29 @@ class _Analysis:
     def _truth(
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
     ) -> tuple[frozenset[str], frozenset[str]] | None:
-        if isinstance(expr, cst.NamedExpr):
+        if type(expr) is cst.NamedExpr:
             return self.truth(expr.value, state, fn)
-        if isinstance(expr, cst.Await):
+        if type(expr) is cst.Await:
             return self.truth(expr.expression, state, fn)
-        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        if type(expr) is cst.UnaryOperation and type(expr.operator) is cst.Not:
             inner = self.truth(expr.expression, state, fn)
             return None if inner is None else (inner[1], inner[0])
-        if isinstance(expr, cst.Comparison):
+        if type(expr) is cst.Comparison:
             test = self.role_test(expr, state, fn)
             return None if test is None else (test[0], test[1])
-        if isinstance(expr, cst.BooleanOperation):
+        if type(expr) is cst.BooleanOperation:
             left = self.truth(expr.left, state, fn)
             right = self.truth(expr.right, state, fn)
             if left is None and right is None:
                 return None
             lt, lf = left if left is not None else (ROLES, ROLES)
             rt, rf = right if right is not None else (ROLES, ROLES)
-            if isinstance(expr.operator, cst.And):
+            if type(expr.operator) is cst.And:
                 return (lt & rt, lf | (lt & rf))
             return (lt | (lf & rt), lf & rf)
-        if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+        if type(expr) is cst.Name and expr.value in ("True", "False"):
             return (ROLES, _NONE) if expr.value == "True" else (_NONE, ROLES)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             known = self._isinstance_truth(expr, state, fn)
             if known is not None:
                 return known
@@ -1021,7 +1033,7 @@ class _Analysis:
             return None
         matching = _TYPE_NAMES[kinds.pop()]
         spec = call.args[1].value
-        parts = [e.value for e in spec.elements] if isinstance(spec, cst.Tuple) else [spec]
+        parts = [e.value for e in spec.elements] if type(spec) is cst.Tuple else [spec]
         names = [self.model.resolve_name(part) for part in parts]
         if any(found & matching for found in names):
             return (ROLES, _NONE)
@@ -1039,17 +1051,17 @@ class _Analysis:
         target = expr.comparisons[0]
         op = target.operator
         left, right = expr.left, target.comparator
-        if isinstance(op, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)):
+        if type(op) in _EQUALITY_OPS:
             for a, b in ((left, right), (right, left)):
                 if (
-                    isinstance(b, cst.Name)
+                    type(b) is cst.Name
                     and b.value == "None"
                     and self.facts(a, state, fn) & (NEVER_NONE | OWN_IDS)
                 ):
-                    positive = isinstance(op, (cst.Is, cst.Equal))
+                    positive = type(op) in _POSITIVE_OPS
                     return (_NONE, ROLES, set()) if positive else (ROLES, _NONE, set())
         pairs: list[tuple[cst.BaseExpression, cst.BaseExpression]] = [(left, right)]
-        if isinstance(op, (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)):
+        if type(op) in _EQUALITY_OPS:
             pairs.append((right, left))
         for a, b in pairs:
             cases = [f[1] for f in self.facts(a, state, fn) if f[0] == "role"]
@@ -1058,15 +1070,15 @@ class _Analysis:
             literals = _literal_strings(b)
             if literals is None:
                 return None
-            if isinstance(op, (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)) and len(literals) != 1:
+            if type(op) in _EQUALITY_OPS and len(literals) != 1:
                 return None
             case = cases[0]
             matched = {r for r in ROLES if any(_norm(lit, case) == r for lit in literals)}
             bad = {lit for lit in literals if _norm(lit, case) not in ROLES}
             true = frozenset(matched)
-            if isinstance(op, (cst.Equal, cst.Is, cst.In)):
+            if type(op) in _MEMBER_OPS:
                 return (true, ROLES - true, bad)
-            if isinstance(op, (cst.NotEqual, cst.IsNot, cst.NotIn)):
+            if type(op) in _NOT_MEMBER_OPS:
                 return (ROLES - true, true, bad)
             return None
         return None
@@ -1077,54 +1089,77 @@ class _Analysis:
         stmt = node.stmt
         if stmt is None or not state.roles:
             return state
-        for walrus in _walrus_in(self.model, stmt):
-            if isinstance(walrus.target, cst.Name):
+        for walrus in self._walruses(stmt):
+            if type(walrus.target) is cst.Name:
                 state = state.bind(walrus.target.value, self.facts(walrus.value, state, fn))
-        if isinstance(stmt, cst.Assign):
-            facts = self.facts(stmt.value, state, fn)
-            for target in stmt.targets:
-                state = self._assign(target.target, stmt.value, facts, state, fn)
-        elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
-            state = self._assign(
-                stmt.target, stmt.value, self.facts(stmt.value, state, fn), state, fn
-            )
-        elif isinstance(stmt, cst.AugAssign) and isinstance(stmt.target, cst.Name):
-            keep = self.facts(stmt.target, state, fn) & {TEMP, LEAK, MAY_LEAK}
-            added = self.facts(stmt.value, state, fn) & LEAKY
-            state = state.bind(stmt.target.value, keep | ({LEAK} if added else frozenset()))
-        elif isinstance(stmt, cst.Del):
-            for name in _names_in(self.model, stmt.target):
-                state = state.bind(name.value, frozenset())
-        elif isinstance(stmt, cst.WithItem):
-            if stmt.asname is not None:
-                facts = self.facts(stmt.item, state, fn)
-                state = self._assign(stmt.asname.name, stmt.item, facts, state, fn)
-        elif node.kind == "for" and isinstance(node.owner, cst.For):
-            iterable = self.facts(node.owner.iter, state, fn)
+        # Exact types (LibCST's classes are ABCs: a failed `isinstance` runs Python code).
+        kind = type(stmt)
+        if kind is cst.Assign:
+            assign = cast(cst.Assign, stmt)
+            facts = self.facts(assign.value, state, fn)
+            for target in assign.targets:
+                state = self._assign(target.target, assign.value, facts, state, fn)
+        elif kind is cst.AnnAssign and cast(cst.AnnAssign, stmt).value is not None:
+            annotated = cast(cst.AnnAssign, stmt)
+            value = cast(cst.BaseExpression, annotated.value)
+            state = self._assign(annotated.target, value, self.facts(value, state, fn), state, fn)
+        elif kind is cst.AugAssign and type(cast(cst.AugAssign, stmt).target) is cst.Name:
+            augmented = cast(cst.AugAssign, stmt)
+            name = cast(cst.Name, augmented.target)
+            keep = self.facts(name, state, fn) & {TEMP, LEAK, MAY_LEAK}
+            added = self.facts(augmented.value, state, fn) & LEAKY
+            state = state.bind(name.value, keep | ({LEAK} if added else frozenset()))
+        elif kind is cst.Del:
+            for bound in _names_in(self.model, cast(cst.Del, stmt).target):
+                state = state.bind(bound.value, frozenset())
+        elif kind is cst.WithItem:
+            item = cast(cst.WithItem, stmt)
+            if item.asname is not None:
+                facts = self.facts(item.item, state, fn)
+                state = self._assign(item.asname.name, item.item, facts, state, fn)
+        elif node.kind == "for" and type(node.owner) is cst.For:
+            loop = node.owner
+            iterable = self.facts(loop.iter, state, fn)
             element = iterable & {OWN}
-            state = self._assign(node.owner.target, None, element, state, fn)
-        elif isinstance(stmt, cst.ExceptHandler) and stmt.name is not None:
-            if isinstance(stmt.name.name, cst.Name):
-                state = state.bind(stmt.name.name.value, frozenset())
-        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            state = state.bind(stmt.name.value, frozenset())
-        elif isinstance(stmt, (cst.Import, cst.ImportFrom)) and not isinstance(
-            stmt.names, cst.ImportStar
-        ):
-            for alias in stmt.names:
-                bound = alias.asname.name if alias.asname else alias.name
-                if isinstance(bound, cst.Name):
-                    state = state.bind(bound.value, frozenset())
+            state = self._assign(loop.target, None, element, state, fn)
+        elif kind is cst.ExceptHandler and cast(cst.ExceptHandler, stmt).name is not None:
+            caught = cast(cst.AsName, cast(cst.ExceptHandler, stmt).name).name
+            if type(caught) is cst.Name:
+                state = state.bind(caught.value, frozenset())
+        elif kind is cst.FunctionDef or kind is cst.ClassDef:
+            state = state.bind(cast(cst.FunctionDef | cst.ClassDef, stmt).name.value, frozenset())
+        elif (kind is cst.Import or kind is cst.ImportFrom) and type(
+            cast(cst.Import | cst.ImportFrom, stmt).names
+        ) is not cst.ImportStar:
+            for alias in cast(cst.Import, stmt).names:
+                bound_name = alias.asname.name if alias.asname else alias.name
+                if type(bound_name) is cst.Name:
+                    state = state.bind(bound_name.value, frozenset())
         # A call to a module function that raises (or returns) for non-admins narrows the
         # roles after it: `self._require_admin(__user__)`.
         if node.kind in ("stmt", "with"):
-            for call in _calls_in(self.model, stmt):
-                if not self._completes_here(call, stmt):
-                    continue
+            for call in self._completing_calls(stmt):
                 summary = self.summary_for_call(call, state, fn)
                 if summary is not None:
                     state = state.with_roles(state.roles & summary.exit_roles)
         return state
+
+    # Per statement, asked on every round of the dataflow: cached by `id` (LibCST's
+    # `__hash__` is Python code), with the statement kept alive beside its answer.
+
+    def _walruses(self, stmt: cst.CSTNode) -> list[cst.NamedExpr]:
+        found = self._walrus.get(id(stmt))
+        if found is None:
+            found = self._walrus[id(stmt)] = (stmt, _walrus_in(self.model, stmt))
+        return found[1]
+
+    def _completing_calls(self, stmt: cst.CSTNode) -> list[cst.Call]:
+        """The calls of `stmt` that `_completes_here`, in order."""
+        found = self._completing.get(id(stmt))
+        if found is None:
+            calls = [c for c in _calls_in(self.model, stmt) if self._completes_here(c, stmt)]
+            found = self._completing[id(stmt)] = (stmt, calls)
+        return found[1]
 
     def _completes_here(self, call: cst.Call, stmt: cst.CSTNode) -> bool:
         """The call runs to completion before the statement ends: it is the statement's
@@ -1133,10 +1168,7 @@ class _Analysis:
         node: cst.CSTNode = call
         while node is not stmt:
             parent = self.model.parent(node)
-            if parent is None or not isinstance(
-                parent,
-                (cst.Await, cst.Expr, cst.Assign, cst.AnnAssign, cst.Return, cst.WithItem),
-            ):
+            if parent is None or type(parent) not in _COMPLETING_PARENTS:
                 return False
             node = parent
         return True
@@ -1149,14 +1181,14 @@ class _Analysis:
         state: GuardState,
         fn: FunctionInfo,
     ) -> GuardState:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             return state.bind(target.value, facts)
         if isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             if (
                 isinstance(value, (cst.Tuple, cst.List))
                 and len(value.elements) == len(elements)
-                and not any(isinstance(e, cst.StarredElement) for e in value.elements)
+                and not any(type(e) is cst.StarredElement for e in value.elements)
             ):
                 for element, item in zip(elements, value.elements, strict=True):
                     state = self._assign(
@@ -1166,12 +1198,12 @@ class _Analysis:
             # `fd, path = tempfile.mkstemp()`, `for a, b in own_rows`: spread the facts;
             # `chat_id, uid = self._ids(body, __user__)`: each its item's.
             spread = facts & {TEMP, OWN}
-            starred = any(isinstance(e, cst.StarredElement) for e in elements)
+            starred = any(type(e) is cst.StarredElement for e in elements)
             for i, element in enumerate(elements):
                 items = frozenset() if starred else _items(facts, i)
                 state = self._assign(element.value, None, spread | items, state, fn)
             return state
-        if isinstance(target, cst.StarredElement):
+        if type(target) is cst.StarredElement:
             return self._assign(target.value, None, frozenset(), state, fn)
         return state
 
@@ -1190,7 +1222,7 @@ class _Analysis:
                     state = state.with_roles(narrowed)
             if src.kind == "test":
                 state = self._ownership(edge.condition, edge.kind == "true", state, fn)
-        elif src.kind == "case" and isinstance(src.stmt, cst.MatchCase):
+        elif src.kind == "case" and type(src.stmt) is cst.MatchCase:
             return self._refine_case(src.stmt, edge.kind == "true", state, fn)
         return state
 
@@ -1198,7 +1230,7 @@ class _Analysis:
         self, case: cst.MatchCase, matched: bool, state: GuardState, fn: FunctionInfo
     ) -> GuardState | None:
         match = self.model.parent(case)
-        if not isinstance(match, cst.Match):
+        if type(match) is not cst.Match:
             return state
         if not any(f[0] == "role" for f in self.facts(match.subject, state, fn)):
             return state
@@ -1220,20 +1252,18 @@ class _Analysis:
         """`x.user_id == __user__["id"]` (or `!=` on the false edge): `x` and the id it was
         looked up by are the clicking user's own from here on."""
         while True:
-            if isinstance(cond, cst.UnaryOperation) and isinstance(cond.operator, cst.Not):
+            if type(cond) is cst.UnaryOperation and type(cond.operator) is cst.Not:
                 cond, truthy = cond.expression, not truthy
-            elif isinstance(cond, cst.Await):
+            elif type(cond) is cst.Await:
                 cond = cond.expression
             else:
                 break
-        if isinstance(cond, cst.Call) and truthy:
+        if type(cond) is cst.Call and truthy:
             return self._owner_predicate(cond, state, fn)
-        if not isinstance(cond, cst.Comparison) or len(cond.comparisons) != 1:
+        if type(cond) is not cst.Comparison or len(cond.comparisons) != 1:
             return state
         op = cond.comparisons[0].operator
-        if not (
-            (isinstance(op, cst.Equal) and truthy) or (isinstance(op, cst.NotEqual) and not truthy)
-        ):
+        if not ((type(op) is cst.Equal and truthy) or (type(op) is cst.NotEqual and not truthy)):
             return state
         left, right = cond.left, cond.comparisons[0].comparator
         for a, b in ((left, right), (right, left)):
@@ -1257,7 +1287,7 @@ class _Analysis:
         record = args.get("id")
         if uid is None or record is None or not self.facts(uid, state, fn) & {UID}:
             return state
-        if isinstance(record, cst.Name):
+        if type(record) is cst.Name:
             return state.add(record.value, OWN)
         if isinstance(record, (cst.Subscript, cst.Attribute)):
             return state.add(_code(record), OWN)
@@ -1281,7 +1311,7 @@ class _Analysis:
         is_method = (
             bool(params)
             and params[0] in ("self", "cls")
-            and (isinstance(call.func, cst.Attribute) or callee.name == "__init__")
+            and (type(call.func) is cst.Attribute or callee.name == "__init__")
         )
         if is_method:
             params = params[1:]
@@ -1350,8 +1380,8 @@ class _Analysis:
             roles = flowing.roles
             exit_roles |= roles
             stmt = edge.src.stmt
-            value = stmt.value if isinstance(stmt, cst.Return) else None
-            if value is None or (isinstance(value, cst.Name) and value.value == "None"):
+            value = stmt.value if type(stmt) is cst.Return else None
+            if value is None or (type(value) is cst.Name and value.value == "None"):
                 false |= roles
                 continue
             if not _neutral(value):
@@ -1403,7 +1433,7 @@ class _Analysis:
                 if state is None:
                     continue
                 skip = self._offload_skip(site, callee)
-                call = site.node if isinstance(site.node, cst.Call) else None
+                call = site.node if type(site.node) is cst.Call else None
                 bound = (
                     self.bind_params(call, callee, state, info, skip)
                     if call is not None and skip >= 0
@@ -1468,15 +1498,15 @@ class _Analysis:
 
     def _offload_skip(self, site: CallSite, callee: FunctionInfo) -> int:
         """Leading arguments of an offloading call before the callee's own arguments."""
-        if site.kind != "offload" or not isinstance(site.node, cst.Call):
+        if site.kind != "offload" or type(site.node) is not cst.Call:
             return 0
         for i, arg in enumerate(site.node.args):
             if self.model.resolve_callable(arg.value, callee) == callee.qualname:
                 return i + 1
             target = arg.value
-            if isinstance(target, cst.Attribute) and target.attr.value == callee.name:
+            if type(target) is cst.Attribute and target.attr.value == callee.name:
                 return i + 1
-            if isinstance(target, cst.Name) and target.value == callee.name:
+            if type(target) is cst.Name and target.value == callee.name:
                 return i + 1
         return -1
 
@@ -1560,7 +1590,7 @@ def _neutral(value: cst.BaseExpression) -> bool:
     not stop a helper's other returns from handing back the user's own id."""
     if isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
         return True
-    if isinstance(value, cst.Name):
+    if type(value) is cst.Name:
         return value.value in ("None", "True", "False")
     if isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
         return not value.elements
@@ -1573,10 +1603,10 @@ def _pattern_literals(pattern: cst.MatchPattern) -> set[str] | None:
     pending = [pattern]
     while pending:
         current = pending.pop()
-        if isinstance(current, cst.MatchOr):
+        if type(current) is cst.MatchOr:
             pending += [element.pattern for element in current.patterns]
             continue
-        value = string_value(current.value) if isinstance(current, cst.MatchValue) else None
+        value = string_value(current.value) if type(current) is cst.MatchValue else None
         if value is None:
             return None
         out.add(value)
@@ -1585,17 +1615,17 @@ def _pattern_literals(pattern: cst.MatchPattern) -> set[str] | None:
 
 def _owner_field_base(expr: cst.BaseExpression) -> cst.Name | None:
     """`x` in `x.user_id`, `x["user_id"]`, `x.get("user_id")`."""
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "user_id":
-        return expr.value if isinstance(expr.value, cst.Name) else None
-    if isinstance(expr, cst.Subscript) and _subscript_key(expr) == "user_id":
-        return expr.value if isinstance(expr.value, cst.Name) else None
+    if type(expr) is cst.Attribute and expr.attr.value == "user_id":
+        return expr.value if type(expr.value) is cst.Name else None
+    if type(expr) is cst.Subscript and _subscript_key(expr) == "user_id":
+        return expr.value if type(expr.value) is cst.Name else None
     if (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Attribute)
+        type(expr) is cst.Call
+        and type(expr.func) is cst.Attribute
         and expr.func.attr.value == "get"
         and expr.args
         and string_value(expr.args[0].value) == "user_id"
-        and isinstance(expr.func.value, cst.Name)
+        and type(expr.func.value) is cst.Name
     ):
         return expr.func.value
     return None
@@ -1666,11 +1696,11 @@ class _Report:
         for node, state in self.nodes(qual):
             stmt = node.stmt
             assert stmt is not None
-            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            if type(stmt) in _DEFINITIONS:
                 continue
             # Walrus bindings earlier in the same test are visible to its calls.
             for walrus in _walrus_in(self.model, stmt):
-                if isinstance(walrus.target, cst.Name):
+                if type(walrus.target) is cst.Name:
                     state = state.bind(
                         walrus.target.value, analysis.facts(walrus.value, state, info)
                     )
@@ -1695,7 +1725,7 @@ class _Report:
             return PrivilegedOp(call, fn.qualname, kind, label, why, state, **extra)
 
         deferred = model.deferred_call(call)
-        if deferred is not None and not isinstance(deferred.target, cst.Lambda):
+        if deferred is not None and type(deferred.target) is not cst.Lambda:
             # A call made for the code (`asyncio.to_thread(Users.get_users)`): the operation
             # is the target's, with those arguments, reported at the runner.
             found = self.classify_call(deferred.call, state, fn)
@@ -1787,7 +1817,7 @@ class _Report:
         func = call.func
         names = self.model.imported_name(func)
         verb: str | None = None
-        if isinstance(func, cst.Attribute) and func.attr.value in _HTTP_METHODS:
+        if type(func) is cst.Attribute and func.attr.value in _HTTP_METHODS:
             verb = func.attr.value
         elif any(n.startswith(_HTTP_MODULES) for n in names):
             verb = "request"
@@ -1815,18 +1845,18 @@ class _Report:
         self, stmt: cst.CSTNode, state: GuardState, fn: FunctionInfo
     ) -> PrivilegedOp | None:
         targets: list[cst.BaseExpression] = []
-        if isinstance(stmt, cst.Assign):
+        if type(stmt) is cst.Assign:
             targets = [t.target for t in stmt.targets]
-        elif isinstance(stmt, (cst.AugAssign, cst.AnnAssign, cst.Del)):
+        elif type(stmt) is cst.AugAssign or type(stmt) is cst.AnnAssign or type(stmt) is cst.Del:
             targets = [stmt.target]
         for target in targets:
-            if isinstance(target, cst.Subscript) and "os.environ" in self.model.resolve_name(
+            if type(target) is cst.Subscript and "os.environ" in self.model.resolve_name(
                 target.value
             ):
                 return PrivilegedOp(
                     stmt, fn.qualname, "privileged", "`os.environ[...]`", _WHY["environ"], state
                 )
-            if isinstance(target, (cst.Attribute, cst.Subscript)):
+            if type(target) is cst.Attribute or type(target) is cst.Subscript:
                 base = target.value
                 while isinstance(base, (cst.Attribute, cst.Subscript)):
                     if CONFIG in self.analysis.facts(base, state, fn):
@@ -1844,7 +1874,7 @@ class _Report:
     def result_name(self, call: cst.Call) -> str | None:
         node: cst.CSTNode = self.model.real_call(call)
         parent = self.model.parent(node)
-        if isinstance(parent, cst.Await):
+        if type(parent) is cst.Await:
             node, parent = parent, self.model.parent(parent)
         if isinstance(parent, (cst.Assign, cst.AnnAssign)):
             targets = (
@@ -1852,7 +1882,7 @@ class _Report:
                 if isinstance(parent, cst.Assign)
                 else [parent.target]
             )
-            if len(targets) == 1 and isinstance(targets[0], cst.Name):
+            if len(targets) == 1 and type(targets[0]) is cst.Name:
                 return targets[0].value
         return None
 
@@ -1989,16 +2019,16 @@ class _Report:
                                 'compare with "admin": `__user__["role"] == "admin"`',
                             )
                         )
-                if node.kind == "case" and isinstance(stmt, cst.MatchCase):
+                if node.kind == "case" and type(stmt) is cst.MatchCase:
                     self._case_literals(stmt, state, info)
                 if node.kind == "assert":
                     self._assert_guard(node, state, info, seen)
-                if node.kind == "test" and isinstance(node.owner, cst.If):
+                if node.kind == "test" and type(node.owner) is cst.If:
                     self._non_stopping_branch(node, state, info, seen)
 
     def _case_literals(self, case: cst.MatchCase, state: GuardState, fn: FunctionInfo) -> None:
         match = self.model.parent(case)
-        if not isinstance(match, cst.Match):
+        if type(match) is not cst.Match:
             return
         if not any(f[0] == "role" for f in self.analysis.facts(match.subject, state, fn)):
             return
@@ -2021,7 +2051,7 @@ class _Report:
         assert_stmt = None
         if isinstance(node.stmt, cst.CSTNode):
             for parent in self.model.ancestors(node.stmt):
-                if isinstance(parent, cst.Assert):
+                if type(parent) is cst.Assert:
                     assert_stmt = parent
                     break
         if assert_stmt is None or assert_stmt in seen or owner is None:
@@ -2048,7 +2078,7 @@ class _Report:
     ) -> None:
         """`if role != "admin": log(...)` with no return/raise: the refusal is only words."""
         stmt_if = node.owner
-        assert isinstance(stmt_if, cst.If)
+        assert type(stmt_if) is cst.If
         if stmt_if in seen or node.stmt is not stmt_if.test or stmt_if.orelse is not None:
             return
         truth = self.analysis.truth(stmt_if.test, state, fn)
@@ -2057,7 +2087,7 @@ class _Report:
         if "admin" not in truth[1]:
             return
         body = stmt_if.body
-        stmts = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
+        stmts = list(body.body) if type(body) is cst.IndentedBlock else [body]
         if _always_stops(stmts) or not self._only_talks(stmts, state, fn):
             return
         seen.add(stmt_if)
@@ -2082,12 +2112,12 @@ class _Report:
             for small in stmt.body:
                 if isinstance(small, (cst.Pass, cst.Assign, cst.AnnAssign)):
                     continue
-                if not isinstance(small, cst.Expr):
+                if type(small) is not cst.Expr:
                     return False
                 value = small.value
-                if isinstance(value, cst.Await):
+                if type(value) is cst.Await:
                     value = value.expression
-                if not isinstance(value, cst.Call):
+                if type(value) is not cst.Call:
                     return False
                 name = _talk_name(value)
                 if not (
@@ -2109,16 +2139,16 @@ class _Report:
             for node, state in self.nodes(qual):
                 stmt = node.stmt
                 assert stmt is not None
-                if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                if type(stmt) in _DEFINITIONS:
                     continue
                 if (
-                    isinstance(stmt, cst.Return)
+                    type(stmt) is cst.Return
                     and qual == self.action.qualname
                     and stmt.value is not None
                     and self.leaks(stmt.value, state, info)
                 ):
                     self.leak(stmt, "returned from `action` (the browser receives it)")
-                if isinstance(stmt, (cst.Assign, cst.AugAssign)):
+                if type(stmt) is cst.Assign or type(stmt) is cst.AugAssign:
                     self._message_write(stmt, state, info)
                 for call in _calls_in(self.model, stmt):
                     sink = self.sink(call, state, info)
@@ -2166,21 +2196,21 @@ class _Report:
         if "builtins.print" in names:
             return "printed to the server log", positional
         func = call.func
-        if any(n.startswith("logging.") for n in names) and isinstance(func, cst.Attribute):
+        if any(n.startswith("logging.") for n in names) and type(func) is cst.Attribute:
             return "logged", positional
-        if isinstance(func, cst.Attribute) and func.attr.value in _LOG_METHODS:
+        if type(func) is cst.Attribute and func.attr.value in _LOG_METHODS:
             receiver = _code(func.value).lower()
             if "log" in receiver:
                 return "logged", positional
         if (
-            isinstance(func, cst.Attribute)
+            type(func) is cst.Attribute
             and func.attr.value == "write"
             and _code(func.value) in ("sys.stdout", "sys.stderr")
         ):
             return "printed to the server log", positional
         if EMITTER in self.analysis.facts(func, state, fn):
             return "sent to the browser in an event", positional
-        if (isinstance(func, cst.Attribute) and func.attr.value in _HTTP_METHODS) or any(
+        if (type(func) is cst.Attribute and func.attr.value in _HTTP_METHODS) or any(
             n.startswith(_HTTP_MODULES) for n in names
         ):
             payload = [
@@ -2210,7 +2240,7 @@ _WHY = {
 
 def _display_callee(site: CallSite) -> str:
     """The callee as written at the call (`self._purge`), else its qualified name."""
-    if site.kind == "call" and isinstance(site.node, cst.Call):
+    if site.kind == "call" and type(site.node) is cst.Call:
         text = _code(site.node.func)
         if len(text) <= 40 and "\n" not in text:
             return f"`{text}`"
@@ -2224,14 +2254,14 @@ def _comparisons_in(model: ActionModule, node: cst.CSTNode) -> list[cst.Comparis
 def _only_presence_or_owner_test(stmt: cst.CSTNode, name: str) -> bool:
     """`x`, `not x`, `x is None`, `x.user_id != uid`: tests that do not use the record."""
     expr = stmt
-    while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+    while type(expr) is cst.UnaryOperation and type(expr.operator) is cst.Not:
         expr = expr.expression
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         return expr.value == name
-    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+    if type(expr) is cst.Comparison and len(expr.comparisons) == 1:
         left, right = expr.left, expr.comparisons[0].comparator
-        if isinstance(left, cst.Name) and left.value == name:
-            return isinstance(right, cst.Name) and right.value == "None"
+        if type(left) is cst.Name and left.value == name:
+            return type(right) is cst.Name and right.value == "None"
         for side in (left, right):
             base = _owner_field_base(side)
             if base is not None and base.value == name:
@@ -2253,22 +2283,22 @@ def _always_stops(stmts: Sequence[cst.CSTNode]) -> bool:
                 isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in last.body
             ):
                 return False
-        elif isinstance(last, cst.If):
+        elif type(last) is cst.If:
             if last.orelse is None:
                 return False
-            body = list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
+            body = list(last.body.body) if type(last.body) is cst.IndentedBlock else [last.body]
             other = last.orelse
             rest = (
                 [other]
-                if isinstance(other, cst.If)
+                if type(other) is cst.If
                 else list(other.body.body)
-                if isinstance(other.body, cst.IndentedBlock)
+                if type(other.body) is cst.IndentedBlock
                 else [other.body]
             )
             pending += [rest, body]
         elif isinstance(last, (cst.Try, cst.With)):
             pending.append(
-                list(last.body.body) if isinstance(last.body, cst.IndentedBlock) else [last.body]
+                list(last.body.body) if type(last.body) is cst.IndentedBlock else [last.body]
             )
         # Loops and others: not a plain fall-through we can be sure of (they count as stops).
     return True
@@ -2276,9 +2306,9 @@ def _always_stops(stmts: Sequence[cst.CSTNode]) -> bool:
 
 def _talk_name(call: cst.Call) -> str:
     func = call.func
-    if isinstance(func, cst.Attribute):
+    if type(func) is cst.Attribute:
         return func.attr.value.lower()
-    return func.value.lower() if isinstance(func, cst.Name) else ""
+    return func.value.lower() if type(func) is cst.Name else ""
 
 
 # --- `owui-lint debug-cfg` ------------------------------------------------------------------
