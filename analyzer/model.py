@@ -199,6 +199,7 @@ class ActionModule:
         if index is not None:
             self.__dict__["index"] = index  # built with the parse (see engine.parse)
         self._memo: dict[Hashable, Any] = {}
+        self._tables: dict[str, dict[Any, Any]] = {}
         self._resolved: dict[cst.CSTNode, frozenset[str]] = {}
         self._imported: dict[cst.CSTNode, frozenset[str]] = {}
         self._codes: dict[cst.CSTNode, CodeRange] = {}
@@ -222,13 +223,17 @@ class ActionModule:
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The fact stored under `key`, computed by `compute()` the first time it is asked."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return cast(T, self._memo[key])
+        memo = self._memo
+        if key not in memo:
+            memo[key] = compute()
+        return cast(T, memo[key])
 
     def memo_table(self, key: str) -> dict[Any, Any]:
         """A dict cache for facts computed per function or per node, one per `key`."""
-        return self.memo(("table", key), dict)
+        found = self._tables.get(key)  # asked per node: one dict lookup, no tuple key
+        if found is None:
+            found = self._tables[key] = {}
+        return found
 
     # --- positions, parents, names (all read from the index) ------------------------------
 
@@ -368,7 +373,7 @@ class ActionModule:
         out: dict[str, cst.ClassDef] = {}
         for name, nodes in self.bindings.items():
             for node in nodes:
-                if isinstance(node, cst.ClassDef):
+                if type(node) is cst.ClassDef:
                     out[name] = node
         return out
 
@@ -391,24 +396,24 @@ class ActionModule:
         if not nodes:
             return None
         last = nodes[-1]
-        if isinstance(last, cst.ClassDef):
+        if type(last) is cst.ClassDef:
             return last
         value = assigned_value(last, self)
-        if isinstance(value, cst.Name) and value.value in self.classes:
+        if type(value) is cst.Name and value.value in self.classes:
             return self.classes[value.value]
         return None
 
     def class_methods(self, cls: cst.ClassDef) -> dict[str, cst.FunctionDef]:
         out: dict[str, cst.FunctionDef] = {}
         for stmt in cls.body.body:
-            if isinstance(stmt, cst.FunctionDef):
+            if type(stmt) is cst.FunctionDef:
                 out[stmt.name.value] = stmt
         return out
 
     def nested_class(self, cls: cst.ClassDef, name: str) -> cst.ClassDef | None:
         found = None
         for stmt in cls.body.body:
-            if isinstance(stmt, cst.ClassDef) and stmt.name.value == name:
+            if type(stmt) is cst.ClassDef and stmt.name.value == name:
                 found = stmt
         return found
 
@@ -443,7 +448,7 @@ class ActionModule:
 
         for name, nodes in self.bindings.items():
             for node in nodes:
-                if isinstance(node, cst.FunctionDef):
+                if type(node) is cst.FunctionDef:
                     add(node, name, None, None)
         for cname, cls in self.classes.items():
             for mname, fn in self.class_methods(cls).items():
@@ -465,7 +470,7 @@ class ActionModule:
 
     def enclosing_function(self, node: cst.CSTNode) -> FunctionInfo | None:
         for parent in self.ancestors(node):
-            if isinstance(parent, cst.FunctionDef):
+            if type(parent) is cst.FunctionDef:
                 return self.function_of_node.get(parent)
         return None
 
@@ -485,8 +490,8 @@ class ActionModule:
                 continue
             for target, value in self.assignments_under(info.node.body):
                 if (
-                    isinstance(target, cst.Attribute)
-                    and isinstance(target.value, cst.Name)
+                    type(target) is cst.Attribute
+                    and type(target.value) is cst.Name
                     and target.value.value == "self"
                 ):
                     found = self._constructed_class(value, info)
@@ -501,17 +506,17 @@ class ActionModule:
         """The module class `value` makes an instance of: `Fetcher(...)`, or a call of a
         module function or method that returns one (`self._fetcher()`, `Fetcher.create()`:
         by its return annotation, else every `return Fetcher(...)`)."""
-        while isinstance(value, cst.Await):
+        while type(value) is cst.Await:
             value = value.expression
-        if not isinstance(value, cst.Call):
+        if type(value) is not cst.Call:
             return None
         func = value.func
-        if isinstance(func, cst.Name) and func.value in self.classes:
+        if type(func) is cst.Name and func.value in self.classes:
             return func.value
         qual: str | None = None
-        if isinstance(func, cst.Name) and func.value in self.functions:
+        if type(func) is cst.Name and func.value in self.functions:
             qual = func.value
-        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        elif type(func) is cst.Attribute and type(func.value) is cst.Name:
             base = func.value.value
             owner = within
             while owner.parent is not None:
@@ -535,12 +540,12 @@ class ActionModule:
                 made = set()
                 for ret in self.own_of(info.node.body, cst.Return):
                     value = ret.value
-                    if value is None or (isinstance(value, cst.Name) and value.value == "None"):
+                    if value is None or (type(value) is cst.Name and value.value == "None"):
                         continue
                     made.add(
                         value.func.value
-                        if isinstance(value, cst.Call)
-                        and isinstance(value.func, cst.Name)
+                        if type(value) is cst.Call
+                        and type(value.func) is cst.Name
                         and value.func.value in self.classes
                         else ""
                     )
@@ -561,20 +566,20 @@ class ActionModule:
                 if name in self.classes:
                     found.add(name)
                 continue
-            if isinstance(node, cst.Name):
+            if type(node) is cst.Name:
                 if node.value in self.classes:
                     found.add(node.value)
                 elif node.value != "None":
                     return None
-            elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+            elif type(node) is cst.BinaryOperation and type(node.operator) is cst.BitOr:
                 pending += [node.left, node.right]
-            elif isinstance(node, cst.Subscript) and dotted_name(node.value) in (
+            elif type(node) is cst.Subscript and dotted_name(node.value) in (
                 "Optional",
                 "typing.Optional",
                 "Union",
                 "typing.Union",
             ):
-                pending += [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
+                pending += [e.slice.value for e in node.slice if type(e.slice) is cst.Index]
             else:
                 return None
         return found.pop() if len(found) == 1 else None
@@ -585,14 +590,17 @@ class ActionModule:
         Cached per (expression, function): the flow analyses ask it on every fixpoint round.
         """
         cache = self.memo_table("resolve_callable")
-        key = (expr, within.qualname)
-        if key not in cache:
-            cache[key] = self._resolve_callable(expr, within)
-        result: str | None = cache[key]
+        # Keyed by `id` (LibCST's `__hash__` is Python code); the entry keeps `expr` alive,
+        # so its id is never reused for another node while the entry exists.
+        key = (id(expr), within.qualname)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = (expr, self._resolve_callable(expr, within))
+        result: str | None = found[1]
         return result
 
     def _resolve_callable(self, expr: cst.BaseExpression, within: FunctionInfo) -> str | None:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             name = expr.value
             scope: FunctionInfo | None = within
             while scope is not None:
@@ -605,26 +613,26 @@ class ActionModule:
             if name in self.classes and f"{name}.__init__" in self.functions:
                 return f"{name}.__init__"
             return None
-        if isinstance(expr, cst.Attribute):
+        if type(expr) is cst.Attribute:
             attr = expr.attr.value
             base = expr.value
             owner = within
             while owner.parent is not None:
                 owner = owner.parent
-            if isinstance(base, cst.Name) and base.value in ("self", "cls"):
+            if type(base) is cst.Name and base.value in ("self", "cls"):
                 cls = owner.class_name
                 return self._method_in_class(cls, attr) if cls else None
-            if isinstance(base, cst.Name) and base.value in self.classes:
+            if type(base) is cst.Name and base.value in self.classes:
                 return self._method_in_class(base.value, attr)
             if (
-                isinstance(base, cst.Attribute)
-                and isinstance(base.value, cst.Name)
+                type(base) is cst.Attribute
+                and type(base.value) is cst.Name
                 and base.value.value == "self"
                 and owner.class_name
             ):
                 target = self.attribute_classes.get((owner.class_name, base.attr.value))
                 return self._method_in_class(target, attr) if target else None
-            if isinstance(base, cst.Name):
+            if type(base) is cst.Name:
                 target = self._local_instance_class(within, base.value)
                 return self._method_in_class(target, attr) if target else None
             if isinstance(base, (cst.Call, cst.Await)):  # `Fetcher(url).download()`
@@ -645,7 +653,7 @@ class ActionModule:
                 return qual
             node = self.classes.get(current)
             if node is not None:
-                queue += [b.value.value for b in node.bases if isinstance(b.value, cst.Name)]
+                queue += [b.value.value for b in node.bases if type(b.value) is cst.Name]
         return None
 
     def _local_instance_class(self, within: FunctionInfo, var: str) -> str | None:
@@ -668,8 +676,8 @@ class ActionModule:
                 continue
             value = assigned_value(nodes[0], self)
             if (
-                isinstance(value, cst.Call)
-                and isinstance(value.func, cst.Name)
+                type(value) is cst.Call
+                and type(value.func) is cst.Name
                 and value.func.value in self.classes
             ):
                 out[name] = value.func.value
@@ -690,12 +698,12 @@ class ActionModule:
                     if named is not None:
                         found.setdefault(param.name.value, named)
             for node in self.walk_of(info.node.body, cst.Assign, cst.AnnAssign):
-                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+                if type(node) is cst.AnnAssign and type(node.target) is cst.Name:
                     named = self.class_in_annotation(node.annotation.annotation)
                     if named is not None:
                         found.setdefault(node.target.value, named)
             for target, value in self.assignments_under(info.node.body):
-                if not isinstance(target, cst.Name):
+                if type(target) is not cst.Name:
                     continue
                 named = self._constructed_class(value, info)
                 owner = info
@@ -703,8 +711,8 @@ class ActionModule:
                     owner = owner.parent
                 if (
                     named is None
-                    and isinstance(value, cst.Attribute)
-                    and isinstance(value.value, cst.Name)
+                    and type(value) is cst.Attribute
+                    and type(value.value) is cst.Name
                     and value.value.value == "self"
                     and owner.class_name
                 ):
@@ -747,11 +755,8 @@ class ActionModule:
         """`with Fetcher(...) as f:` runs `Fetcher.__enter__` and `__exit__` (`__aenter__`
         and `__aexit__` under `async with`) when the module defines them."""
         item = self.parent(node)
-        statement = self.parent(item) if isinstance(item, cst.WithItem) else None
-        if (
-            not isinstance(statement, cst.With)
-            or cst.ensure_type(item, cst.WithItem).item is not node
-        ):
+        statement = self.parent(item) if type(item) is cst.WithItem else None
+        if type(statement) is not cst.With or cst.ensure_type(item, cst.WithItem).item is not node:
             return []
         made = self._constructed_class(node, info)
         if made is None:
@@ -763,7 +768,7 @@ class ActionModule:
     def _is_offloader(self, node: cst.Call) -> bool:
         if self.imported_name(node.func) & OFFLOADERS:
             return True
-        return isinstance(node.func, cst.Attribute) and node.func.attr.value in OFFLOAD_METHODS
+        return type(node.func) is cst.Attribute and node.func.attr.value in OFFLOAD_METHODS
 
     # --- calls made for you ------------------------------------------------------------
 
@@ -775,12 +780,13 @@ class ActionModule:
         a runner is one deferred call of `f` with both argument lists, at the runner (the
         partial inside it then is none of its own). Cached."""
         table = self.memo_table("deferred_call")
-        if call not in table:
+        entry = table.get(id(call))  # by `id`, `call` kept alive in the entry (see above)
+        if entry is None:
             found = self._deferred(call)
             if found is not None and found.kind == "partial" and self._absorbed(call):
                 found = None
-            table[call] = found
-        result: DeferredCall | None = table[call]
+            entry = table[id(call)] = (call, found)
+        result: DeferredCall | None = entry[1]
         return result
 
     def real_call(self, call: cst.Call) -> cst.Call:
@@ -799,12 +805,12 @@ class ActionModule:
             for name in sorted(names):
                 if name in THREAD_RUNNERS:
                     index = THREAD_RUNNERS[name]
-            if index is None and isinstance(call.func, cst.Attribute):
+            if index is None and type(call.func) is cst.Attribute:
                 index = THREAD_RUNNER_METHODS.get(call.func.attr.value)
         if index is None and "threading.Thread" in names:
             return self._thread_target(call)
         if index is None:
-            if isinstance(call.func, cst.Call):  # `functools.partial(f, a)(b)`
+            if type(call.func) is cst.Call:  # `functools.partial(f, a)(b)`
                 inner = self._deferred(call.func)
                 if inner is not None and inner.kind == "partial":
                     return self._make(call, inner.target, (*inner.args, *call.args), "partial")
@@ -816,7 +822,7 @@ class ActionModule:
         # The runner's own leading arguments (`run_in_executor`'s executor) are not the target's.
         skipped = positional[: index + 1]
         rest = tuple(a for a in call.args if not any(a is b for b in skipped))
-        if isinstance(target, cst.Call):
+        if type(target) is cst.Call:
             inner = self._deferred(target)
             if inner is not None and inner.kind == "partial":
                 return self._make(call, inner.target, (*inner.args, *rest), kind)
@@ -831,15 +837,15 @@ class ActionModule:
         args: list[cst.Arg] = []
         given = keywords.get("args")
         if isinstance(given, (cst.Tuple, cst.List)):
-            if any(isinstance(e, cst.StarredElement) for e in given.elements):
+            if any(type(e) is cst.StarredElement for e in given.elements):
                 return None
             args += [cst.Arg(value=e.value) for e in given.elements]
         elif given is not None:
             return None
         named = keywords.get("kwargs")
-        if isinstance(named, cst.Dict):
+        if type(named) is cst.Dict:
             for element in named.elements:
-                key = string_value(element.key) if isinstance(element, cst.DictElement) else None
+                key = string_value(element.key) if type(element) is cst.DictElement else None
                 if key is None or not key.isidentifier():
                     return None
                 args.append(cst.Arg(value=element.value, keyword=cst.Name(key)))
@@ -862,10 +868,10 @@ class ActionModule:
         """`call` is a partial handed to a thread runner (or called at once): the runner's
         deferred call covers it."""
         parent = self.parent(call)
-        if isinstance(parent, cst.Call) and parent.func is call:
+        if type(parent) is cst.Call and parent.func is call:
             return True
-        grand = self.parent(parent) if isinstance(parent, cst.Arg) else None
-        if isinstance(grand, cst.Call):
+        grand = self.parent(parent) if type(parent) is cst.Arg else None
+        if type(grand) is cst.Call:
             outer = self._deferred(grand)
             own = self._deferred(call)
             return (
@@ -881,10 +887,10 @@ class ActionModule:
     ) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression]]:
         """(target, value) of every plain or annotated assignment under `body`, in order."""
         for node in self.walk_of(body, cst.Assign, cst.AnnAssign):
-            if isinstance(node, cst.Assign):
+            if type(node) is cst.Assign:
                 for target in node.targets:
                     yield target.target, node.value
-            elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            elif type(node) is cst.AnnAssign and node.value is not None:
                 yield node.target, node.value
 
     @cached_property
@@ -941,10 +947,10 @@ def dotted_name(node: cst.CSTNode) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     parts: list[str] = []
     current: cst.CSTNode = node
-    while isinstance(current, cst.Attribute):
+    while type(current) is cst.Attribute:
         parts.append(current.attr.value)
         current = current.value
-    if isinstance(current, cst.Name):
+    if type(current) is cst.Name:
         parts.append(current.value)
         return ".".join(reversed(parts))
     return None
@@ -953,9 +959,9 @@ def dotted_name(node: cst.CSTNode) -> str | None:
 def assigned_value(binding: cst.CSTNode, model: ActionModule) -> cst.BaseExpression | None:
     """For a binding node (the Name target of an assignment), the value assigned to it."""
     for parent in model.ancestors(binding):
-        if isinstance(parent, cst.Assign):
+        if type(parent) is cst.Assign:
             return parent.value
-        if isinstance(parent, cst.AnnAssign):
+        if type(parent) is cst.AnnAssign:
             return parent.value
         if isinstance(parent, cst.BaseStatement):
             return None
@@ -964,8 +970,9 @@ def assigned_value(binding: cst.CSTNode, model: ActionModule) -> cst.BaseExpress
 
 def string_value(node: cst.CSTNode | None) -> str | None:
     """The value of a plain (non-f) string literal or implicit concatenation, else None."""
-    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
-        return _literal(node)
+    kind = type(node)  # not `isinstance`: a failed one against LibCST's ABCs is slow
+    if kind is cst.SimpleString or kind is cst.ConcatenatedString:
+        return _literal(cast(cst.SimpleString | cst.ConcatenatedString, node))
     return None
 
 

@@ -119,9 +119,9 @@ class Scopes:
         ix = self.ix
         for ancestor in (node, *ix.ancestors(node)):
             if isinstance(ancestor, _ASSIGNMENT_LIKE):
-                if isinstance(ancestor, cst.CompFor):
+                if type(ancestor) is cst.CompFor:
                     return -1  # the element, written first, runs after the `for` binds
-                if isinstance(ancestor, cst.For):
+                if type(ancestor) is cst.For:
                     return ix.end(ancestor.target)
                 return ix.end(ancestor)
             if isinstance(ancestor, (cst.BaseStatement, cst.BaseSuite)):
@@ -287,19 +287,19 @@ def _full_name(node: cst.CSTNode) -> str | None:
     parts: list[str] = []
     current: cst.CSTNode | None = node
     while current is not None:
-        if isinstance(current, cst.Name):
+        if type(current) is cst.Name:
             parts.append(current.value)
             break
-        if isinstance(current, cst.Attribute):
+        if type(current) is cst.Attribute:
             parts.append(current.attr.value)
             current = current.value
-        elif isinstance(current, cst.Call):
+        elif type(current) is cst.Call:
             current = current.func
-        elif isinstance(current, cst.Subscript):
+        elif type(current) is cst.Subscript:
             current = current.value
         elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
             current = current.name
-        elif isinstance(current, cst.Decorator):
+        elif type(current) is cst.Decorator:
             current = current.decorator
         else:
             return None
@@ -311,7 +311,7 @@ def _full_name(node: cst.CSTNode) -> str | None:
 def _import_names(node: ImportNode, full: str) -> set[tuple[str, str]]:
     """LibCST's `ImportAssignment.get_qualified_names_for`."""
     module = ""
-    if isinstance(node, cst.ImportFrom):
+    if type(node) is cst.ImportFrom:
         if node.module is not None:
             module = _full_name(node.module) or ""
         if node.relative:
