@@ -200,9 +200,11 @@ class ActionModule:
             self.__dict__["index"] = index  # built with the parse (see engine.parse)
         self._memo: dict[Hashable, Any] = {}
         self._tables: dict[str, dict[Any, Any]] = {}
-        self._resolved: dict[cst.CSTNode, frozenset[str]] = {}
-        self._imported: dict[cst.CSTNode, frozenset[str]] = {}
-        self._codes: dict[cst.CSTNode, CodeRange] = {}
+        # Per-node caches keyed by `id(node)` (LibCST's `__hash__` is Python code); each
+        # entry keeps its node alive, so an id is never reused while it is cached.
+        self._resolved: dict[int, tuple[cst.CSTNode, frozenset[str]]] = {}
+        self._imported: dict[int, tuple[cst.CSTNode, frozenset[str]]] = {}
+        self._codes: dict[int, tuple[cst.CSTNode, CodeRange]] = {}
 
     @cached_property
     def index(self) -> Index:
@@ -238,11 +240,12 @@ class ActionModule:
     # --- positions, parents, names (all read from the index) ------------------------------
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        found = self._codes.get(node)
+        found = self._codes.get(id(node))
         if found is None:
             sl, sc, el, ec = self.index.range(node)
-            found = self._codes[node] = CodeRange(CodePosition(sl, sc), CodePosition(el, ec))
-        return found
+            code = CodeRange(CodePosition(sl, sc), CodePosition(el, ec))
+            found = self._codes[id(node)] = (node, code)
+        return found[1]
 
     def location(self, node: cst.CSTNode) -> Location:
         """1-based line and column, exclusive end column (LibCST columns are 0-based)."""
@@ -335,26 +338,27 @@ class ActionModule:
         name gives its own dotted name; anything else (calls, subscripts) gives nothing.
         Cached per node: rules ask about the same callee again and again.
         """
-        found = self._resolved.get(node)
+        found = self._resolved.get(id(node))
         if found is None:
             names = {name for name, _ in self.qualified_names(node)}
             if not names:
                 dotted = dotted_name(node)
                 if dotted:
                     names = {dotted}
-            found = self._resolved[node] = frozenset(names)
-        return found
+            found = self._resolved[id(node)] = (node, frozenset(names))
+        return found[1]
 
     def imported_name(self, node: cst.CSTNode) -> frozenset[str]:
         """Like `resolve_name` but only names that come from an import (cached)."""
-        found = self._imported.get(node)
+        found = self._imported.get(id(node))
         if found is None:
-            found = self._imported[node] = frozenset(
+            names = frozenset(
                 name
                 for name, source in self.qualified_names(node)
                 if source in ("import", "builtin")
             )
-        return found
+            found = self._imported[id(node)] = (node, names)
+        return found[1]
 
     # --- module-level bindings -----------------------------------------------------------
 
