@@ -42,16 +42,16 @@ def _class_provides(model: ActionModule, cls: cst.ClassDef, name: str, seen: set
             continue
         seen.add(current.name.value)
         for stmt in current.body.body:
-            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in (name, "__getattr__"):
+            if type(stmt) is cst.FunctionDef and stmt.name.value in (name, "__getattr__"):
                 return True
-            if isinstance(stmt, cst.SimpleStatementLine):
+            if type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
                     targets: list[cst.BaseExpression] = []
-                    if isinstance(small, cst.Assign):
+                    if type(small) is cst.Assign:
                         targets = [t.target for t in small.targets]
-                    elif isinstance(small, cst.AnnAssign):
+                    elif type(small) is cst.AnnAssign:
                         targets = [small.target]
-                    if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                    if any(type(t) is cst.Name and t.value == name for t in targets):
                         return True
             elif isinstance(stmt, (cst.If, cst.Try, cst.With)):
                 return True  # conditional definitions: we cannot tell, so assume it is there
@@ -60,9 +60,9 @@ def _class_provides(model: ActionModule, cls: cst.ClassDef, name: str, seen: set
             if base.keyword is not None:
                 continue
             value = base.value
-            if isinstance(value, cst.Name) and value.value == "object":
+            if type(value) is cst.Name and value.value == "object":
                 continue
-            if isinstance(value, cst.Name) and value.value in model.classes:
+            if type(value) is cst.Name and value.value in model.classes:
                 bases.append(model.classes[value.value])
                 continue
             return True  # an imported or computed base may well provide it
@@ -108,19 +108,19 @@ _CONTEXT_METHODS: frozenset[str] = frozenset({"__enter__", "__exit__", "__aenter
 def _is_thread_offloader(model: ActionModule, call: cst.Call) -> bool:
     if model.imported_name(call.func) & THREAD_OFFLOADERS:
         return True
-    return isinstance(call.func, cst.Attribute) and call.func.attr.value in THREAD_OFFLOAD_METHODS
+    return type(call.func) is cst.Attribute and call.func.attr.value in THREAD_OFFLOAD_METHODS
 
 
 def _is_awaiting_consumer(model: ActionModule, call: cst.Call) -> bool:
     if model.imported_name(call.func) & AWAITING_CONSUMERS:
         return True
-    return isinstance(call.func, cst.Attribute) and call.func.attr.value in AWAITING_METHODS
+    return type(call.func) is cst.Attribute and call.func.attr.value in AWAITING_METHODS
 
 
 def _all_params(fn: cst.FunctionDef) -> list[cst.Param]:
     p = fn.params
     out = [*p.posonly_params, *p.params]
-    if isinstance(p.star_arg, cst.Param):
+    if type(p.star_arg) is cst.Param:
         out.append(p.star_arg)
     out += list(p.kwonly_params)
     if p.star_kwarg is not None:
@@ -153,9 +153,9 @@ def _class_bases(model: ActionModule, cls: cst.ClassDef) -> list[cst.ClassDef] |
     while pending:
         for base in pending[-1]:
             value = base.value
-            if isinstance(value, cst.Name) and value.value == "object":
+            if type(value) is cst.Name and value.value == "object":
                 continue
-            if not isinstance(value, cst.Name) or value.value not in model.classes:
+            if type(value) is not cst.Name or value.value not in model.classes:
                 return None
             target = model.classes[value.value]
             out.append(target)
@@ -179,12 +179,12 @@ def _method_of(model: ActionModule, cls: cst.ClassDef, name: str) -> FunctionInf
         if info is not None:
             return info
         for stmt in c.body.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
+            if type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
                     if (
-                        isinstance(small, cst.Assign)
+                        type(small) is cst.Assign
                         and any(_is_name(t.target, name) for t in small.targets)
-                        and isinstance(small.value, cst.Name)
+                        and type(small.value) is cst.Name
                         and small.value.value in model.functions
                     ):
                         return model.functions[small.value.value]
@@ -225,7 +225,7 @@ def _in_lambda(model: ActionModule, node: cst.CSTNode, stop: cst.CSTNode) -> boo
     for parent in model.ancestors(node):
         if parent is stop:
             return False
-        if isinstance(parent, cst.Lambda):
+        if type(parent) is cst.Lambda:
             return True
     return False
 
@@ -256,7 +256,7 @@ def _top_level(model: ActionModule, node: cst.CSTNode) -> bool:
 
 def _is_annotation_only(model: ActionModule, node: cst.CSTNode) -> bool:
     parent = model.parent(node)
-    return isinstance(parent, cst.AnnAssign) and parent.value is None and parent.target is node
+    return type(parent) is cst.AnnAssign and parent.value is None and parent.target is node
 
 
 def final_bindings(model: ActionModule, name: str) -> list[cst.CSTNode]:
@@ -280,17 +280,17 @@ def _deleted_names(model: ActionModule) -> set[str]:
     """Names removed by a top-level `del` (after that the loader no longer sees them)."""
     out: set[str] = set()
     for stmt in model.module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is not cst.SimpleStatementLine:
             continue
         for small in stmt.body:
-            if not isinstance(small, cst.Del):
+            if type(small) is not cst.Del:
                 continue
             targets = (
                 [e.value for e in small.target.elements]
                 if isinstance(small.target, (cst.Tuple, cst.List))
                 else [small.target]
             )
-            out |= {t.value for t in targets if isinstance(t, cst.Name)}
+            out |= {t.value for t in targets if type(t) is cst.Name}
     return out
 
 
@@ -303,26 +303,26 @@ def _binding_node(node: cst.CSTNode, name: str) -> cst.CSTNode:
     ):
         for alias in node.names:
             bound = alias.asname.name if alias.asname is not None else alias.name
-            if isinstance(bound, cst.Name) and bound.value == name:
+            if type(bound) is cst.Name and bound.value == name:
                 return alias
     return node
 
 
 def _binding_kind(model: ActionModule, node: cst.CSTNode) -> str:
-    if isinstance(node, cst.ClassDef):
+    if type(node) is cst.ClassDef:
         return "a class"
-    if isinstance(node, cst.FunctionDef):
+    if type(node) is cst.FunctionDef:
         return "a function"
     if isinstance(node, (cst.Import, cst.ImportFrom)):
         return "an import"
     for parent in model.ancestors(node):
         if isinstance(parent, (cst.For, cst.CompFor)):
             return "a `for` target"
-        if isinstance(parent, cst.WithItem):
+        if type(parent) is cst.WithItem:
             return "a `with` target"
         if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
             return "an assignment"
-        if isinstance(parent, cst.ExceptHandler):
+        if type(parent) is cst.ExceptHandler:
             return "an `except` target"
         if isinstance(parent, cst.BaseStatement):
             break
@@ -383,15 +383,15 @@ class ActionShadowed(LintRule):
                 continue
             node = nodes[0]
             what = _binding_kind(self.module, node)
-            if isinstance(node, cst.ImportFrom) and node.module is not None:
+            if type(node) is cst.ImportFrom and node.module is not None:
                 source = _code(node.module)
                 fix = (
                     f"import it under another name (`from {source} import {shadow} as "
                     f"{source.rsplit('.', 1)[-1].capitalize()}{shadow}`) or use `import {source}`"
                 )
-            elif isinstance(node, cst.Import):
+            elif type(node) is cst.Import:
                 fix = f"bind the module to another name than `{shadow}`"
-            elif isinstance(node, cst.ClassDef):
+            elif type(node) is cst.ClassDef:
                 fix = f"rename the class (e.g. `_{shadow}`)"
             else:
                 fix = f"rename it (e.g. `_{shadow}` or `{shadow.lower()}`)"
@@ -632,11 +632,11 @@ _UNKNOWN = _Bound("unknown")
 
 
 def _classify_binding(model: ActionModule, node: cst.CSTNode, depth: int = 0) -> _Bound:
-    if isinstance(node, cst.ClassDef):
+    if type(node) is cst.ClassDef:
         return _Bound("class", cls=node)
-    if isinstance(node, cst.FunctionDef):
+    if type(node) is cst.FunctionDef:
         return _classify_function(model, node)
-    if not isinstance(node, cst.Name):
+    if type(node) is not cst.Name:
         return _UNKNOWN  # imports and everything else we cannot see into
     parent = model.parent(node)
     if not isinstance(parent, (cst.AssignTarget, cst.AnnAssign)):
@@ -652,7 +652,7 @@ def _classify_function(model: ActionModule, fn: cst.FunctionDef) -> _Bound:
     returns = [
         n.value
         for n in model.own_nodes(fn.body)
-        if isinstance(n, cst.Return) and n.value is not None and not _is_name(n.value, "None")
+        if type(n) is cst.Return and n.value is not None and not _is_name(n.value, "None")
     ]
     name = info.qualname if info else fn.name.value
     if required:
@@ -681,11 +681,11 @@ def _classify_value(model: ActionModule, value: cst.BaseExpression, depth: int) 
     for kind, what in _LITERAL_KINDS:
         if isinstance(value, kind):
             return _Bound("other", what)
-    if isinstance(value, cst.Name):
+    if type(value) is cst.Name:
         return _classify_name(model, value.value, depth)
-    if isinstance(value, cst.Lambda):
+    if type(value) is cst.Lambda:
         return _Bound("other", "a lambda", confidence=Confidence.LOW)
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+    if type(value) is cst.Call and type(value.func) is cst.Name:
         callee = value.func.value
         target = _classify_name(model, callee, depth)
         if target.kind == "class" and target.cls is not None:
@@ -694,9 +694,7 @@ def _classify_value(model: ActionModule, value: cst.BaseExpression, depth: int) 
             return _Bound("other", f"an instance of `{callee}`, not the class")
         if target.kind == "class" and callee in _BUILTIN_TYPES and callee != "type":
             return _Bound("other", f"a `{callee}` instance")
-        fn = next(
-            (n for n in final_bindings(model, callee) if isinstance(n, cst.FunctionDef)), None
-        )
+        fn = next((n for n in final_bindings(model, callee) if type(n) is cst.FunctionDef), None)
         if fn is not None and len(final_bindings(model, callee)) == 1:
             return _classify_call_result(model, fn, callee, depth)
     return _UNKNOWN
@@ -709,11 +707,11 @@ def _classify_call_result(
     nodes = list(model.own_nodes(fn.body))
     if any(isinstance(n, (cst.Yield, cst.Await)) for n in nodes) or fn.asynchronous:
         return _Bound("other", f"what `{callee}()` returns (a generator or coroutine)")
-    values = [n.value for n in nodes if isinstance(n, cst.Return) and n.value is not None]
+    values = [n.value for n in nodes if type(n) is cst.Return and n.value is not None]
     if not values:
         return _Bound("other", f"what `{callee}()` returns (None)")
     for value in values:
-        if isinstance(value, cst.Name) and value.value != "None":
+        if type(value) is cst.Name and value.value != "None":
             return _UNKNOWN  # could be a class built inside the factory
         if _classify_value(model, value, depth + 1).kind != "other":
             return _UNKNOWN
@@ -727,10 +725,10 @@ def _is_dataclass(model: ActionModule, cls: cst.ClassDef) -> bool | None:
     if len(cls.decorators) != 1:
         return None
     deco = cls.decorators[0].decorator
-    func = deco.func if isinstance(deco, cst.Call) else deco
+    func = deco.func if type(deco) is cst.Call else deco
     if "dataclasses.dataclass" not in model.resolve_name(func):
         return None
-    if isinstance(deco, cst.Call):
+    if type(deco) is cst.Call:
         for arg in deco.args:
             if arg.keyword is not None and arg.keyword.value == "init":
                 return None  # init=False (or computed): no generated __init__ to read
@@ -740,19 +738,19 @@ def _is_dataclass(model: ActionModule, cls: cst.ClassDef) -> bool | None:
 def _required_dataclass_fields(model: ActionModule, cls: cst.ClassDef) -> list[cst.AnnAssign]:
     out: list[cst.AnnAssign] = []
     for stmt in cls.body.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is not cst.SimpleStatementLine:
             continue
         for small in stmt.body:
-            if not isinstance(small, cst.AnnAssign) or not isinstance(small.target, cst.Name):
+            if type(small) is not cst.AnnAssign or type(small.target) is not cst.Name:
                 continue
             annotation = small.annotation.annotation
-            base = annotation.value if isinstance(annotation, cst.Subscript) else annotation
+            base = annotation.value if type(annotation) is cst.Subscript else annotation
             names = model.resolve_name(base)
             if names & {"typing.ClassVar", "ClassVar", "dataclasses.KW_ONLY", "KW_ONLY"}:
                 continue
             if small.value is None:
                 out.append(small)
-            elif isinstance(small.value, cst.Call) and "dataclasses.field" in model.resolve_name(
+            elif type(small.value) is cst.Call and "dataclasses.field" in model.resolve_name(
                 small.value.func
             ):
                 keywords = {a.keyword.value for a in small.value.args if a.keyword is not None}
@@ -774,18 +772,18 @@ def _init_problem(model: ActionModule, cls: cst.ClassDef) -> tuple[cst.CSTNode, 
             return None
         init: cst.FunctionDef | None = None
         for stmt in c.body.body:
-            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__init__":
+            if type(stmt) is cst.FunctionDef and stmt.name.value == "__init__":
                 init = stmt
-            elif isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__new__":
+            elif type(stmt) is cst.FunctionDef and stmt.name.value == "__new__":
                 return None
             elif isinstance(stmt, cst.BaseCompoundStatement) and not isinstance(
                 stmt, (cst.FunctionDef, cst.ClassDef)
             ):
                 return None  # conditional class body: we cannot tell which __init__ wins
-            elif isinstance(stmt, cst.SimpleStatementLine) and any(
-                isinstance(t, cst.Name) and t.value in ("__init__", "__new__")
+            elif type(stmt) is cst.SimpleStatementLine and any(
+                type(t) is cst.Name and t.value in ("__init__", "__new__")
                 for small in stmt.body
-                if isinstance(small, cst.Assign)
+                if type(small) is cst.Assign
                 for t in (x.target for x in small.targets)
             ):
                 return None
@@ -816,7 +814,7 @@ def _init_signature_problem(
     p = init.params
     positional = [*p.posonly_params, *p.params]
     where = f"`{owner.name.value}.__init__`"
-    if not positional and not isinstance(p.star_arg, cst.Param):
+    if not positional and type(p.star_arg) is not cst.Param:
         return (
             init.name,
             f"{where} takes no `self`, so creating the action raises TypeError and Open WebUI "
@@ -898,7 +896,7 @@ class ActionNotConstructible(LintRule):
                     self.report(problem[0], problem[1])
             elif b.kind == "other" and (not has_class or _top_level(self.module, node)):
                 target: cst.CSTNode = node
-                if isinstance(node, cst.FunctionDef):
+                if type(node) is cst.FunctionDef:
                     target = node.name
                 else:
                     target = next(
@@ -1298,7 +1296,7 @@ class BadActionSignature(LintRule):
         fn = info.node
         p = fn.params
         positional = [*p.posonly_params, *p.params]
-        if not positional and not isinstance(p.star_arg, cst.Param):
+        if not positional and type(p.star_arg) is not cst.Param:
             self.report(
                 fn.name,
                 f"`def {fn.name.value}()` takes no `self`, so every click fails with "
@@ -1748,7 +1746,7 @@ class KwargsNeverFilled(LintRule):
         reads: list[cst.Name] = [
             n
             for n in self.module.walk(info.node.body)
-            if isinstance(n, cst.Name) and n.value == kw and _refers_to(self.module, n, star)
+            if type(n) is cst.Name and n.value == kw and _refers_to(self.module, n, star)
         ]
         aliases = self._aliases(info, reads)
         if aliases is None:
@@ -1764,33 +1762,33 @@ class KwargsNeverFilled(LintRule):
         for name in reads:
             parent = self.module.parent(name)
             if (
-                isinstance(parent, cst.Attribute)
+                type(parent) is cst.Attribute
                 and parent.value is name
                 and parent.attr.value in ("update", "setdefault", "__setitem__")
             ):
                 return None
-            if isinstance(parent, cst.Subscript) and parent.value is name:
+            if type(parent) is cst.Subscript and parent.value is name:
                 grand = self.module.parent(parent)
                 if isinstance(grand, (cst.AssignTarget, cst.AugAssign)):
                     return None
             if isinstance(parent, (cst.AssignTarget, cst.AugAssign)) or (
-                isinstance(parent, cst.AnnAssign) and parent.target is name
+                type(parent) is cst.AnnAssign and parent.target is name
             ):
                 return None  # `kwargs = {...}`: it may hold anything now
-            if isinstance(parent, cst.Assign) and parent.value is name:
+            if type(parent) is cst.Assign and parent.value is name:
                 targets = [t.target for t in parent.targets]
-                alias_names |= {t.value for t in targets if isinstance(t, cst.Name)}
+                alias_names |= {t.value for t in targets if type(t) is cst.Name}
         if alias_names:
             assigned: dict[str, int] = {}
             for node in self.module.walk(info.node.body):
-                if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Name):
+                if type(node) is cst.AssignTarget and type(node.target) is cst.Name:
                     assigned[node.target.value] = assigned.get(node.target.value, 0) + 1
             for node in self.module.walk(info.node.body):
                 if (
-                    isinstance(node, cst.Name)
+                    type(node) is cst.Name
                     and node.value in alias_names
                     and assigned.get(node.value) == 1
-                    and not isinstance(self.module.parent(node), cst.AssignTarget)
+                    and type(self.module.parent(node)) is not cst.AssignTarget
                 ):
                     out.append(node)
         return out
@@ -1800,30 +1798,30 @@ class KwargsNeverFilled(LintRule):
         key: str | None = None
         how = ""
         node: cst.CSTNode = name
-        if isinstance(parent, cst.Subscript) and parent.value is name and len(parent.slice) == 1:
+        if type(parent) is cst.Subscript and parent.value is name and len(parent.slice) == 1:
             index = parent.slice[0].slice
-            if isinstance(index, cst.Index):
+            if type(index) is cst.Index:
                 key = string_value(index.value)
                 how = "raises KeyError"
                 node = parent
-        elif isinstance(parent, cst.Attribute) and parent.value is name:
+        elif type(parent) is cst.Attribute and parent.value is name:
             call = self.module.parent(parent)
             if (
                 parent.attr.value in ("get", "pop")
-                and isinstance(call, cst.Call)
+                and type(call) is cst.Call
                 and call.func is parent
                 and call.args
             ):
                 key = string_value(call.args[0].value)
                 how = "is always missing"
                 node = call
-        elif isinstance(parent, cst.ComparisonTarget) and isinstance(
+        elif type(parent) is cst.ComparisonTarget and isinstance(
             parent.operator, (cst.In, cst.NotIn)
         ):
             comparison = self.module.parent(parent)
-            if isinstance(comparison, cst.Comparison) and len(comparison.comparisons) == 1:
+            if type(comparison) is cst.Comparison and len(comparison.comparisons) == 1:
                 key = string_value(comparison.left)
-                how = "is always False" if isinstance(parent.operator, cst.In) else "is always True"
+                how = "is always False" if type(parent.operator) is cst.In else "is always True"
                 node = comparison
         if key is None or not _DUNDER.match(key):
             return
@@ -2009,7 +2007,7 @@ class SyncAction(LintRule):
         list), and no call of a coroutine function whose coroutine could be returned."""
         model = self.module
         cls = model.action_class
-        if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+        if cls is None or type(cls.body) is not cst.IndentedBlock:
             return None
         if not any(stmt is info.node for stmt in cls.body.body):
             return None
@@ -2020,12 +2018,12 @@ class SyncAction(LintRule):
         if any(isinstance(n, (cst.Yield, cst.Await)) for n in own):
             return None
         for node in own:
-            if isinstance(node, cst.Return) and isinstance(node.value, cst.Call):
+            if type(node) is cst.Return and type(node.value) is cst.Call:
                 callee = model.resolve_callable(node.value.func, info)
                 target = model.functions.get(callee) if callee else None
                 if target is None or target.is_async:
                     return None
-            if isinstance(node, cst.Call):
+            if type(node) is cst.Call:
                 callee = model.resolve_callable(node.func, info)
                 target = model.functions.get(callee) if callee else None
                 if target is not None and target.is_async:
@@ -2365,7 +2363,7 @@ _VALUE_KINDS: tuple[tuple[type[cst.CSTNode], str], ...] = (
 
 def _literal_kind(model: ActionModule, node: cst.BaseExpression) -> str | None:
     """'a string', 'a number', 'None', … for a literal; None when the value is not literal."""
-    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+    if type(node) is cst.Name and node.value in ("None", "True", "False"):
         return "None" if node.value == "None" else "a bool"
     for kind, what in _VALUE_KINDS:
         if isinstance(node, kind):
@@ -2381,11 +2379,11 @@ def _dict_items(
     model: ActionModule, node: cst.BaseExpression
 ) -> tuple[dict[str, cst.BaseExpression], bool] | None:
     """Literal keys of a `{...}` or `dict(...)` entry, and whether unknown keys may exist."""
-    if isinstance(node, cst.Dict):
+    if type(node) is cst.Dict:
         items: dict[str, cst.BaseExpression] = {}
         open_ended = False
         for element in node.elements:
-            if isinstance(element, cst.DictElement):
+            if type(element) is cst.DictElement:
                 key = string_value(element.key)
                 if key is None:
                     open_ended = True
@@ -2395,8 +2393,8 @@ def _dict_items(
                 open_ended = True  # `**base`
         return items, open_ended
     if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Name)
+        type(node) is cst.Call
+        and type(node.func) is cst.Name
         and node.func.value == "dict"
         and "dict" not in model.bindings
     ):
@@ -2420,7 +2418,7 @@ def _actions_problems(model: ActionModule, value: cst.BaseExpression) -> list[st
     problems: list[str] = []
     seen: dict[str, int] = {}
     for index, element in enumerate(value.elements, start=1):
-        if not isinstance(element, cst.Element):
+        if type(element) is not cst.Element:
             continue  # `*base`: unknown entries
         entry = element.value
         items = _dict_items(model, entry)
@@ -2503,7 +2501,7 @@ class MalformedActionsList(LintRule):
         if cls is None:
             return
         for stmt in cls.body.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
+            if type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
                     self._check_assignment(small, lambda t: _is_name(t, "actions"))
         init = self.module.class_methods(cls).get("__init__")
@@ -2517,9 +2515,9 @@ class MalformedActionsList(LintRule):
     def _check_assignment(
         self, node: cst.CSTNode, is_target: Callable[[cst.BaseExpression], bool]
     ) -> None:
-        if isinstance(node, cst.Assign) and any(is_target(t.target) for t in node.targets):
+        if type(node) is cst.Assign and any(is_target(t.target) for t in node.targets):
             value: cst.BaseExpression | None = node.value
-        elif isinstance(node, cst.AnnAssign) and is_target(node.target):
+        elif type(node) is cst.AnnAssign and is_target(node.target):
             value = node.value
         else:
             return
@@ -2784,18 +2782,18 @@ class UndefinedInjectedName(LintRule):
         """Inside `try:` with an `except NameError` handler, or under a `locals()` test."""
         child: cst.CSTNode = name
         for parent in self.module.ancestors(name):
-            if isinstance(parent, cst.Try) and child is parent.body:
+            if type(parent) is cst.Try and child is parent.body:
                 for handler in parent.handlers:
                     if handler.type is not None and "NameError" in _code(handler.type, 200):
                         return True
             if isinstance(parent, (cst.If, cst.IfExp)):
                 test = parent.test
                 if any(
-                    isinstance(n, cst.Call) and _is_name(n.func, "locals", "globals", "vars")
+                    type(n) is cst.Call and _is_name(n.func, "locals", "globals", "vars")
                     for n in self.module.walk(test)
                 ):
                     return True
-            if isinstance(parent, cst.FunctionDef):
+            if type(parent) is cst.FunctionDef:
                 return False
             child = parent
         return False
@@ -3404,20 +3402,18 @@ class _SyncClients:
                             self.attributes.add((owner, attr))
 
     def is_client_factory(self, expr: cst.BaseExpression) -> bool:
-        return isinstance(expr, cst.Call) and bool(
-            self.model.imported_name(expr.func) & _SYNC_CLIENTS
-        )
+        return type(expr) is cst.Call and bool(self.model.imported_name(expr.func) & _SYNC_CLIENTS)
 
     def local_clients(self, info: FunctionInfo) -> set[str]:
         out: set[str] = set()
         for node in self.model.own_nodes_of(info.node.body, cst.Assign, cst.WithItem):
-            if isinstance(node, cst.Assign) and self.is_client_factory(node.value):
-                out |= {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+            if type(node) is cst.Assign and self.is_client_factory(node.value):
+                out |= {t.target.value for t in node.targets if type(t.target) is cst.Name}
             elif (
-                isinstance(node, cst.WithItem)
+                type(node) is cst.WithItem
                 and self.is_client_factory(node.item)
                 and node.asname is not None
-                and isinstance(node.asname.name, cst.Name)
+                and type(node.asname.name) is cst.Name
             ):
                 out.add(node.asname.name.value)
         return out
@@ -3425,7 +3421,7 @@ class _SyncClients:
     def is_client(self, expr: cst.BaseExpression, info: FunctionInfo, local: set[str]) -> bool:
         if self.is_client_factory(expr):
             return True
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return expr.value in local
         owner = _owner_class(info)
         return (
@@ -3457,7 +3453,7 @@ def _blocking_call(
         return f"`{name}(...)`", instead
     func = call.func
     if (
-        isinstance(func, cst.Attribute)
+        type(func) is cst.Attribute
         and func.attr.value in _CLIENT_METHODS
         and clients.is_client(func.value, info, local)
     ):
@@ -3559,8 +3555,8 @@ class BlockingCallInAsyncAction(LintRule):
             parent = self.module.parent(node)
             grand = self.module.parent(parent) if parent is not None else None
             if (
-                isinstance(parent, cst.Arg)
-                and isinstance(grand, cst.Call)
+                type(parent) is cst.Arg
+                and type(grand) is cst.Call
                 and _is_thread_offloader(self.module, grand)
             ):
                 fix = (
@@ -3588,7 +3584,7 @@ class BlockingCallInAsyncAction(LintRule):
             callee = self.module.functions.get(site.callee)
             if callee is not None and callee.name in _CONTEXT_METHODS:
                 continue  # run by a `with` statement: no callable to hand to a thread
-            if callee is not None and not callee.is_async and isinstance(site.node, cst.Call):
+            if callee is not None and not callee.is_async and type(site.node) is cst.Call:
                 line = self.module.position(site.node).start.line
                 return (
                     f"run `{callee.qualname}` in a thread at line {line}: "
@@ -3828,7 +3824,7 @@ def _skips_self(model: ActionModule, callee: FunctionInfo, func: cst.BaseExpress
     if "classmethod" in decorators or callee.name == "__init__":
         return True
     # `Class.method(obj, ...)` passes `self` explicitly; `self.method(...)`, `obj.method(...)` not.
-    return not (isinstance(func, cst.Attribute) and _is_name(func.value, callee.class_name))
+    return not (type(func) is cst.Attribute and _is_name(func.value, callee.class_name))
 
 
 class _Emitters:
@@ -3917,15 +3913,15 @@ class _Emitters:
         for info, _path in self.functions.values():
             owner = _owner_class(info)
             for node in self.model.own_nodes_of(info.node.body, cst.Assign, cst.AnnAssign):
-                if isinstance(node, cst.Assign):
+                if type(node) is cst.Assign:
                     pairs = [(t.target, node.value) for t in node.targets]
-                elif isinstance(node, cst.AnnAssign) and node.value is not None:
+                elif type(node) is cst.AnnAssign and node.value is not None:
                     pairs = [(node.target, node.value)]
                 else:
                     continue
                 for target, value in pairs:
                     origin = self.origin(value, info)
-                    if isinstance(target, cst.Name) and origin is not None:
+                    if type(target) is cst.Name and origin is not None:
                         self.bindings[id(target)] = origin
                     elif owner is not None and _is_self_attr(target):
                         key = (owner, cst.ensure_type(target, cst.Attribute).attr.value)
@@ -3942,7 +3938,7 @@ class _Emitters:
         for qual, (info, _path) in list(self.functions.items()):
             for site in self.model.call_sites.get(qual, []):
                 callee = self.model.functions.get(site.callee)
-                if callee is None or not isinstance(site.node, cst.Call):
+                if callee is None or type(site.node) is not cst.Call:
                     continue
                 call = site.node
                 if site.kind == "call":
@@ -4116,25 +4112,25 @@ class EventNotAwaited(LintRule):
         """How the coroutine is used: await, flag, return, var (assigned) or ok (unknown)."""
         node: cst.CSTNode = call
         parent = self.module.parent(node)
-        while isinstance(parent, cst.IfExp) and node is not parent.test:
+        while type(parent) is cst.IfExp and node is not parent.test:
             node, parent = parent, self.module.parent(parent)
-        if isinstance(parent, cst.Await):
+        if type(parent) is cst.Await:
             return "await"
-        if isinstance(parent, cst.Expr):
+        if type(parent) is cst.Expr:
             return "flag"
-        if isinstance(parent, cst.Return):
+        if type(parent) is cst.Return:
             return "return"
-        if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
-            return "var" if isinstance(parent.targets[0].target, cst.Name) else "ok"
-        if isinstance(parent, cst.AnnAssign) and isinstance(parent.target, cst.Name):
+        if type(parent) is cst.Assign and len(parent.targets) == 1:
+            return "var" if type(parent.targets[0].target) is cst.Name else "ok"
+        if type(parent) is cst.AnnAssign and type(parent.target) is cst.Name:
             return "var"
         if isinstance(parent, (cst.Comparison, cst.ComparisonTarget)):
             return "flag"
         if isinstance(parent, (cst.If, cst.While)) and node is parent.test:
             return "flag"
-        if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not):
+        if type(parent) is cst.UnaryOperation and type(parent.operator) is cst.Not:
             return "flag"
-        if isinstance(parent, cst.BooleanOperation):
+        if type(parent) is cst.BooleanOperation:
             return "flag"
         return "ok"  # an argument, a collection, …: it may be awaited elsewhere
 
@@ -4165,7 +4161,7 @@ class EventNotAwaited(LintRule):
             )
             target = (
                 assign.targets[0].target
-                if isinstance(assign, cst.Assign)
+                if type(assign) is cst.Assign
                 else cst.ensure_type(assign, cst.AnnAssign).target
             )
             if self._awaited_later(cst.ensure_type(target, cst.Name), info):
@@ -4183,8 +4179,8 @@ class EventNotAwaited(LintRule):
                 await_node = self.module.parent(site.node)
                 if (
                     site.kind == "call"
-                    and isinstance(await_node, cst.Await)
-                    and isinstance(self.module.parent(await_node), cst.Expr)
+                    and type(await_node) is cst.Await
+                    and type(self.module.parent(await_node)) is cst.Expr
                 ):
                     line = self.module.position(site.node).start.line
                     self.report(
@@ -4204,7 +4200,7 @@ class EventNotAwaited(LintRule):
         if not info.is_async or self.module.index.fence(call, lambdas=True) is not info.node:
             return None
         parent = self.module.parent(call)
-        if isinstance(parent, cst.IfExp) or (
+        if type(parent) is cst.IfExp or (
             isinstance(parent, (cst.Attribute, cst.Subscript, cst.Call)) and parent is not call
         ):
             return None
@@ -4218,7 +4214,7 @@ class EventNotAwaited(LintRule):
     def _awaited_later(self, target: cst.Name, info: FunctionInfo) -> bool:
         """True when the variable holding the coroutine is awaited, passed on or returned."""
         for node in self.module.walk(info.node.body):
-            if not isinstance(node, cst.Name) or node.value != target.value or node is target:
+            if type(node) is not cst.Name or node.value != target.value or node is target:
                 continue
             if not _refers_to(self.module, node, target):
                 continue

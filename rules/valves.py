@@ -126,7 +126,7 @@ def _classify_class(model: ActionModule, cls: cst.ClassDef, seen: frozenset[str]
         if cls.keywords:
             return _UNKNOWN  # `metaclass=...` alone: we cannot tell what it builds
         for deco in cls.decorators:
-            target = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
+            target = deco.decorator.func if type(deco.decorator) is cst.Call else deco.decorator
             if model.resolve_name(target) & DATACLASS_DECORATORS:
                 return ModelKind("other", "a dataclass")
         return ModelKind("other", "a plain class")
@@ -139,7 +139,7 @@ def _classify_class(model: ActionModule, cls: cst.ClassDef, seen: frozenset[str]
 def _classify_base(
     model: ActionModule, expr: cst.BaseExpression, seen: frozenset[str]
 ) -> _Classify:
-    if isinstance(expr, cst.Subscript):  # Generic[T], Dict[str, str]
+    if type(expr) is cst.Subscript:  # Generic[T], Dict[str, str]
         expr = expr.value
     names = model.resolve_name(expr)
     if not names:
@@ -221,18 +221,15 @@ class ValveField:
 
 
 def is_field_call(model: ActionModule, node: cst.BaseExpression | None) -> bool:
-    return isinstance(node, cst.Call) and bool(model.resolve_name(node.func) & FIELD_FUNCTIONS)
+    return type(node) is cst.Call and bool(model.resolve_name(node.func) & FIELD_FUNCTIONS)
 
 
 def unwrap_annotated(
     model: ActionModule, annotation: cst.BaseExpression
 ) -> tuple[cst.BaseExpression, list[cst.BaseExpression]]:
     """`Annotated[T, m1, m2]` gives (T, [m1, m2]); any other annotation gives (it, [])."""
-    if (
-        isinstance(annotation, cst.Subscript)
-        and model.resolve_name(annotation.value) & ANNOTATED_NAMES
-    ):
-        items = [s.slice.value for s in annotation.slice if isinstance(s.slice, cst.Index)]
+    if type(annotation) is cst.Subscript and model.resolve_name(annotation.value) & ANNOTATED_NAMES:
+        items = [s.slice.value for s in annotation.slice if type(s.slice) is cst.Index]
         if items:
             return items[0], items[1:]
     return annotation, []
@@ -242,24 +239,24 @@ def _is_classvar(model: ActionModule, annotation: cst.BaseExpression) -> bool:
     text = string_value(annotation)
     if text is not None:
         return text.strip().startswith(("ClassVar", "typing.ClassVar"))
-    target = annotation.value if isinstance(annotation, cst.Subscript) else annotation
+    target = annotation.value if type(annotation) is cst.Subscript else annotation
     return bool(model.resolve_name(target) & CLASSVAR_NAMES)
 
 
 def _own_fields(model: ActionModule, owner: str, cls: cst.ClassDef) -> Iterator[ValveField]:
     for stmt in cls.body.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is not cst.SimpleStatementLine:
             continue
         for small in stmt.body:
-            if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+            if type(small) is cst.AnnAssign and type(small.target) is cst.Name:
                 name = small.target.value
                 annotation: cst.BaseExpression | None = small.annotation.annotation
                 value = small.value
                 node: cst.AnnAssign | cst.Assign = small
             elif (
-                isinstance(small, cst.Assign)
+                type(small) is cst.Assign
                 and len(small.targets) == 1
-                and isinstance(small.targets[0].target, cst.Name)
+                and type(small.targets[0].target) is cst.Name
             ):
                 name = small.targets[0].target.value
                 annotation, value, node = None, small.value, small
@@ -273,10 +270,8 @@ def _own_fields(model: ActionModule, owner: str, cls: cst.ClassDef) -> Iterator[
             calls: list[cst.Call] = []
             if annotation is not None:
                 _, metadata = unwrap_annotated(model, annotation)
-                calls += [
-                    m for m in metadata if isinstance(m, cst.Call) and is_field_call(model, m)
-                ]
-            if isinstance(value, cst.Call) and is_field_call(model, value):
+                calls += [m for m in metadata if type(m) is cst.Call and is_field_call(model, m)]
+            if type(value) is cst.Call and is_field_call(model, value):
                 calls.append(value)
             yield ValveField(owner, name, node, annotation, value, cls.name.value, calls)
 
@@ -317,7 +312,7 @@ class FieldDefault:
 
 
 def _is_ellipsis(node: cst.BaseExpression | None) -> bool:
-    return isinstance(node, cst.Ellipsis)
+    return type(node) is cst.Ellipsis
 
 
 def _field_call_default(call: cst.Call) -> FieldDefault | None:
@@ -369,7 +364,7 @@ def is_string_typed(model: ActionModule, annotation: cst.BaseExpression) -> bool
     members = _union_members(model, inner)
     if members is None:
         return False
-    non_none = [m for m in members if not (isinstance(m, cst.Name) and m.value == "None")]
+    non_none = [m for m in members if not (type(m) is cst.Name and m.value == "None")]
     return bool(non_none) and all(_is_plain_string_type(model, m) for m in non_none)
 
 
@@ -382,13 +377,13 @@ def _union_members(
     pending = [node]
     while pending:
         current = pending.pop()
-        if isinstance(current, cst.BinaryOperation) and isinstance(current.operator, cst.BitOr):
+        if type(current) is cst.BinaryOperation and type(current.operator) is cst.BitOr:
             pending += [current.right, current.left]
-        elif isinstance(current, cst.Subscript):
+        elif type(current) is cst.Subscript:
             names = model.resolve_name(current.value)
             if not names & (OPTIONAL_NAMES | UNION_NAMES):
                 return None
-            out += [s.slice.value for s in current.slice if isinstance(s.slice, cst.Index)]
+            out += [s.slice.value for s in current.slice if type(s.slice) is cst.Index]
             if names & OPTIONAL_NAMES:
                 out.append(cst.Name("None"))
         else:
@@ -419,7 +414,7 @@ def _annotation_is_optional(model: ActionModule, annotation: cst.BaseExpression)
         return "Optional[" in text or "None" in text
     inner, _ = unwrap_annotated(model, annotation)
     members = _union_members(model, inner) or []
-    return any(isinstance(m, cst.Name) and m.value == "None" for m in members)
+    return any(type(m) is cst.Name and m.value == "None" for m in members)
 
 
 def _suggested_default(model: ActionModule, annotation: cst.BaseExpression | None) -> str:
@@ -429,7 +424,7 @@ def _suggested_default(model: ActionModule, annotation: cst.BaseExpression | Non
     if _annotation_is_optional(model, annotation):
         return "None"
     inner, _ = unwrap_annotated(model, annotation)
-    base = inner.value if isinstance(inner, cst.Subscript) else inner
+    base = inner.value if type(inner) is cst.Subscript else inner
     names = model.resolve_name(base)
     table = {
         "builtins.str": '""',
@@ -712,7 +707,7 @@ def literal_secret(model: ActionModule, expr: cst.BaseExpression | None) -> str 
     text = string_value(expr)
     if text is not None:
         return text
-    if isinstance(expr, cst.Call):
+    if type(expr) is cst.Call:
         names = model.resolve_name(expr.func)
         args = [a for a in expr.args if a.keyword is None and not a.star]
         if names & SECRET_STR_TYPES and args:
@@ -734,14 +729,14 @@ def _dict_items(
     """A literal dict (or `dict(k=v)`, or a module constant holding one) as {key: value}."""
     if node is None or depth > 3:
         return None
-    if isinstance(node, cst.Name) and node.value in model.bindings:
+    if type(node) is cst.Name and node.value in model.bindings:
         bound = model.bindings[node.value]
         value = assigned_value(bound[-1], model) if len(bound) == 1 else None
         return _dict_items(model, value, depth + 1)
-    if isinstance(node, cst.Dict):
+    if type(node) is cst.Dict:
         out: dict[str, cst.BaseExpression] = {}
         for element in node.elements:
-            if not isinstance(element, cst.DictElement):
+            if type(element) is not cst.DictElement:
                 return None  # `**spread`: cannot tell
             key = string_value(element.key)
             if key is None:
@@ -749,7 +744,7 @@ def _dict_items(
             out[key] = element.value
         return out
     if (
-        isinstance(node, cst.Call)
+        type(node) is cst.Call
         and model.resolve_name(node.func) & {"builtins.dict", "dict"}
         and all(a.keyword is not None and not a.star for a in node.args)
     ):
@@ -1156,7 +1151,7 @@ class ValvesFieldRequired(LintRule):
         description = f"Give `{f.name}` a default: `{option}`"
         node = f.node
         if f.value is None:
-            if not isinstance(node, cst.AnnAssign) or node.value is not None or plain is None:
+            if type(node) is not cst.AnnAssign or node.value is not None or plain is None:
                 return None
             # `Annotated[..., Field(...)]`: a second `Field` would clash, a constraint bite.
             if f.field_calls and (factory or any(not _plain_field_call(c) for c in f.field_calls)):
@@ -1164,7 +1159,7 @@ class ValvesFieldRequired(LintRule):
             return Fix(description, (self.insert_after(node.annotation, f" = {plain}"),))
         if _is_ellipsis(f.value):
             return None if plain is None else Fix(description, (self.replace(f.value, plain),))
-        if f.field_calls != [f.value] or not isinstance(f.value, cst.Call):
+        if f.field_calls != [f.value] or type(f.value) is not cst.Call:
             return None
         call = f.value
         if not _plain_field_call(call):
@@ -1601,7 +1596,7 @@ def _field_spelling(model: ActionModule) -> str | None:
         if len(nodes) != 1:
             continue
         node = nodes[0]
-        if isinstance(node, cst.ImportFrom) and not node.relative and node.module is not None:
+        if type(node) is cst.ImportFrom and not node.relative and node.module is not None:
             if model.module.code_for_node(node.module) != "pydantic":
                 continue
             if isinstance(node.names, cst.ImportStar):
@@ -1609,27 +1604,27 @@ def _field_spelling(model: ActionModule) -> str | None:
             for alias in node.names:
                 bound = alias.asname.name if alias.asname else alias.name
                 if (
-                    isinstance(alias.name, cst.Name)
+                    type(alias.name) is cst.Name
                     and alias.name.value == "Field"
-                    and isinstance(bound, cst.Name)
+                    and type(bound) is cst.Name
                     and bound.value == name
                 ):
                     found.append(name)
-        elif isinstance(node, cst.Import):
+        elif type(node) is cst.Import:
             for imported in node.names:
                 if model.module.code_for_node(imported.name) != "pydantic":
                     continue
                 bound = imported.asname.name if imported.asname else imported.name
-                if isinstance(bound, cst.Name) and bound.value == name:
+                if type(bound) is cst.Name and bound.value == name:
                     found.append(f"{name}.Field")
     return sorted(found, key=lambda n: ("." in n, n))[0] if found else None
 
 
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
     return (
-        isinstance(stmt, cst.SimpleStatementLine)
+        type(stmt) is cst.SimpleStatementLine
         and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
+        and type(stmt.body[0]) is cst.Expr
         and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     )
 
@@ -1700,22 +1695,22 @@ def _class_chain(model: ActionModule, cls: cst.ClassDef) -> list[cst.ClassDef] |
 def _class_body_binds(model: ActionModule, cls: cst.ClassDef, attr: str) -> bool:
     """The class body defines `attr` (assignment, def, property) or a `__getattr__`."""
     for stmt in cls.body.body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in (
+        if type(stmt) is cst.FunctionDef and stmt.name.value in (
             attr,
             "__getattr__",
             "__getattribute__",
         ):
             return True
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
-                if isinstance(small, cst.Assign) and any(
-                    isinstance(t.target, cst.Name) and t.target.value == attr for t in small.targets
+                if type(small) is cst.Assign and any(
+                    type(t.target) is cst.Name and t.target.value == attr for t in small.targets
                 ):
                     return True
                 if (
-                    isinstance(small, cst.AnnAssign)
+                    type(small) is cst.AnnAssign
                     and small.value is not None
-                    and isinstance(small.target, cst.Name)
+                    and type(small.target) is cst.Name
                     and small.target.value == attr
                 ):
                     return True
@@ -1738,25 +1733,25 @@ def _assigns_self_attr(
     verdict: Literal["yes", "no", "unknown"] = "no"
     for node in model.walk(info.node.body):
         targets: list[cst.BaseExpression] = []
-        if isinstance(node, cst.Assign):
+        if type(node) is cst.Assign:
             targets = [t.target for t in node.targets]
         elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
             targets = [node.target]
         for target in targets:
             for sub in model.walk(target):
                 if (
-                    isinstance(sub, cst.Attribute)
+                    type(sub) is cst.Attribute
                     and sub.attr.value == attr
-                    and isinstance(sub.value, cst.Name)
+                    and type(sub.value) is cst.Name
                     and sub.value.value in receivers
                 ):
                     return "yes"
         if (
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Name)
+            type(node) is cst.Call
+            and type(node.func) is cst.Name
             and node.func.value == "setattr"
             and len(node.args) >= 2
-            and isinstance(node.args[0].value, cst.Name)
+            and type(node.args[0].value) is cst.Name
             and node.args[0].value.value in receivers
         ):
             name = string_value(node.args[1].value)
@@ -1765,9 +1760,9 @@ def _assigns_self_attr(
             if name is None:
                 verdict = "unknown"
         if (
-            isinstance(node, cst.Attribute)
+            type(node) is cst.Attribute
             and node.attr.value == "__dict__"
-            and isinstance(node.value, cst.Name)
+            and type(node.value) is cst.Name
             and node.value.value in receivers
         ):
             verdict = "unknown"
@@ -1897,7 +1892,7 @@ class ValvesNotInitialized(LintRule):
         (else `Valves()` would raise at load) and no `__new__` in the way."""
         model = self.module
         action = model.action_class
-        if action is None or not isinstance(action.body, cst.IndentedBlock):
+        if action is None or type(action.body) is not cst.IndentedBlock:
             return None
         if not any(stmt is cls for stmt in action.body.body):
             return None
@@ -1920,7 +1915,7 @@ class ValvesNotInitialized(LintRule):
             text = f"\n{indent}def __init__(self):\n{indent}{unit}self.valves = self.Valves()\n"
             return Fix(description, (Edit(Location(line, 1, line, 1), text),))
         params = [*init.params.posonly_params, *init.params.params]
-        if not params or not isinstance(init.body, cst.IndentedBlock) or not init.body.body:
+        if not params or type(init.body) is not cst.IndentedBlock or not init.body.body:
             return None
         me = params[0].name.value
         line_text = f"{me}.valves = {me}.Valves()"
@@ -2647,7 +2642,7 @@ class SecretValveNotMasked(LintRule):
         model = self.module
         mask = f"json_schema_extra={_MASK_VALUE}"
         value = f.value
-        if value is None or not isinstance(f.node, cst.AnnAssign):
+        if value is None or type(f.node) is not cst.AnnAssign:
             return None
         description = 'Mask the input: `json_schema_extra={"input": {"type": "password"}}`'
         if not f.field_calls:
@@ -2656,7 +2651,7 @@ class SecretValveNotMasked(LintRule):
                 return None
             text = f"{spelling}(default={self.code_of(value)}, {mask})"
             return Fix(description, (self.replace(value, text),))
-        if f.field_calls != [value] or not isinstance(value, cst.Call):
+        if f.field_calls != [value] or type(value) is not cst.Call:
             return None
         call = value
         if any(
@@ -3052,13 +3047,13 @@ MISUSE_LIMIT = 200  # (function, seeds) pairs analysed per module: bounds pathol
 
 def _is_fallback(node: cst.BaseExpression | None) -> bool:
     """`None`, `{}`, `dict()`: the "no valves" fallback of a branch, not a new value."""
-    if isinstance(node, cst.Name) and node.value == "None":
+    if type(node) is cst.Name and node.value == "None":
         return True
-    if isinstance(node, cst.Dict) and not node.elements:
+    if type(node) is cst.Dict and not node.elements:
         return True
     return (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Name)
+        type(node) is cst.Call
+        and type(node.func) is cst.Name
         and node.func.value == "dict"
         and not node.args
     )
@@ -3204,7 +3199,7 @@ class UserValvesFlow:
         return found
 
     def _kind(self, expr: cst.BaseExpression, depth: int) -> Taint | None:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             use = self._start(expr)
             entries = [
                 e
@@ -3215,25 +3210,25 @@ class UserValvesFlow:
                 value = entries[-1][1]
                 return self.kind(value, depth + 1) if value is not None else None
             return self.seeds.get(expr.value)
-        if isinstance(expr, cst.BooleanOperation):
+        if type(expr) is cst.BooleanOperation:
             return self.kind(expr.left, depth + 1) or self.kind(expr.right, depth + 1)
-        if isinstance(expr, cst.IfExp):
+        if type(expr) is cst.IfExp:
             return self.kind(expr.body, depth + 1) or self.kind(expr.orelse, depth + 1)
-        if isinstance(expr, cst.Await):
+        if type(expr) is cst.Await:
             return None
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             if (
                 len(expr.slice) == 1
-                and isinstance(expr.slice[0].slice, cst.Index)
+                and type(expr.slice[0].slice) is cst.Index
                 and string_value(expr.slice[0].slice.value) == "valves"
                 and self.kind(expr.value, depth + 1) == "user"
             ):
                 return "uv"
             return None
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             func = expr.func
             if (
-                isinstance(func, cst.Attribute)
+                type(func) is cst.Attribute
                 and func.attr.value == "get"
                 and expr.args
                 and string_value(expr.args[0].value) == "valves"
@@ -3274,7 +3269,7 @@ class UserValvesFlow:
                         yield Misuse(node, target.comparator, "in", string_value(comparison.left))
 
     def _is_uv(self, expr: cst.BaseExpression) -> bool:
-        if isinstance(expr, cst.Name) and expr.value in self.dict_checked:
+        if type(expr) is cst.Name and expr.value in self.dict_checked:
             return False
         return self.kind(expr) == "uv"
 
@@ -3306,7 +3301,7 @@ class UserValvesFlow:
 
     def _offloaded(self, call: cst.Call) -> tuple[cst.BaseExpression, list[cst.Arg]] | None:
         names = self.model.resolve_name(call.func)
-        method = call.func.attr.value if isinstance(call.func, cst.Attribute) else ""
+        method = call.func.attr.value if type(call.func) is cst.Attribute else ""
         skip = None
         if names & {"asyncio.to_thread", "functools.partial"} or method == "submit":
             skip = 0
@@ -3322,12 +3317,12 @@ class UserValvesFlow:
         p = callee.node.params
         positional = [x.name.value for x in (*p.posonly_params, *p.params)]
         decorators = {
-            d.decorator.value for d in callee.node.decorators if isinstance(d.decorator, cst.Name)
+            d.decorator.value for d in callee.node.decorators if type(d.decorator) is cst.Name
         }
         bound = callee.class_name is not None and "staticmethod" not in decorators
-        if bound and isinstance(func, cst.Attribute):
+        if bound and type(func) is cst.Attribute:
             receiver = func.value
-            via_class = isinstance(receiver, cst.Name) and receiver.value in self.model.classes
+            via_class = type(receiver) is cst.Name and receiver.value in self.model.classes
             if not via_class or "classmethod" in decorators:
                 positional = positional[1:]
         elif bound and callee.name == "__init__":
@@ -3709,14 +3704,14 @@ class PriorityOutsideValves(LintRule):
         names = {c.name.value for c in chain}
         for c in chain:
             for stmt in c.body.body:
-                if not isinstance(stmt, cst.SimpleStatementLine):
+                if type(stmt) is not cst.SimpleStatementLine:
                     continue
                 for small in stmt.body:
-                    if isinstance(small, cst.Assign):
+                    if type(small) is cst.Assign:
                         if any(_is_name(t.target, "priority") for t in small.targets):
                             self._report(small, small.value, c)
                     elif (
-                        isinstance(small, cst.AnnAssign)
+                        type(small) is cst.AnnAssign
                         and small.value is not None
                         and _is_name(small.target, "priority")
                     ):
@@ -3725,10 +3720,10 @@ class PriorityOutsideValves(LintRule):
             if info.class_name in names and info.parent is None:
                 self._check_method(info)
         for node in self.module.module.body:
-            if isinstance(node, cst.SimpleStatementLine):
+            if type(node) is cst.SimpleStatementLine:
                 for small in node.body:
-                    if isinstance(small, cst.Assign) and any(
-                        isinstance(t.target, cst.Attribute)
+                    if type(small) is cst.Assign and any(
+                        type(t.target) is cst.Attribute
                         and t.target.attr.value == "priority"
                         and _is_name(t.target.value, cls.name.value)
                         for t in small.targets
@@ -3741,24 +3736,24 @@ class PriorityOutsideValves(LintRule):
             return
         receiver = params[0]
         for node in self.module.walk_of(info.node.body, cst.Assign, cst.AnnAssign, cst.Call):
-            if isinstance(node, cst.Assign):
+            if type(node) is cst.Assign:
                 for t in node.targets:
                     if (
-                        isinstance(t.target, cst.Attribute)
+                        type(t.target) is cst.Attribute
                         and t.target.attr.value == "priority"
                         and _is_name(t.target.value, receiver)
                     ):
                         self._report(node, node.value)
             elif (
-                isinstance(node, cst.AnnAssign)
+                type(node) is cst.AnnAssign
                 and node.value is not None
-                and isinstance(node.target, cst.Attribute)
+                and type(node.target) is cst.Attribute
                 and node.target.attr.value == "priority"
                 and _is_name(node.target.value, receiver)
             ):
                 self._report(node, node.value)
             elif (
-                isinstance(node, cst.Call)
+                type(node) is cst.Call
                 and _is_name(node.func, "setattr")
                 and len(node.args) >= 3
                 and _is_name(node.args[0].value, receiver)
@@ -3770,7 +3765,7 @@ class PriorityOutsideValves(LintRule):
         self, node: cst.CSTNode, value: cst.BaseExpression, owner: cst.ClassDef | None = None
     ) -> None:
         literal = self.module.module.code_for_node(value)
-        default = literal if isinstance(value, cst.Integer) else "0"
+        default = literal if type(value) is cst.Integer else "0"
         valves = self.module.valves_class
         if valves is None:
             fix = (
@@ -3974,4 +3969,4 @@ class PriorityOutsideValves(LintRule):
 
 
 def _is_name(node: cst.CSTNode, name: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == name
+    return type(node) is cst.Name and node.value == name
