@@ -525,7 +525,6 @@ class _Analysis:
         self._depth = 0
         self._memo: _Memo | None = None
         self._last: _Memo | None = None
-        self._memos: dict[tuple[int, int], _Memo] = {}
         self._module_temp: frozenset[str] | None = None
         self._walrus: dict[int, tuple[cst.CSTNode, list[cst.NamedExpr]]] = {}
         self._completing: dict[int, tuple[cst.CSTNode, list[cst.Call]]] = {}
@@ -638,18 +637,13 @@ class _Analysis:
         prefix of the chain)."""
         saved = (self._memo, self._depth)
         memo = self._last
-        if self._tasks.running:
+        if self._tasks.running or memo is None or memo.state is not state or memo.fn is not fn:
             memo = _Memo(state, fn)
-        elif memo is None or memo.state is not state or memo.fn is not fn:
-            # Outside the dataflow every summary asked for is final, so what an evaluation
-            # found in a state holds for every later one in it (the report asks about every
-            # call of a statement, `a.b().c().d()` included, and its passes over the
-            # functions revisit the same states). By `id`: the memo keeps state and fn alive.
-            key = (id(state), id(fn))
-            memo = self._memos.get(key)
-            if memo is None:
-                memo = self._memos[key] = _Memo(state, fn)
-            self._last = memo
+            if not self._tasks.running:
+                # Outside the dataflow every summary asked for is final, so what an
+                # evaluation found in a state holds for the next one in it (the report asks
+                # about every call of a statement, `a.b().c().d()` included).
+                self._last = memo
         self._memo = memo
         self._depth = 0
         try:
