@@ -441,27 +441,30 @@ _FACTS = 0
 _TRUTH = 1
 
 
-@dataclass
 class _Memo:
-    """`facts` (table 0) and `truth` (table 1) of the operands of one evaluation."""
+    """`facts` (table 0) and `truth` (table 1) of the operands of one evaluation (a plain
+    class with slots: one is made per evaluation in the dataflow)."""
 
-    state: GuardState
-    fn: FunctionInfo | None
-    # Keyed by `id(node)`; the nodes outlive the evaluation, so ids stay unique.
-    tables: tuple[dict[int, Any], dict[int, Any]] = field(default_factory=lambda: ({}, {}))
+    __slots__ = ("fn", "state", "tables")
+
+    def __init__(self, state: GuardState, fn: FunctionInfo | None) -> None:
+        self.state = state
+        self.fn = fn
+        # Keyed by `id(node)`; the nodes outlive the evaluation, so ids stay unique.
+        self.tables: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
 
 
 # Where `facts` stops: it knows nothing about lambdas and comprehensions.
 _Container = cst.Dict | cst.List | cst.Tuple | cst.Set
 _CONTAINERS = frozenset({cst.Dict, cst.List, cst.Tuple, cst.Set})
 _OPAQUE = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-# Where a call still runs to completion with its statement (`_Analysis._completes_here`).
 # Comparison operators, by exact type (`role_test`).
 _EQUALITY_OPS = frozenset({cst.Is, cst.IsNot, cst.Equal, cst.NotEqual})
 _POSITIVE_OPS = frozenset({cst.Is, cst.Equal})
 _MEMBER_OPS = frozenset({cst.Equal, cst.Is, cst.In})
 _NOT_MEMBER_OPS = frozenset({cst.NotEqual, cst.IsNot, cst.NotIn})
 _DEFINITIONS = frozenset({cst.FunctionDef, cst.ClassDef})
+# Where a call still runs to completion with its statement (`_Analysis._completes_here`).
 _COMPLETING_PARENTS = frozenset(
     {cst.Await, cst.Expr, cst.Assign, cst.AnnAssign, cst.Return, cst.WithItem}
 )
