@@ -101,7 +101,8 @@ class Scopes:
     def __init__(self, index: Index) -> None:
         self.ix = index
         self.tables: dict[Scope, dict[str, list[Binding]]] = {s: {} for s in index.scopes}
-        self._qualified: dict[cst.CSTNode, frozenset[tuple[str, str]]] = {}
+        # By `id(node)` (LibCST's `__hash__` is Python code); the entry keeps the node alive.
+        self._qualified: dict[int, tuple[cst.CSTNode, frozenset[tuple[str, str]]]] = {}
         self._collect()
 
     def _bind(self, scope: Scope, name: str, node: cst.CSTNode, after: int) -> None:
@@ -204,8 +205,8 @@ class Scopes:
         ix = self.ix
         if ix.context.get(name) not in ("load", "del"):
             return None
-        scope = ix._scope[ix.order[name]]
         number = ix.order[name]
+        scope = ix._scope[number]
         _, found = self._resolve(name.value, scope)
         if found:
             earlier = [b.node for b in found if b.scope is not scope or b.after <= number]
@@ -224,10 +225,10 @@ class Scopes:
         """(name, source) pairs as LibCST's QualifiedNameProvider gives them; source is
         "import", "builtin" or "local". Cached per node (a method chain asks about every
         link, and each answer walks the chain)."""
-        found = self._qualified.get(node)
+        found = self._qualified.get(id(node))
         if found is None:
-            found = self._qualified[node] = frozenset(self._qualified_names(node))
-        return found
+            found = self._qualified[id(node)] = (node, frozenset(self._qualified_names(node)))
+        return found[1]
 
     def _qualified_names(self, node: cst.CSTNode) -> set[tuple[str, str]]:
         full = _full_name(node)
