@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import libcst as cst
@@ -140,6 +140,17 @@ def normalize_model_name(name: str) -> str:
 
 def lookup_model_method(names: Set[str]) -> ModelMethod | None:
     """The data-layer method one of `names` (from `ActionModule.resolve_name`) denotes."""
+    if isinstance(names, frozenset):  # the model's answers: hashable, and asked per call
+        return _lookup_frozen(names)
+    return _lookup(names)
+
+
+@lru_cache(maxsize=4096)
+def _lookup_frozen(names: frozenset[str]) -> ModelMethod | None:
+    return _lookup(names)
+
+
+def _lookup(names: Set[str]) -> ModelMethod | None:
     table = model_methods()
     for name in sorted(names):
         found = table.get(normalize_model_name(name))
