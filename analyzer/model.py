@@ -55,6 +55,7 @@ NEVER_INJECTED_PARAMS: frozenset[str] = frozenset(
 )
 
 T = TypeVar("T")
+_MISSING: Any = object()  # "not cached yet" where None is a cached answer
 N = TypeVar("N", bound=cst.CSTNode)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -200,11 +201,13 @@ class ActionModule:
             self.__dict__["index"] = index  # built with the parse (see engine.parse)
         self._memo: dict[Hashable, Any] = {}
         self._tables: dict[str, dict[Any, Any]] = {}
-        # Per-node caches keyed by `id(node)` (LibCST's `__hash__` is Python code); each
-        # entry keeps its node alive, so an id is never reused while it is cached.
-        self._resolved: dict[int, tuple[cst.CSTNode, frozenset[str]]] = {}
-        self._imported: dict[int, tuple[cst.CSTNode, frozenset[str]]] = {}
-        self._codes: dict[int, tuple[cst.CSTNode, CodeRange]] = {}
+        # Per-node caches keyed by `id(node)` (LibCST's `__hash__` is Python code). Every
+        # node asked about is kept in `_keep`, so an id is never reused while it is cached
+        # (one list, not a tuple per entry: fewer objects for the garbage collector).
+        self._keep: list[cst.CSTNode] = []
+        self._resolved: dict[int, frozenset[str]] = {}
+        self._imported: dict[int, frozenset[str]] = {}
+        self._codes: dict[int, CodeRange] = {}
 
     @cached_property
     def index(self) -> Index:
@@ -243,9 +246,9 @@ class ActionModule:
         found = self._codes.get(id(node))
         if found is None:
             sl, sc, el, ec = self.index.range(node)
-            code = CodeRange(CodePosition(sl, sc), CodePosition(el, ec))
-            found = self._codes[id(node)] = (node, code)
-        return found[1]
+            found = self._codes[id(node)] = CodeRange(CodePosition(sl, sc), CodePosition(el, ec))
+            self._keep.append(node)
+        return found
 
     def location(self, node: cst.CSTNode) -> Location:
         """1-based line and column, exclusive end column (LibCST columns are 0-based)."""
@@ -345,8 +348,9 @@ class ActionModule:
                 dotted = dotted_name(node)
                 if dotted:
                     names = {dotted}
-            found = self._resolved[id(node)] = (node, frozenset(names))
-        return found[1]
+            found = self._resolved[id(node)] = frozenset(names)
+            self._keep.append(node)
+        return found
 
     def imported_name(self, node: cst.CSTNode) -> frozenset[str]:
         """Like `resolve_name` but only names that come from an import (cached)."""
@@ -357,8 +361,9 @@ class ActionModule:
                 for name, source in self.qualified_names(node)
                 if source in ("import", "builtin")
             )
-            found = self._imported[id(node)] = (node, names)
-        return found[1]
+            found = self._imported[id(node)] = names
+            self._keep.append(node)
+        return found
 
     # --- module-level bindings -----------------------------------------------------------
 
@@ -594,13 +599,12 @@ class ActionModule:
         Cached per (expression, function): the flow analyses ask it on every fixpoint round.
         """
         cache = self.memo_table("resolve_callable")
-        # Keyed by `id` (LibCST's `__hash__` is Python code); the entry keeps `expr` alive,
-        # so its id is never reused for another node while the entry exists.
-        key = (id(expr), within.qualname)
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = (expr, self._resolve_callable(expr, within))
-        result: str | None = found[1]
+        key = (id(expr), within.qualname)  # by `id`, `expr` kept (see `_keep`)
+        found = cache.get(key, _MISSING)
+        if found is _MISSING:
+            found = cache[key] = self._resolve_callable(expr, within)
+            self._keep.append(expr)
+        result: str | None = found
         return result
 
     def _resolve_callable(self, expr: cst.BaseExpression, within: FunctionInfo) -> str | None:
@@ -784,13 +788,14 @@ class ActionModule:
         a runner is one deferred call of `f` with both argument lists, at the runner (the
         partial inside it then is none of its own). Cached."""
         table = self.memo_table("deferred_call")
-        entry = table.get(id(call))  # by `id`, `call` kept alive in the entry (see above)
-        if entry is None:
+        found = table.get(id(call), _MISSING)  # by `id`, `call` kept (see `_keep`)
+        if found is _MISSING:
             found = self._deferred(call)
             if found is not None and found.kind == "partial" and self._absorbed(call):
                 found = None
-            entry = table[id(call)] = (call, found)
-        result: DeferredCall | None = entry[1]
+            table[id(call)] = found
+            self._keep.append(call)
+        result: DeferredCall | None = found
         return result
 
     def real_call(self, call: cst.Call) -> cst.Call:

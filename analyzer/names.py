@@ -101,8 +101,9 @@ class Scopes:
     def __init__(self, index: Index) -> None:
         self.ix = index
         self.tables: dict[Scope, dict[str, list[Binding]]] = {s: {} for s in index.scopes}
-        # By `id(node)` (LibCST's `__hash__` is Python code); the entry keeps the node alive.
-        self._qualified: dict[int, tuple[cst.CSTNode, frozenset[tuple[str, str]]]] = {}
+        # By `id(node)` (LibCST's `__hash__` is Python code); `_keep` keeps the nodes alive.
+        self._qualified: dict[int, frozenset[tuple[str, str]]] = {}
+        self._keep: list[cst.CSTNode] = []
         self._collect()
 
     def _bind(self, scope: Scope, name: str, node: cst.CSTNode, after: int) -> None:
@@ -227,8 +228,9 @@ class Scopes:
         link, and each answer walks the chain)."""
         found = self._qualified.get(id(node))
         if found is None:
-            found = self._qualified[id(node)] = (node, frozenset(self._qualified_names(node)))
-        return found[1]
+            found = self._qualified[id(node)] = frozenset(self._qualified_names(node))
+            self._keep.append(node)
+        return found
 
     def _qualified_names(self, node: cst.CSTNode) -> set[tuple[str, str]]:
         full = _full_name(node)

@@ -529,8 +529,9 @@ class _Analysis:
         self._memo: _Memo | None = None
         self._last: _Memo | None = None
         self._module_temp: frozenset[str] | None = None
-        self._walrus: dict[int, tuple[cst.CSTNode, list[cst.NamedExpr]]] = {}
-        self._completing: dict[int, tuple[cst.CSTNode, list[cst.Call]]] = {}
+        self._walrus: dict[int, list[cst.NamedExpr]] = {}
+        self._completing: dict[int, list[cst.Call]] = {}
+        self._keep: list[cst.CSTNode] = []  # the statements those two are keyed by
 
     # --- module-wide facts ---------------------------------------------------------------
 
@@ -1148,21 +1149,23 @@ class _Analysis:
         return state
 
     # Per statement, asked on every round of the dataflow: cached by `id` (LibCST's
-    # `__hash__` is Python code), with the statement kept alive beside its answer.
+    # `__hash__` is Python code), the statement kept alive in `_keep`.
 
     def _walruses(self, stmt: cst.CSTNode) -> list[cst.NamedExpr]:
         found = self._walrus.get(id(stmt))
         if found is None:
-            found = self._walrus[id(stmt)] = (stmt, _walrus_in(self.model, stmt))
-        return found[1]
+            found = self._walrus[id(stmt)] = _walrus_in(self.model, stmt)
+            self._keep.append(stmt)
+        return found
 
     def _completing_calls(self, stmt: cst.CSTNode) -> list[cst.Call]:
         """The calls of `stmt` that `_completes_here`, in order."""
         found = self._completing.get(id(stmt))
         if found is None:
-            calls = [c for c in _calls_in(self.model, stmt) if self._completes_here(c, stmt)]
-            found = self._completing[id(stmt)] = (stmt, calls)
-        return found[1]
+            found = [c for c in _calls_in(self.model, stmt) if self._completes_here(c, stmt)]
+            self._completing[id(stmt)] = found
+            self._keep.append(stmt)
+        return found
 
     def _completes_here(self, call: cst.Call, stmt: cst.CSTNode) -> bool:
         """The call runs to completion before the statement ends: it is the statement's
