@@ -980,6 +980,14 @@ def assigned_value(binding: cst.CSTNode, model: ActionModule) -> cst.BaseExpress
 def string_value(node: cst.CSTNode | None) -> str | None:
     """The value of a plain (non-f) string literal or implicit concatenation, else None."""
     kind = type(node)  # not `isinstance`: a failed one against LibCST's ABCs is slow
+    if kind is cst.SimpleString:
+        # Most literals mean exactly what they hold between their quotes: no compile needed.
+        string = cast(cst.SimpleString, node)
+        prefix = string.prefix.lower()
+        if "b" not in prefix:
+            raw = string.raw_value
+            if "\r" not in raw and ("\\" not in raw or "r" in prefix):
+                return raw
     if kind is cst.SimpleString or kind is cst.ConcatenatedString:
         return _literal(cast(cst.SimpleString | cst.ConcatenatedString, node))
     return None

@@ -7,6 +7,7 @@ replacing the providers changed no finding.
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from pathlib import Path
 
@@ -123,3 +124,28 @@ def test_depth_bound_names_the_line_and_elif_ladders_do_not_count() -> None:
     assert raised.value.line == 3
     ladder = "if a == 0:\n    pass\n" + "".join(f"elif a == {i}:\n    pass\n" for i in range(60))
     Index(cst.parse_module(ladder), max_depth=30)
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        '"plain"',
+        "'it''s'",
+        '"with \\\\n escape"',
+        'r"raw \\\\d+"',
+        'R"raw"',
+        'u"unicode é"',
+        '"""triple\nline"""',
+        "'''a \"quoted\" word'''",
+        'b"bytes"',
+        'rb"raw bytes"',
+        '"\\\\x41\\\\u00e9"',
+        '""',
+    ],
+)
+def test_string_value_is_what_python_evaluates(literal: str) -> None:
+    from analyzer.model import string_value
+
+    node = cst.parse_expression(literal)
+    value = ast.literal_eval(literal)
+    assert string_value(node) == (value if isinstance(value, str) else None)
