@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+import warnings
 
 import libcst as cst
 import pytest
@@ -161,3 +162,51 @@ def test_nodes_built_after_a_parse_are_still_validated() -> None:
         analyzer.pieces.parse_module("def f(:\n")
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
+
+
+def _project_sources() -> list[tuple[str, str]]:
+    from pathlib import Path
+
+    from analyzer.registry import all_rules
+
+    root = Path(__file__).resolve().parent.parent
+    out = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(root.rglob("examples/**/*.py"))]
+    for rule in all_rules():
+        out += [(f"{rule.code}-{i}", e.source) for i, e in enumerate([*rule.VALID, *rule.INVALID])]
+    return out
+
+
+def test_every_project_source_cut_small_is_put_back_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cut far smaller than in use, every example and rule snippet (decorators, comments,
+    nested classes, one-line bodies, semicolons...) is reassembled into itself, or is
+    declined by the plan; none is left to the whole-parse fallback."""
+    monkeypatch.setattr(analyzer.pieces, "MIN_LINES", 0)
+    monkeypatch.setattr(analyzer.pieces, "PIECE_LINES", 2)
+    cut = 0
+    for name, text in _project_sources():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escapes some snippets show
+                tree = ast.parse(text)
+        except SyntaxError:
+            continue  # OWA001's examples
+        pieces = plan(tree, len(text.splitlines()))
+        if pieces is None:
+            continue
+        cut += 1
+        module = analyzer.pieces.parse_in_pieces(text, pieces)
+        assert module.code == text, name
+        Index(module, expect=text)
+    assert cut > 100
+
+
+def test_examples_cut_small_give_the_findings_of_a_whole_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = [(n, t) for n, t in _project_sources() if n.endswith(".py")]
+    whole = [lint_text(t, path=n).findings for n, t in sources]
+    monkeypatch.setattr(analyzer.pieces, "MIN_LINES", 0)
+    monkeypatch.setattr(analyzer.pieces, "PIECE_LINES", 2)
+    assert [lint_text(t, path=n).findings for n, t in sources] == whole
