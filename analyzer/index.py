@@ -90,7 +90,7 @@ class _Syntactic:
             start = ix._tokens_of(self.start_node)[0]
         if self.end_node is not None:
             end = ix._tokens_of(self.end_node)[1]
-        ix._syntactic[ix.order[self.node]] = (start, end)
+        ix._syntactic[ix._numbers[id(self.node)]] = (start, end)
 
 
 class _IndexState(CodegenState):
@@ -113,7 +113,7 @@ class _IndexState(CodegenState):
         limit = max_depth if max_depth is not None else 1 << 60
         ix = index
         nodes = ix.nodes
-        order = ix.order
+        numbers_by_id = ix._numbers
         by_type = ix._by_type
         parents = ix._parent
         fences = ix._fence
@@ -136,7 +136,7 @@ class _IndexState(CodegenState):
             if kind in unindexed:
                 return
             number = len(nodes)
-            order[node] = number
+            numbers_by_id[id(node)] = number
             nodes.append(node)
             ends.append(0)
             first_tokens.append(len(tokens))
@@ -295,7 +295,9 @@ class Index:
         With `expect`, the code the module generates must be that text (`NotTheSource`)."""
         self.module = module
         self.nodes: list[cst.CSTNode] = []
-        self.order: dict[cst.CSTNode, int] = {}
+        # Each node's number, by `id(node)`: LibCST's `CSTNode.__hash__` is Python code, and
+        # this is asked for millions of times (every node in `nodes` stays alive, so ids do).
+        self._numbers: dict[int, int] = {}
         # Numbers in typed arrays, not lists of int objects: a fifth of the memory.
         self._end = array("i")
         self._parent = array("i")
@@ -311,8 +313,9 @@ class Index:
         self.scopes: list[Scope] = []
         self._scope_for: dict[cst.CSTNode, Scope] = {}
         self._by_type: dict[type[cst.CSTNode], list[int]] = {}
-        self._own: dict[tuple[cst.CSTNode, type[cst.CSTNode] | None, bool], list[Any]] = {}
-        self._scoped: dict[tuple[cst.CSTNode, type[cst.CSTNode], bool], list[Any]] = {}
+        # Keyed by `id(root)` (the roots are nodes of the module, alive while it is).
+        self._own: dict[tuple[int, type[cst.CSTNode] | None, bool], list[Any]] = {}
+        self._scoped: dict[tuple[int, type[cst.CSTNode], bool], list[Any]] = {}
         state = _IndexState(module, self, max_depth)
         module._codegen(state)
         text = "".join(state.tokens)
@@ -329,15 +332,23 @@ class Index:
     # --- per-node facts -----------------------------------------------------------------
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        number = self.order.get(node)
+        number = self._numbers.get(id(node))
         if number is None:
             return None
         parent = self._parent[number]
         return self.nodes[parent] if parent >= 0 else None
 
+    def number(self, node: cst.CSTNode) -> int:
+        """`node`'s place in source order (KeyError for a node not in the module)."""
+        return self._numbers[id(node)]
+
+    def number_of(self, node: cst.CSTNode) -> int | None:
+        """`node`'s place in source order, or None for a node not in the module."""
+        return self._numbers.get(id(node))
+
     def end(self, node: cst.CSTNode) -> int:
         """The number after the last node of `node`'s subtree."""
-        return self._end[self.order[node]]
+        return self._end[self._numbers[id(node)]]
 
     def range(self, node: cst.CSTNode) -> Range:
         """(start line, start column, end line, end column): LibCST's syntactic position."""
@@ -356,7 +367,7 @@ class Index:
 
     def _tokens_of(self, node: cst.CSTNode) -> tuple[int, int]:
         """The numbers of `node`'s first token and of the token after its last."""
-        number = self.order[node]
+        number = self._numbers[id(node)]
         syntactic = self._syntactic.get(number)
         if syntactic is not None:
             return syntactic
@@ -366,16 +377,16 @@ class Index:
         """The function or class (or, with `lambdas`, lambda) `node` is part of, or that it
         is itself; the module at top level."""
         fences = self._lfence if lambdas else self._fence
-        return self.nodes[fences[self.order[node]]]
+        return self.nodes[fences[self._numbers[id(node)]]]
 
     def scope_of(self, node: cst.CSTNode) -> Scope | None:
-        number = self.order.get(node)
+        number = self._numbers.get(id(node))
         return self._scope[number] if number is not None else None
 
     # --- the traversal's per-node work (scope and expression context) --------------------
 
     def _enter(self, node: cst.CSTNode, parent: cst.CSTNode, kind: type[cst.CSTNode]) -> None:
-        scope = self._scope[self.order[parent]]
+        scope = self._scope[self._numbers[id(parent)]]
         # Which scope `node` is evaluated in: mostly its parent's, except where a
         # definition's body, parameters or comprehension opens a new one.
         if kind is cst.FunctionDef:
@@ -477,11 +488,11 @@ class Index:
     # --- queries ----------------------------------------------------------------------
 
     def __contains__(self, node: object) -> bool:
-        return node in self.order
+        return id(node) in self._numbers
 
     def subtree(self, node: cst.CSTNode) -> Sequence[cst.CSTNode]:
         """`node` and every node under it, in source order."""
-        start = self.order[node]
+        start = self._numbers[id(node)]
         return self.nodes[start : self._end[start]]
 
     def under(self, node: cst.CSTNode, kind: type[N]) -> list[N]:
@@ -489,7 +500,7 @@ class Index:
         numbers = self._by_type.get(kind)
         if not numbers:
             return []
-        start = self.order[node]
+        start = self._numbers[id(node)]
         lo = bisect_left(numbers, start)
         hi = bisect_left(numbers, self._end[start], lo)
         nodes = self.nodes
@@ -509,7 +520,7 @@ class Index:
         `lambdas=False` leaves lambda bodies out too. A definition under `root` is left out
         whole, decorators and defaults included, as the tree walks this replaces did.
         """
-        start = self.order[root]
+        start = self._numbers[id(root)]
         fences, home = self._home(start, lambdas)
         nodes = self.nodes
         end = self._end
@@ -526,7 +537,7 @@ class Index:
 
     def scope_nodes(self, root: cst.CSTNode, *, lambdas: bool = False) -> list[cst.CSTNode]:
         """`root` and `own(root)`; cached."""
-        key = (root, None, lambdas)
+        key = (id(root), None, lambdas)
         found = self._own.get(key)
         if found is None:
             found = self._own[key] = [root, *self.own(root, lambdas=lambdas)]
@@ -536,13 +547,13 @@ class Index:
         self, root: cst.CSTNode, kind: type[cst.CSTNode], *, lambdas: bool = True
     ) -> list[Any]:
         """`own(root)` restricted to nodes of exactly type `kind`; cached."""
-        key = (root, kind, lambdas)
+        key = (id(root), kind, lambdas)
         found = self._own.get(key)
         if found is None:
             numbers = self._by_type.get(kind)
             found = []
             if numbers:
-                start = self.order[root]
+                start = self._numbers[id(root)]
                 fences, home = self._home(start, lambdas)
                 lo = bisect_left(numbers, start + 1)
                 hi = bisect_left(numbers, self._end[start], lo)
@@ -556,7 +567,7 @@ class Index:
         own = self.own_of(node, kind, lambdas=lambdas)
         if type(node) is not kind:
             return own
-        key = (node, kind, lambdas)
+        key = (id(node), kind, lambdas)
         found = self._scoped.get(key)
         if found is None:
             found = self._scoped[key] = [node, *own]
@@ -569,7 +580,7 @@ class Index:
         if len(kinds) == 1:
             return self.own_of(root, kinds[0], lambdas=lambdas)
         found = [n for kind in kinds for n in self.own_of(root, kind, lambdas=lambdas)]
-        found.sort(key=self.order.__getitem__)
+        found.sort(key=self.number)
         return found
 
     def under_types(
@@ -578,11 +589,11 @@ class Index:
         """The nodes of exactly one of `kinds` under `root` (itself included), in order."""
         found = [n for kind in kinds for n in self.under(root, kind)]
         if len(kinds) > 1:
-            found.sort(key=self.order.__getitem__)
+            found.sort(key=self.number)
         return found
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        number = self.order.get(node)
+        number = self._numbers.get(id(node))
         if number is None:
             return
         parents = self._parent

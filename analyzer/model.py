@@ -742,7 +742,7 @@ class ActionModule:
             sites: list[CallSite] = []
             for call in calls:
                 sites += self._sites_of(call, info)
-            out[qual] = sorted(sites, key=lambda s: self.index.order[s.node])
+            out[qual] = sorted(sites, key=lambda s: self.index.number(s.node))
         return out
 
     def _sites_of(self, node: cst.Call, info: FunctionInfo) -> list[CallSite]:

@@ -134,22 +134,22 @@ class Scopes:
         ix = self.ix
         for declaration in ix.of_type(cst.Global):
             for item in declaration.names:
-                ix._scope[ix.order[declaration]].globals.add(item.name.value)
+                ix._scope[ix.number(declaration)].globals.add(item.name.value)
         for nonlocal_ in ix.of_type(cst.Nonlocal):
             for item in nonlocal_.names:
-                ix._scope[ix.order[nonlocal_]].nonlocals.add(item.name.value)
+                ix._scope[ix.number(nonlocal_)].nonlocals.add(item.name.value)
         for name, context in ix.context.items():
             if context == "store":
-                self._bind(ix._scope[ix.order[name]], name.value, name, self._after(name))
+                self._bind(ix._scope[ix.number(name)], name.value, name, self._after(name))
         definitions: list[cst.FunctionDef | cst.ClassDef] = [
             *ix.of_type(cst.FunctionDef),
             *ix.of_type(cst.ClassDef),
         ]
         for definition in definitions:
-            scope = ix._scope[ix.order[definition]]
+            scope = ix._scope[ix.number(definition)]
             self._bind(scope, definition.name.value, definition, ix.end(definition))
         for param in ix.of_type(cst.Param):
-            self._bind(ix._scope[ix.order[param]], param.name.value, param, -1)
+            self._bind(ix._scope[ix.number(param)], param.name.value, param, -1)
         imports: list[cst.Import | cst.ImportFrom] = [
             *ix.of_type(cst.Import),
             *ix.of_type(cst.ImportFrom),
@@ -162,12 +162,12 @@ class Scopes:
                 target = alias.asname.name if alias.asname else alias.name
                 if isinstance(target, (cst.Name, cst.Attribute)):
                     for dotted in _prefixes(target):
-                        self._bind(ix._scope[ix.order[node]], dotted, node, ix.end(node))
+                        self._bind(ix._scope[ix.number(node)], dotted, node, ix.end(node))
         # Bindings in source order, as a walk would have found them.
-        order = ix.order
+        number = ix.number
         for table in self.tables.values():
             for bindings in table.values():
-                bindings.sort(key=lambda b: order[b.node])
+                bindings.sort(key=lambda b: number(b.node))
 
     # --- bindings and references -------------------------------------------------------
 
@@ -177,9 +177,8 @@ class Scopes:
     def module_bindings(self) -> dict[str, list[cst.CSTNode]]:
         """Every module-level binding by name (imports by their statement), source order."""
         module = self.ix.scopes[0]
-        order = self.ix.order
         return {
-            name: sorted((b.node for b in bindings), key=lambda n: order[n])
+            name: sorted((b.node for b in bindings), key=self.ix.number)
             for name, bindings in self.table(module).items()
         }
 
@@ -206,7 +205,7 @@ class Scopes:
         ix = self.ix
         if ix.context.get(name) not in ("load", "del"):
             return None
-        number = ix.order[name]
+        number = ix.number(name)
         scope = ix._scope[number]
         _, found = self._resolve(name.value, scope)
         if found:

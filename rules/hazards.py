@@ -1926,15 +1926,15 @@ def _reaching(model: ActionModule, info: FunctionInfo, name: cst.Name) -> list[B
     """The bindings of `name` that may reach this read: the last one before it in a block
     that holds the read (it dominates the read), else all of them."""
     bindings = local_bindings(model, info).get(name.value, [])
-    order = model.index.order
+    number = model.index.number
     ancestors = set(model.ancestors(name))
     dominating = [
         b
         for b in bindings
-        if order[b.node] < order[name] and model.parent(model.statement_of(b.node)) in ancestors
+        if number(b.node) < number(name) and model.parent(model.statement_of(b.node)) in ancestors
     ]
     if dominating:
-        return [max(dominating, key=lambda b: order[b.node])]
+        return [max(dominating, key=lambda b: number(b.node))]
     return bindings
 
 

@@ -370,7 +370,7 @@ def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Bi
         *index.under(info.node.body, cst.FunctionDef),
         *index.under(info.node.body, cst.ClassDef),
     ]
-    for node in sorted(nested, key=index.order.__getitem__):
+    for node in sorted(nested, key=index.number):
         if node is not info.node:
             parent = model.enclosing_function(node)
             if parent is not None and parent.node is info.node:

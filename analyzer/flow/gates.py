@@ -1235,9 +1235,9 @@ def unchecked_inputs(model: ActionModule) -> list[UncheckedInput]:
             merged: dict[tuple[str, cst.Call], frozenset[Mode]] = {}
             for name, ask, modes in state.unchecked:
                 merged[name, ask] = merged.get((name, ask), frozenset()) | modes
-            order = model.index.order
+            number_of = model.index.number_of
             for (name, ask), modes in sorted(
-                merged.items(), key=lambda item: (item[0][0], order.get(item[0][1], -1))
+                merged.items(), key=lambda item: (item[0][0], number_of(item[0][1]) or -1)
             ):
                 if ask in out:
                     continue
