@@ -32,7 +32,7 @@ convention (`cfg.Correlations`): a path that took one outcome of a repeated side
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal, cast
@@ -438,6 +438,37 @@ def _names_read(model: ActionModule, node: cst.CSTNode) -> Iterator[cst.Name]:
             yield child
 
 
+def _functions_without(
+    model: ActionModule,
+    events: EventFacts,
+    counts: Callable[[EventSite], bool],
+    callee: Callable[[cst.Call, FunctionInfo], FunctionInfo | None],
+) -> frozenset[str]:
+    """The module functions with no event site that `counts` under them (nested code
+    included: every call an analysis of theirs could see, and more) nor under a module
+    function they call (found with `callee`)."""
+    active: set[str] = set()
+    callers: dict[str, set[str]] = {}
+    for qual, info in model.functions.items():
+        for call in model.walk_of(info.node, cst.Call):
+            assert isinstance(call, cst.Call)
+            site = events.site_of(call)
+            if site is not None:
+                if counts(site):
+                    active.add(qual)
+                continue
+            called = callee(call, info)
+            if called is not None and called is not info:
+                callers.setdefault(called.qualname, set()).add(qual)
+    pending = list(active)
+    while pending:
+        for caller in callers.get(pending.pop(), ()):
+            if caller not in active:
+                active.add(caller)
+                pending.append(caller)
+    return frozenset(model.functions) - active
+
+
 class GateFacts:
     """Confirmation facts for every function of one module (use `gate_facts(model)`)."""
 
@@ -552,27 +583,9 @@ class GateFacts:
         them (nested code included) nor under a module function they call. Their states
         hold no names, asks or inputs, only `confirmed` (from helpers that confirm)."""
         if self._free is None:
-            model = self.model
-            active: set[str] = set()
-            callers: dict[str, set[str]] = {}
-            for qual, info in model.functions.items():
-                for call in model.walk_of(info.node, cst.Call):
-                    assert isinstance(call, cst.Call)
-                    site = self.events.site_of(call)
-                    if site is not None:
-                        if site.kind == "call":
-                            active.add(qual)
-                        continue
-                    callee = self._callee(call, info)
-                    if callee is not None and callee is not info:
-                        callers.setdefault(callee.qualname, set()).add(qual)
-            pending = list(active)
-            while pending:
-                for caller in callers.get(pending.pop(), ()):
-                    if caller not in active:
-                        active.add(caller)
-                        pending.append(caller)
-            self._free = frozenset(model.functions) - active
+            self._free = _functions_without(
+                self.model, self.events, lambda site: site.kind == "call", self._callee
+            )
         return self._free
 
     def _callee(self, call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
@@ -1700,28 +1713,17 @@ class StatusPaths:
         module function they call. Their summaries need no dataflow."""
         if self._inert_functions is None:
             model = self.model
-            active: set[str] = set()
-            callers: dict[str, set[str]] = {}
-            for qual, info in model.functions.items():
-                # Every call `transfer` could see in `info` (and more): all under its node.
-                for call in model.walk_of(info.node, cst.Call):
-                    assert isinstance(call, cst.Call)
-                    site = self.events.site_of(call)
-                    if site is not None:
-                        if site.kind == "emitter" and site.payload is not None:
-                            active.add(qual)
-                        continue
-                    name = model.resolve_callable(call.func, info)
-                    callee = model.functions.get(name) if name else None
-                    if callee is not None and callee is not info:
-                        callers.setdefault(callee.qualname, set()).add(qual)
-            pending = list(active)
-            while pending:
-                for caller in callers.get(pending.pop(), ()):
-                    if caller not in active:
-                        active.add(caller)
-                        pending.append(caller)
-            self._inert_functions = frozenset(model.functions) - active
+
+            def callee(call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
+                name = model.resolve_callable(call.func, info)
+                return model.functions.get(name) if name else None
+
+            self._inert_functions = _functions_without(
+                model,
+                self.events,
+                lambda site: site.kind == "emitter" and site.payload is not None,
+                callee,
+            )
         return self._inert_functions
 
     def passable(self, edge: Edge, info: FunctionInfo) -> bool:
