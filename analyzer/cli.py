@@ -560,7 +560,7 @@ def _reader(sources: list[Source]) -> Callable[[str], list[str]]:
         except OSError:
             return []
         from analyzer.engine import SourceError, decode, inert
-        from analyzer.model import split_lines
+        from analyzer.lines import split_lines
 
         try:  # decode as the engine did (BOM, coding cookie), so columns line up
             text = decode(data)

@@ -27,7 +27,8 @@ from analyzer import budget
 from analyzer.config import Settings
 from analyzer.findings import Confidence, Edit, Finding, Fix, Location, with_fingerprints
 from analyzer.index import Index, TooDeep
-from analyzer.model import ActionModule, SourceFile, split_lines
+from analyzer.lines import split_lines
+from analyzer.model import ActionModule, SourceFile
 from analyzer.pieces import parse_in_pieces, parse_module, plan
 from analyzer.registry import enabled_rules, is_enabled, rule_by_code, rule_by_role
 from analyzer.rule import LintRule, Report, RuleContext, RuleCrash

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import codecs
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from analyzer.config import Settings
 from analyzer.engine import FileResult, SourceError, decode_source, lint_bytes
 from analyzer.findings import Fix
+from analyzer.lines import first_newline, line_starts
 
 MAX_ROUNDS = 4
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -60,22 +59,11 @@ class FixOutcome:
         return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
 
 
-def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    starts += [m.end() for m in _LINE_BREAK.finditer(text)]
-    return starts
-
-
-def _newline(text: str) -> str:
-    found = _LINE_BREAK.search(text)
-    return found.group() if found else "\n"
-
-
 def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
     """`text` with every fix applied whose edits overlap no fix taken before it (in source
     order); the number of fixes applied."""
-    starts = _line_starts(text)
-    newline = _newline(text)
+    starts = line_starts(text)
+    newline = first_newline(text)
 
     def offset(line: int, column: int) -> int:
         if line > len(starts):

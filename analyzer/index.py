@@ -23,7 +23,6 @@ it hands over (see `analyzer.engine.MAX_TREE_DEPTH`).
 from __future__ import annotations
 
 import contextlib
-import re
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
@@ -33,6 +32,7 @@ from typing import Any, Literal, TypeVar, cast
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
+from analyzer.lines import line_starts, split_lines
 from analyzer.names import Scope, ScopeKind, Scopes
 
 # What opens a new region of code that runs on its own (a fence between it and its parent).
@@ -166,7 +166,7 @@ class _IndexState(CodegenState):
                 elif kind is if_type and parent_kind is if_type:
                     elifs[0] += 1
                 if len(stack) + 1 - elifs[0] > limit:
-                    raise TooDeep(len(_LINE_BREAK.findall("".join(tokens))) + 1)
+                    raise TooDeep(len(split_lines("".join(tokens))))
             else:
                 parents.append(-1)
                 fences.append(number)
@@ -207,7 +207,6 @@ class _IndexState(CodegenState):
 
 
 _FENCE_TYPES = frozenset(FENCES)
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Parents whose `target` a name is stored to (read elsewhere in them).
 _TARGET_PARENTS: frozenset[type[cst.CSTNode]] = frozenset(
     {cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr}
@@ -325,8 +324,7 @@ class Index:
         text += "".join(state.popped)
         # Token number -> offset in the text, and where each line starts.
         self._offsets = array("i", accumulate(map(len, tokens), initial=0))
-        self._line_starts = array("i", [0])
-        self._line_starts.extend(m.end() for m in _LINE_BREAK.finditer(text))
+        self._line_starts = array("i", line_starts(text))
         self.names = Scopes(self)
 
     # --- per-node facts -----------------------------------------------------------------

@@ -9,7 +9,6 @@ computed lazily, so a rule that needs little costs little.
 from __future__ import annotations
 
 import functools
-import re
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from libcst._position import CodePosition, CodeRange
 
 from analyzer.findings import Location
 from analyzer.index import Index
+from analyzer.lines import split_lines
 from analyzer.names import BUILTIN
 
 # §3 of the action contract: the only names Open WebUI passes to `action` (matched by name).
@@ -57,13 +57,6 @@ NEVER_INJECTED_PARAMS: frozenset[str] = frozenset(
 T = TypeVar("T")
 _MISSING: Any = object()  # "not cached yet" where None is a cached answer
 N = TypeVar("N", bound=cst.CSTNode)
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    """Split like Python's tokenizer does (only CRLF, CR and LF end a line)."""
-    return _LINE_BREAK.split(text)
 
 
 @dataclass(frozen=True)

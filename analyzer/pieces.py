@@ -20,11 +20,12 @@ and the engine parses the whole file at once when that text differs from the fil
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Sequence
 from typing import Literal, cast
 
 import libcst as cst
+
+from analyzer.lines import first_newline, line_starts
 
 # Files shorter than this are parsed whole; pieces hold about this many lines.
 MIN_LINES = 200
@@ -35,8 +36,6 @@ Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 # (kind, first line, line after the last), 1-based. "class" starts a class whose body
 # goes on in the "body" pieces after it.
 Piece = tuple[Kind, int, int]
-
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class PieceFailed(Exception):
@@ -120,29 +119,16 @@ def _unchecked(self: cst.CSTNode) -> None:
 
 def parse_in_pieces(text: str, pieces: list[Piece]) -> cst.Module:
     """The module `pieces` cut `text` into, parsed piece by piece and put back together."""
-    lines = _lines(text)
-    newline = _LINE_END.search(text)
-    stand_in = "class _:" + (newline.group() if newline else "\n")
+    starts = [*line_starts(text), len(text)]
+    stand_in = "class _:" + first_newline(text)
     parsed: list[tuple[Kind, cst.Module]] = []
     for kind, first, after in pieces:
-        chunk = "".join(lines[first - 1 : after - 1])
+        chunk = text[starts[first - 1] : starts[after - 1]]
         try:
             parsed.append((kind, parse_module(stand_in + chunk if kind == "body" else chunk)))
         except cst.ParserSyntaxError as error:
             raise PieceFailed(str(error)) from None
     return _assemble(parsed)
-
-
-def _lines(text: str) -> list[str]:
-    """The lines of `text` with their line ends, as CPython numbers them."""
-    out: list[str] = []
-    start = 0
-    for end in _LINE_END.finditer(text):
-        out.append(text[start : end.end()])
-        start = end.end()
-    if start < len(text):
-        out.append(text[start:])
-    return out
 
 
 def _assemble(parsed: list[tuple[Kind, cst.Module]]) -> cst.Module:

@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from analyzer.findings import Location
+from analyzer.lines import LINE_BREAK
 
 _NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*)", re.I)
 _CODE = re.compile(r"[A-Za-z]+[0-9]+")
@@ -24,7 +25,6 @@ _FILE_NOQA = re.compile(
     r"#\s*owui-lint\s*:\s*noqa(?:\s*:\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?",
     re.I,
 )
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -184,8 +184,8 @@ def add_noqa_comments(data: bytes, wanted: dict[int, set[str]]) -> tuple[bytes, 
         text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("the file is not UTF-8") from None
-    parts = _LINE_END.split(text)
-    ends = [*_LINE_END.findall(text), ""]
+    parts = LINE_BREAK.split(text)
+    ends = [*LINE_BREAK.findall(text), ""]
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO("\n".join(parts)).readline))
     except (tokenize.TokenError, SyntaxError):

@@ -24,7 +24,8 @@ import libcst as cst
 from analyzer.config import Settings
 from analyzer.engine import _apply_suppressions, _check_nesting, decode
 from analyzer.index import Index
-from analyzer.model import ActionModule, SourceFile, split_lines
+from analyzer.lines import split_lines
+from analyzer.model import ActionModule, SourceFile
 from analyzer.pieces import parse_in_pieces, parse_module, plan
 from analyzer.registry import all_rules
 from analyzer.rule import Report, RuleContext

@@ -27,7 +27,7 @@ from analyzer.api import lint_source
 from analyzer.config import Settings
 from analyzer.engine import FileResult, SourceError, decode
 from analyzer.findings import Finding
-from analyzer.model import split_lines
+from analyzer.lines import split_lines
 from analyzer.registry import enabled_rules
 from analyzer.reporters import FORMATS, RunReport, TextOptions, render_text
 from analyzer.sources import Source

@@ -29,7 +29,7 @@ from analyzer.cli import main
 from analyzer.config import Settings
 from analyzer.engine import MAX_NESTING, decode
 from analyzer.findings import Level
-from analyzer.model import split_lines
+from analyzer.lines import split_lines
 from analyzer.rule import LintRule
 from analyzer.sources import Source, discover
 
