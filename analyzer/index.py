@@ -327,6 +327,11 @@ class Index:
         self._line_starts = array("i", line_starts(text))
         self.names = Scopes(self)
 
+    def release(self) -> None:
+        """Drop everything held (the index cannot be used afterwards): its name scopes
+        refer back to it, so it would otherwise wait for the cyclic collector, tree and all."""
+        self.__dict__.clear()
+
     # --- per-node facts -----------------------------------------------------------------
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:

@@ -214,7 +214,7 @@ class ActionModule:
         collector, whose pass over it cost about a tenth of the run."""
         index = self.__dict__.get("index")
         if index is not None:
-            index.__dict__.clear()
+            index.release()
         self.__dict__.clear()
 
     # --- per-file caches for facts other modules derive (flow analyses) ------------------
