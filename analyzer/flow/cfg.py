@@ -117,6 +117,12 @@ class CFG:
         self.nodes.append(node)
         return node
 
+    def release(self) -> None:
+        """Unlink the nodes (each edge refers to both its ends, a cycle), so the graph and
+        the statements it holds are freed at once rather than by the cyclic collector."""
+        for node in self.nodes:
+            node.succs = node.preds = []
+
     def node_of(self, node: cst.CSTNode, model: ActionModule) -> Node | None:
         """The CFG node whose `stmt` contains `node` (walks ancestors); None when `node`
         is not in this function's body or sits in a nested function."""
@@ -534,12 +540,13 @@ def build_cfg(function: cst.FunctionDef) -> CFG:
     return _Builder(function).build()
 
 
-_CACHE_KEY = "_flow_cfg_cache"
+# The model's table of every graph built (it releases them with the tree).
+CACHE_KEY = "_flow_cfg_cache"
 
 
 def cfg_for(model: ActionModule, info: FunctionInfo) -> CFG:
     """`build_cfg(info.node)`, built once per model whoever asks."""
-    cache: dict[cst.FunctionDef, CFG] = model.memo_table(_CACHE_KEY)
+    cache: dict[cst.FunctionDef, CFG] = model.memo_table(CACHE_KEY)
     cfg = cache.get(info.node)
     if cfg is None:
         cfg = cache[info.node] = build_cfg(info.node)

@@ -1010,33 +1010,40 @@ def action_returns(model: ActionModule) -> list[ReturnSite]:
     if action is None:
         return []
     out: list[ReturnSite] = []
-    seen: set[str] = set()
-
-    def visit(
-        info: FunctionInfo, env: Mapping[str, Value], path: tuple[CallSite, ...], depth: int
-    ) -> None:
-        if info.qualname in seen or depth > MAX_DEPTH:
-            return
-        seen.add(info.qualname)
-        evaluator = Evaluator(model, info, env)
-        for node in model.own_of(info.node.body, cst.Return, lambdas=False):
-            if node.value is None:
-                continue
-            inner = unwrap_await(node.value)
-            if isinstance(inner, cst.Call):
-                callee_name = model.resolve_callable(inner.func, info)
-                callee = model.functions.get(callee_name) if callee_name else None
-                if callee is not None and callee.node.name.value != "__init__":
-                    new_env = evaluator.bind_env(inner, callee, node) or {}
-                    site = CallSite(info.qualname, callee.qualname, inner, "call")
-                    visit(callee, new_env, (*path, site), depth + 1)
-                    continue
-            out.append(ReturnSite(node, info, env, path))
-        seen.discard(info.qualname)
-
-    visit(action, {}, (), 0)
+    _returns_through(model, action, {}, (), 0, out, set())
     out.sort(key=lambda r: _start(model, r.node))
     return out
+
+
+def _returns_through(
+    model: ActionModule,
+    info: FunctionInfo,
+    env: Mapping[str, Value],
+    path: tuple[CallSite, ...],
+    depth: int,
+    out: list[ReturnSite],
+    seen: set[str],
+) -> None:
+    """`action_returns` from `info` on (a module-level function: a recursive closure would
+    be a reference cycle keeping the file's tree for the cyclic collector)."""
+    if info.qualname in seen or depth > MAX_DEPTH:
+        return
+    seen.add(info.qualname)
+    evaluator = Evaluator(model, info, env)
+    for node in model.own_of(info.node.body, cst.Return, lambdas=False):
+        if node.value is None:
+            continue
+        inner = unwrap_await(node.value)
+        if isinstance(inner, cst.Call):
+            callee_name = model.resolve_callable(inner.func, info)
+            callee = model.functions.get(callee_name) if callee_name else None
+            if callee is not None and callee.node.name.value != "__init__":
+                new_env = evaluator.bind_env(inner, callee, node) or {}
+                site = CallSite(info.qualname, callee.qualname, inner, "call")
+                _returns_through(model, callee, new_env, (*path, site), depth + 1, out, seen)
+                continue
+        out.append(ReturnSite(node, info, env, path))
+    seen.discard(info.qualname)
 
 
 def reach_suffix(model: ActionModule, info: FunctionInfo, path: tuple[CallSite, ...] = ()) -> str:
