@@ -30,6 +30,7 @@ from itertools import accumulate
 from typing import Any, Literal, TypeVar, cast
 
 import libcst as cst
+from libcst._nodes.expression import _BaseParenthesizedNode
 from libcst._nodes.internal import CodegenState
 
 from analyzer.lines import line_starts, split_lines
@@ -59,22 +60,14 @@ class NotTheSource(Exception):
 
 class _Syntactic:
     """`record_syntactic_position` as a plain context manager (a generator-based one costs
-    more than the rest of the traversal's work for that node)."""
+    more than the rest of the traversal's work for that node), one per traversal: what
+    each `with` records waits on a stack (they nest), not in an object of its own."""
 
-    __slots__ = ("end_node", "node", "start", "start_node", "state")
+    __slots__ = ("pending", "state")
 
-    def __init__(
-        self,
-        state: _IndexState,
-        node: cst.CSTNode,
-        start_node: cst.CSTNode | None,
-        end_node: cst.CSTNode | None,
-    ) -> None:
+    def __init__(self, state: _IndexState) -> None:
         self.state = state
-        self.node = node
-        self.start_node = start_node
-        self.end_node = end_node
-        self.start = len(state.tokens)
+        self.pending: list[tuple[cst.CSTNode, cst.CSTNode | None, cst.CSTNode | None, int]] = []
 
     def __enter__(self) -> None:
         return None
@@ -82,15 +75,15 @@ class _Syntactic:
     def __exit__(self, *_: object) -> None:
         # The position of a node without the whitespace it owns (LibCST's PositionProvider),
         # as token numbers: turned into lines and columns when asked for.
+        node, start_node, end_node, start = self.pending.pop()
         state = self.state
         ix = state.ix
-        start = self.start
         end = len(state.tokens)
-        if self.start_node is not None:
-            start = ix._tokens_of(self.start_node)[0]
-        if self.end_node is not None:
-            end = ix._tokens_of(self.end_node)[1]
-        ix._syntactic[ix._numbers[id(self.node)]] = (start, end)
+        if start_node is not None:
+            start = ix._tokens_of(start_node)[0]
+        if end_node is not None:
+            end = ix._tokens_of(end_node)[1]
+        ix._syntactic[ix._numbers[id(node)]] = (start, end)
 
 
 class _IndexState(CodegenState):
@@ -109,6 +102,7 @@ class _IndexState(CodegenState):
         # columns once the whole text is known (a Python `add_token` per token cost more).
         self.add_token = self.tokens.append  # type: ignore[method-assign,assignment]
         self.popped: list[str] = []
+        self.syntactic = _Syntactic(self)
         tokens = self.tokens
         limit = max_depth if max_depth is not None else 1 << 60
         ix = index
@@ -203,7 +197,9 @@ class _IndexState(CodegenState):
     ) -> _Syntactic | contextlib.nullcontext[None]:
         if type(node) in UNINDEXED:
             return _UNRECORDED
-        return _Syntactic(self, node, start_node, end_node)
+        syntactic = self.syntactic
+        syntactic.pending.append((node, start_node, end_node, len(self.tokens)))
+        return syntactic
 
 
 _FENCE_TYPES = frozenset(FENCES)
@@ -280,6 +276,63 @@ _SCOPE_PARENTS = frozenset(
 )
 
 
+class _Parenthesized:
+    """LibCST's `_parenthesize`, the context manager around every expression's code, as a
+    plain one rather than a generator: the same tokens in the same order, at a fraction of
+    the cost (it ran for a third of all nodes)."""
+
+    __slots__ = ("node", "state", "syntactic")
+
+    def __init__(self, node: _BaseParenthesizedNode, state: CodegenState) -> None:
+        self.node = node
+        self.state = state
+
+    def __enter__(self) -> None:
+        node, state = self.node, self.state
+        for lpar in node.lpar:
+            lpar._codegen(state)
+        self.syntactic = state.record_syntactic_position(node)
+        self.syntactic.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: Any) -> None:
+        self.syntactic.__exit__(kind, *rest)
+        if kind is None:  # as the generator: no closing parenthesis after an exception
+            state = self.state
+            for rpar in self.node.rpar:
+                rpar._codegen(state)
+
+
+def _parenthesized(
+    node: _BaseParenthesizedNode, state: CodegenState
+) -> _Parenthesized | contextlib.AbstractContextManager[object]:
+    if node.lpar:
+        return _Parenthesized(node, state)
+    return state.record_syntactic_position(node)  # no parentheses: only the position
+
+
+# Classes whose `_codegen` may go straight to `_codegen_impl` (none overrides `_codegen`).
+_STRAIGHT = [kind for kind in UNINDEXED if "_codegen" not in kind.__dict__]
+_LIBCST_PARENTHESIZE = _BaseParenthesizedNode.__dict__["_parenthesize"]
+
+
+@contextlib.contextmanager
+def _lean_codegen() -> Iterator[None]:
+    """While indexing: unindexed nodes generate their code without the before/after hooks
+    (which would only return), and parentheses use `_Parenthesized`. The code generated is
+    the same; only LibCST's per-node overhead goes. Restored afterwards, so LibCST behaves
+    as documented everywhere else (the fixes generate code too)."""
+    for kind in _STRAIGHT:
+        kind._codegen = kind._codegen_impl  # type: ignore[assignment,method-assign]
+    _BaseParenthesizedNode._parenthesize = _parenthesized  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        _BaseParenthesizedNode._parenthesize = _LIBCST_PARENTHESIZE  # type: ignore[method-assign]
+        for kind in _STRAIGHT:
+            if "_codegen" in kind.__dict__:
+                del kind._codegen
+
+
 class Index:
     """Built once per module by `Index(module)`; read-only afterwards.
 
@@ -316,7 +369,8 @@ class Index:
         self._own: dict[tuple[int, type[cst.CSTNode] | None, bool], list[Any]] = {}
         self._scoped: dict[tuple[int, type[cst.CSTNode], bool], list[Any]] = {}
         state = _IndexState(module, self, max_depth)
-        module._codegen(state)
+        with _lean_codegen():
+            module._codegen(state)
         text = "".join(state.tokens)
         if expect is not None and text != expect:
             raise NotTheSource
