@@ -126,6 +126,24 @@ def test_depth_bound_names_the_line_and_elif_ladders_do_not_count() -> None:
     Index(cst.parse_module(ladder), max_depth=30)
 
 
+def test_libcst_generates_code_and_positions_as_usual_after_indexing() -> None:
+    """The index short-cuts LibCST's per-node code-generation overhead only while it
+    runs, even when it stops with an error: afterwards LibCST's own positions (which
+    need every node's hooks) and code are what they always were."""
+    source = "x = (a + b)  # sum\nprint([x, (y)])\n"
+    module = cst.parse_module(source)
+    with pytest.raises(TooDeep):
+        Index(cst.parse_module("x = ((((((((1))))))))\n"), max_depth=3)
+    Index(module)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    spaces = [n for n in positions if isinstance(n, cst.SimpleWhitespace)]
+    assert spaces, "LibCST recorded no position for whitespace: its hooks were left out"
+    paren = next(n for n in positions if isinstance(n, cst.BinaryOperation))
+    assert (positions[paren].start.column, positions[paren].end.column) == (5, 10)
+    assert module.code == source
+
+
 @pytest.mark.parametrize(
     "literal",
     [
