@@ -63,10 +63,12 @@ class _Syntactic:
     more than the rest of the traversal's work for that node), one per traversal: what
     each `with` records waits on a stack (they nest), not in an object of its own."""
 
-    __slots__ = ("pending", "state")
+    __slots__ = ("ix", "pending", "tokens")
 
-    def __init__(self, state: _IndexState) -> None:
-        self.state = state
+    def __init__(self, ix: Index, tokens: list[str]) -> None:
+        # Not the state itself: a reference back to it would be a cycle keeping the tree.
+        self.ix = ix
+        self.tokens = tokens
         self.pending: list[tuple[cst.CSTNode, cst.CSTNode | None, cst.CSTNode | None, int]] = []
 
     def __enter__(self) -> None:
@@ -76,9 +78,8 @@ class _Syntactic:
         # The position of a node without the whitespace it owns (LibCST's PositionProvider),
         # as token numbers: turned into lines and columns when asked for.
         node, start_node, end_node, start = self.pending.pop()
-        state = self.state
-        ix = state.ix
-        end = len(state.tokens)
+        ix = self.ix
+        end = len(self.tokens)
         if start_node is not None:
             start = ix._tokens_of(start_node)[0]
         if end_node is not None:
@@ -102,7 +103,7 @@ class _IndexState(CodegenState):
         # columns once the whole text is known (a Python `add_token` per token cost more).
         self.add_token = self.tokens.append  # type: ignore[method-assign,assignment]
         self.popped: list[str] = []
-        self.syntactic = _Syntactic(self)
+        self.syntactic = _Syntactic(index, self.tokens)
         tokens = self.tokens
         limit = max_depth if max_depth is not None else 1 << 60
         ix = index
