@@ -981,6 +981,11 @@ def string_value(node: cst.CSTNode | None) -> str | None:
     if kind is cst.SimpleString:
         # Most literals mean exactly what they hold between their quotes: no compile needed.
         string = cast(cst.SimpleString, node)
+        value = string.value
+        if value[0] in "'\"":  # no prefix (LibCST's `prefix` and `quote` are slow)
+            raw = value[3:-3] if len(value) >= 6 and value[:3] in ('"""', "'''") else value[1:-1]
+            if "\\" not in raw and "\r" not in raw:
+                return raw
         prefix = string.prefix.lower()
         if "b" not in prefix:
             raw = string.raw_value
