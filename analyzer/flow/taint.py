@@ -311,6 +311,8 @@ class _Layout:
 
         self.every = every
         self.params = every(block ^ ((1 << len(_FIXED)) - 1))
+        # Each parameter's label under every policy.
+        self.param_bits = {n: every(1 << at) for n, at in self.param_at.items()}
         self.user = every(1 << _USER_AT)
         self.model_output = every(1 << _FIXED.index(MODEL))
         self.input = every(1 << _FIXED.index(INPUT))
@@ -574,23 +576,25 @@ class _SharedTaint:
         info: FunctionInfo,
         local: Mapping[str, Bits],
     ) -> Bits:
-        """`_taint` of `expr`, each operand evaluated once per evaluation, recursing at most
-        `SHALLOW` operands deep (see `guards._Analysis._bounded`)."""
+        """`_taint` of `expr`, recursing at most `SHALLOW` operands deep (see
+        `guards._Analysis._bounded`); when deeper, each operand evaluated once, bottom-up."""
         memo = self._memo
         if memo is None or not (memo.state is state and memo.info is info and memo.local is local):
             return self._evaluate(expr, state, info, local)
-        known = memo.table.get(id(expr))
-        if known is not None:
-            return known
+        table = memo.table
+        if table is not None:  # bottom-up: the operands below are known
+            known = table.get(id(expr))
+            if known is not None:
+                return known
         entry = self._depth
         if entry >= SHALLOW:
             raise TooDeep
+        # No `finally`: whatever leaves here leaves the `_evaluate` that resets the depth.
         self._depth = entry + 1
-        try:
-            value = self._taint(expr, state, info, local)
-        finally:
-            self._depth = entry
-        memo.table[id(expr)] = value
+        value = self._taint(expr, state, info, local)
+        self._depth = entry
+        if table is not None:
+            table[id(expr)] = value
         return value
 
     def _evaluate(
@@ -610,10 +614,11 @@ class _SharedTaint:
                 return self._expr(expr, state, info, local)
             except TooDeep:
                 pass
+            table = memo.table = {}
             for operand in operands_bottom_up(self.model, expr, _opaque, if_tests=False):
                 self._depth = 0
                 self._expr(operand, state, info, local)
-            return memo.table[id(expr)]
+            return table[id(expr)]
         finally:
             self._memo, self._depth = saved
 
@@ -773,21 +778,29 @@ class _SharedTaint:
             if outcome == 2:
                 return self.layout.model_output & ~kill
             return facts.answer & ~kill
-        if kill == self.layout.all:
+        layout = self.layout
+        if kill == layout.all:
             return 0
+        callee = facts.callee
+        binding = facts.binding
+        if callee is not None and binding is not None:
+            # Only the arguments of the parameters the helper returns count.
+            returns = self.summary(callee).returns
+            symbolic = returns & layout.params
+            if not symbolic:
+                return returns & ~kill
+            param_bits = layout.param_bits
+            arg_taints = {
+                p: self._expr(a, state, info, local)
+                for p, a in binding.items()
+                if symbolic & param_bits.get(p, 0)
+            }
+            return layout.substitute(returns, arg_taints) & ~kill
         args = 0
         for arg in call.args:
             args |= self._expr(arg.value, state, info, local)
-        callee = facts.callee
         if callee is not None:
-            summary = self.summary(callee)
-            binding = facts.binding
-            if binding is None:
-                out = args | (summary.returns & ~self.layout.params)
-            else:
-                arg_taints = {p: self._expr(a, state, info, local) for p, a in binding.items()}
-                out = self.layout.substitute(summary.returns, arg_taints)
-            return out & ~kill
+            return (args | (self.summary(callee).returns & ~layout.params)) & ~kill
         func = call.func
         if type(func) is cst.Attribute:
             # A method of a value: `text.strip()`, `", ".join(parts)`, `tpl.format(x)`.
@@ -927,6 +940,9 @@ class _SharedTaint:
         if state is None:
             return 0
         symbolic = self.expr_taint(expr, state, info)
+        if not symbolic & self.layout.params:
+            # Nothing from a parameter: what callers pass in cannot matter.
+            return symbolic
         return self.layout.substitute(symbolic, self.params_of(info.qualname))
 
 
@@ -981,16 +997,19 @@ class _SummaryTask(CycleTask):
         self.engine._summaries[self.info.qualname] = FunctionSummary(self.cfg, states, returns)
 
 
-@dataclass
 class _Memo:
-    """The taint of the operands of one evaluation, in one state and scope."""
+    """One evaluation: its state and scope, and once it goes bottom-up, the taint of the
+    operands evaluated so far."""
 
-    state: State
-    info: FunctionInfo
-    local: Mapping[str, Bits]
-    # Keyed by `id(node)`: LibCST's `CSTNode.__hash__` is Python code, and this table is
-    # asked about every operand; the nodes outlive the evaluation, so ids stay unique.
-    table: dict[int, Bits] = field(default_factory=dict)
+    __slots__ = ("info", "local", "state", "table")
+
+    def __init__(self, state: State, info: FunctionInfo, local: Mapping[str, Bits]) -> None:
+        self.state = state
+        self.info = info
+        self.local = local
+        # Keyed by `id(node)`: LibCST's `CSTNode.__hash__` is Python code, and this table is
+        # asked about every operand; the nodes outlive the evaluation, so ids stay unique.
+        self.table: dict[int, Bits] | None = None
 
 
 # `_expr` does not look inside these (comprehensions are evaluated in a scope of their own).
