@@ -651,6 +651,11 @@ class GateFacts:
         known = self._confirms.get(info.qualname)
         if known is not None:
             return known
+        if info.qualname in self._answer_free():
+            # Never: `confirmed` there only comes from a helper that confirms, and its
+            # helpers are answer-free too (recursion ends in a cycle's False).
+            self._confirms[info.qualname] = False
+            return False
         if self._tasks.find(("confirms", info.qualname)) is not None:
             return False
         self._tasks.run(_ConfirmsTask(self, info))
@@ -1010,17 +1015,10 @@ class GateAnalysis(ForwardAnalysis[GateState]):
 
 class _AnswerFreeAnalysis(GateAnalysis):
     """`GateAnalysis` of an answer-free function (`GateFacts._answer_free`): its states
-    hold only `confirmed`, so binding names and reading tests change nothing, and
-    `answer_kind` (None there) starts no work: a solved or in-progress helper is all it
-    could ask about, since each helper of a node is asked `confirms_on_return` first."""
+    hold no names, asks or inputs, and never `confirmed` (its helpers are answer-free and
+    do not confirm, see `confirms_on_return`), so only which nodes are reachable is left."""
 
     def transfer(self, node: Node, state: GateState) -> GateState:
-        if node.stmt is None or node.kind in ("for", "with"):
-            return state  # GateAnalysis only forgets names there: none are held
-        facts = self.facts
-        for callee in facts._callees(node, self.info):
-            if facts.confirms_on_return(callee):
-                state = replace(state, confirmed=True)
         return state
 
     def refine(self, edge: Edge, state: GateState) -> GateState | None:
