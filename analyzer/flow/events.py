@@ -388,6 +388,18 @@ def single_assignment(model: ActionModule, info: FunctionInfo, name: str) -> Bin
     return None
 
 
+def _may_alias(expr: cst.BaseExpression) -> bool:
+    """`expr` has a shape `EventFacts.alias_kind` can find an alias in: a name or `self.x`
+    (also as the left operand of `or`)."""
+    while type(expr) is cst.BooleanOperation and type(expr.operator) is cst.Or:
+        expr = expr.left
+    if type(expr) is cst.Name:
+        return True
+    return (
+        type(expr) is cst.Attribute and type(expr.value) is cst.Name and expr.value.value == "self"
+    )
+
+
 # --- aliases of the emitter and the caller ----------------------------------------------------
 
 
@@ -434,24 +446,49 @@ class EventFacts:
             for name in info.param_names():
                 if name in _DIRECT:
                     self.params.setdefault(qual, {})[name] = _DIRECT[name]
+        # What each round asks about, found once: only a name or `self.x` can be an alias,
+        # so a local with any other value, or an argument of another shape, never becomes one.
+        functions: list[tuple[str, FunctionInfo, list[tuple[str, list[cst.BaseExpression]]]]] = []
+        for qual, info in model.functions.items():
+            names: list[tuple[str, list[cst.BaseExpression]]] = []
+            for name, bindings in local_bindings(model, info).items():
+                values: list[cst.BaseExpression] = []
+                for b in bindings:
+                    value = b.value
+                    if b.kind == "assign" and type(value) is cst.Name and value.value == "None":
+                        continue  # `x = None` then `x = __event_emitter__`: still the alias
+                    if value is None or not _may_alias(value):
+                        break  # this binding's kind is None: never a single alias kind
+                    values.append(value)
+                else:
+                    if values:
+                        names.append((name, values))
+            functions.append((qual, info, names))
+        passed: list[tuple[str, FunctionInfo, list[tuple[str, cst.BaseExpression]]]] = []
+        for qual, sites in model.call_sites.items():
+            caller = model.functions[qual]
+            for site in sites:
+                if site.kind != "call" or not isinstance(site.node, cst.Call):
+                    continue
+                callee = model.functions.get(site.callee)
+                if callee is None:
+                    continue
+                binding = bind_arguments(site.node, callee)
+                if binding is None:
+                    continue
+                args = [(p, a) for p, a in binding.items() if _may_alias(a)]
+                if args:
+                    passed.append((site.callee, caller, args))
         changed = True
         rounds = 0
         while changed and rounds < 20:
             changed = False
             rounds += 1
-            for qual, info in model.functions.items():
-                for name, bindings in local_bindings(model, info).items():
+            for qual, info, names in functions:
+                for name, values in names:
                     if name in self.locals.get(qual, {}):
                         continue
-                    kinds = {
-                        self.alias_kind(b.value, info) if b.value is not None else None
-                        for b in bindings
-                        if not (
-                            b.kind == "assign"
-                            and isinstance(b.value, cst.Name)
-                            and b.value.value == "None"
-                        )
-                    }
+                    kinds = {self.alias_kind(value, info) for value in values}
                     if len(kinds) == 1 and None not in kinds:
                         kind = next(iter(kinds))
                         assert kind is not None
@@ -474,22 +511,12 @@ class EventFacts:
                         ):
                             self.attrs[(owner, target.attr.value)] = kind2
                             changed = True
-            for qual, sites in model.call_sites.items():
-                caller = model.functions[qual]
-                for site in sites:
-                    if site.kind != "call" or not isinstance(site.node, cst.Call):
-                        continue
-                    callee = model.functions.get(site.callee)
-                    if callee is None:
-                        continue
-                    binding = bind_arguments(site.node, callee)
-                    if binding is None:
-                        continue
-                    for pname, arg in binding.items():
-                        kind3 = self.alias_kind(arg, caller)
-                        if kind3 is not None and pname not in self.params.get(site.callee, {}):
-                            self.params.setdefault(site.callee, {})[pname] = kind3
-                            changed = True
+            for callee_name, caller, args in passed:
+                for pname, arg in args:
+                    kind3 = self.alias_kind(arg, caller)
+                    if kind3 is not None and pname not in self.params.get(callee_name, {}):
+                        self.params.setdefault(callee_name, {})[pname] = kind3
+                        changed = True
 
     def _self_assignments(self, info: FunctionInfo) -> list[cst.Assign]:
         """`self.x = ...` statements of `info` (computed once: the fixed point asks often)."""
