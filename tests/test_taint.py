@@ -588,3 +588,39 @@ def test_a_sanitising_call_of_a_module_method_is_clean_under_its_policy_only() -
     )
     assert sink(model, PATHS) == frozenset()  # PATHS trusts any `.replace(...)` call
     assert sink(model, PLAIN) == {BODY}
+
+
+def test_substitute_replaces_each_parameter_label_within_its_own_policy_block() -> None:
+    """`_Layout.substitute` works on whole blocks at once; it gives what replacing each
+    parameter bit one by one gives."""
+    import random
+
+    from analyzer.flow.taint import _Layout
+
+    model = build(
+        """
+        def f(a, b, c):
+            return a
+
+        def g(b, d, *rest, **more):
+            return d
+        """
+    )
+    policies = (JS_POLICY, HTML_POLICY, PLAIN, PATHS)
+    layout = _Layout(model, policies)
+
+    def one_by_one(taint: int, params: dict[str, int]) -> int:
+        out = taint & ~layout.params
+        for bit in range(layout.width * len(policies)):
+            slot, at = divmod(bit, layout.width)
+            label = layout.labels[at]
+            if taint >> bit & 1 and label.kind == "param":
+                out |= params.get(label.detail, 0) & layout.blocks[slot]
+        return out
+
+    rng = random.Random(7)
+    for _ in range(500):
+        taint = rng.getrandbits(layout.width * len(policies))
+        names = rng.sample(["a", "b", "c", "d", "rest", "unknown"], rng.randint(0, 4))
+        params = {n: rng.getrandbits(layout.width * len(policies)) for n in names}
+        assert layout.substitute(taint, params) == one_by_one(taint, params)

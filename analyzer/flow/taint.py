@@ -299,7 +299,7 @@ class _Layout:
         self.labels: tuple[Label, ...] = (*_FIXED, *(Label("param", n) for n in params))
         self.param_at = {n: len(_FIXED) + i for i, n in enumerate(params)}
         width = self.width = len(self.labels)
-        block = (1 << width) - 1
+        block = self.block = (1 << width) - 1
         self.blocks = [block << (p * width) for p in range(len(policies))]
         self.all = sum(self.blocks)
 
@@ -344,14 +344,15 @@ class _Layout:
         the same policy."""
         symbolic = taint & self.params
         out = taint ^ symbolic
-        width, labels, blocks = self.width, self.labels, self.blocks
-        while symbolic:
-            low = symbolic & -symbolic
-            symbolic ^= low
-            policy, at = divmod(low.bit_length() - 1, width)
-            given = params.get(labels[at].detail)
-            if given:
-                out |= given & blocks[policy]
+        if not symbolic:
+            return out
+        param_at, param_bits, block = self.param_at, self.param_bits, self.block
+        for name, given in params.items():
+            present = symbolic & param_bits.get(name, 0)
+            if present and given:
+                # `present >> at` has one bit at the start of each policy's block where the
+                # label is; times `block`, those whole blocks (they do not overlap).
+                out |= given & ((present >> param_at[name]) * block)
         return out
 
     def decode(self, taint: Bits, slot: int) -> Taint:
@@ -454,6 +455,8 @@ class _FunctionTaint(ForwardAnalysis[State]):
         return _assign(state, [root], t, strong=False) if t else state
 
     def _walrus(self, stmt: cst.CSTNode, state: State) -> State:
+        if not self.engine.walruses:
+            return state
         for node in self.engine.model.scoped(stmt, cst.NamedExpr, lambdas=False):
             if isinstance(node.target, cst.Name):
                 t = self.engine.expr_taint(node.value, state, self.info)
@@ -516,6 +519,7 @@ class _SharedTaint:
         self._depth = 0
         self._memo: _Memo | None = None
         self._calls: dict[int, _CallFacts] = {}  # by `id(call)`: the module keeps them alive
+        self.walruses = bool(model.index.of_type(cst.NamedExpr))  # most modules have none
 
     # --- per-function analysis ------------------------------------------------------------
 
