@@ -113,6 +113,12 @@ def risky_catalog() -> dict[str, RiskyEntry]:
     return entries
 
 
+@cache
+def _catalog_methods() -> frozenset[str]:
+    """The last components of the catalog's names (`delete_chat_by_id`, `rmtree`, ...)."""
+    return frozenset(name.rsplit(".", 1)[-1] for name in risky_catalog())
+
+
 def _normalize(name: str) -> str:
     for prefix in _OLD_PREFIXES:
         if name.startswith(prefix):
@@ -224,7 +230,8 @@ def match_risky(model: ActionModule, call: cst.Call, info: FunctionInfo) -> Risk
     names = {_normalize(n) for n in model.resolve_name(call.func)}
     if isinstance(call.func, cst.Attribute):
         method = call.func.attr.value
-        names |= {f"{c}.{method}" for c in _receiver_classes(model, call.func.value, info)}
+        if method in _catalog_methods():  # else no `Class.method` name can be in it
+            names |= {f"{c}.{method}" for c in _receiver_classes(model, call.func.value, info)}
     for name in sorted(names):
         entry = catalog.get(name)
         if entry is None:
@@ -1585,7 +1592,10 @@ class StatusAnalysis(ForwardAnalysis[StatusState]):
             if site is not None:
                 if site.kind != "emitter" or site.payload is None:
                     continue
-                value = Evaluator(model, self.info, self.env).value(site.payload, call)
+                if not self.env and site.function is self.info:
+                    value = site_value(model, site)  # the same fold, shared with the rules
+                else:
+                    value = Evaluator(model, self.info, self.env).value(site.payload, call)
                 effect = _status_effect(value)
                 if effect == "close":
                     steps.append(0)

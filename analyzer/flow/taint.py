@@ -333,7 +333,7 @@ class _Layout:
         """The blocks of the policies for which `call` cleans its value."""
         out = 0
         for block, policy in zip(self.blocks, self.policies, strict=True):
-            if policy.is_sanitizer(names) or (
+            if not policy.sanitizers.isdisjoint(names) or (
                 policy.sanitizer_call is not None and policy.sanitizer_call(model, call)
             ):
                 out |= block
