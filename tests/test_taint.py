@@ -624,3 +624,39 @@ def test_substitute_replaces_each_parameter_label_within_its_own_policy_block() 
         names = rng.sample(["a", "b", "c", "d", "rest", "unknown"], rng.randint(0, 4))
         params = {n: rng.getrandbits(layout.width * len(policies)) for n in names}
         assert layout.substitute(taint, params) == one_by_one(taint, params)
+
+
+def test_a_summary_folds_each_return_once_while_its_helpers_are_analysed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`action` returning the results of many helpers: each helper's summary suspends the
+    fold of the returns, which then goes on where it stopped (it used to start again)."""
+    from analyzer.flow.taint import _SharedTaint
+
+    helpers = 25
+    branches = "".join(
+        f"        if body.get('k') == {i}:\n            return await self._h{i}(body)\n"
+        for i in range(helpers)
+    )
+    defs = "".join(
+        f"    async def _h{i}(self, body):\n        return body['x{i}']\n" for i in range(helpers)
+    )
+    code = (
+        "class Action:\n    async def action(self, body):\n"
+        + branches
+        + "        sink(await self._h0(body))\n        return None\n"
+        + defs
+    )
+    model = build(code)
+    folded: list[cst.BaseExpression] = []
+    returns = {id(r.value) for r in model.walk_of(model.module, cst.Return) if r.value}
+    original = _SharedTaint.expr_taint
+
+    def counting(self: _SharedTaint, expr: cst.BaseExpression, state: object, info: object) -> int:
+        if id(expr) in returns:
+            folded.append(expr)
+        return original(self, expr, state, info)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_SharedTaint, "expr_taint", counting)
+    assert sink(model) == {BODY}
+    assert len(folded) <= 2 * (helpers + 1) + helpers  # was quadratic: over 300
