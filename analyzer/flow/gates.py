@@ -445,27 +445,52 @@ def _names_read(model: ActionModule, node: cst.CSTNode) -> Iterator[cst.Name]:
             yield child
 
 
+# Per function: each call under it (nested code included) with its event site, or else the
+# module function it resolves to (None: neither).
+_CallTable = list[tuple[str, list[tuple[EventSite | None, FunctionInfo | None]]]]
+
+
+def _call_table(model: ActionModule, events: EventFacts) -> _CallTable:
+    """What `_functions_without` reads, walked once for both of its uses."""
+
+    def build() -> _CallTable:
+        table: _CallTable = []
+        for qual, info in model.functions.items():
+            calls: list[tuple[EventSite | None, FunctionInfo | None]] = []
+            for call in model.walk_of(info.node, cst.Call):
+                assert isinstance(call, cst.Call)
+                site = events.site_of(call)
+                if site is not None:
+                    calls.append((site, None))
+                    continue
+                name = model.resolve_callable(call.func, info)
+                calls.append((None, model.functions.get(name) if name else None))
+            table.append((qual, calls))
+        return table
+
+    return model.memo(("gates", "call_table"), build)
+
+
 def _functions_without(
     model: ActionModule,
     events: EventFacts,
     counts: Callable[[EventSite], bool],
-    callee: Callable[[cst.Call, FunctionInfo], FunctionInfo | None],
+    init: bool,
 ) -> frozenset[str]:
     """The module functions with no event site that `counts` under them (nested code
     included: every call an analysis of theirs could see, and more) nor under a module
-    function they call (found with `callee`)."""
+    function they call (`init`: a class's `__init__` counts as called)."""
     active: set[str] = set()
     callers: dict[str, set[str]] = {}
-    for qual, info in model.functions.items():
-        for call in model.walk_of(info.node, cst.Call):
-            assert isinstance(call, cst.Call)
-            site = events.site_of(call)
+    for qual, calls in _call_table(model, events):
+        for site, called in calls:
             if site is not None:
                 if counts(site):
                     active.add(qual)
                 continue
-            called = callee(call, info)
-            if called is not None and called is not info:
+            if called is None or (not init and called.node.name.value == "__init__"):
+                continue
+            if called.qualname != qual:
                 callers.setdefault(called.qualname, set()).add(qual)
     pending = list(active)
     while pending:
@@ -591,7 +616,7 @@ class GateFacts:
         hold no names, asks or inputs, only `confirmed` (from helpers that confirm)."""
         if self._free is None:
             self._free = _functions_without(
-                self.model, self.events, lambda site: site.kind == "call", self._callee
+                self.model, self.events, lambda site: site.kind == "call", init=False
             )
         return self._free
 
@@ -1720,17 +1745,11 @@ class StatusPaths:
         arguments: no emitter call with a payload in them (nested code included) nor in a
         module function they call. Their summaries need no dataflow."""
         if self._inert_functions is None:
-            model = self.model
-
-            def callee(call: cst.Call, info: FunctionInfo) -> FunctionInfo | None:
-                name = model.resolve_callable(call.func, info)
-                return model.functions.get(name) if name else None
-
             self._inert_functions = _functions_without(
-                model,
+                self.model,
                 self.events,
                 lambda site: site.kind == "emitter" and site.payload is not None,
-                callee,
+                init=True,
             )
         return self._inert_functions
 
