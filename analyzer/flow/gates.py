@@ -516,6 +516,7 @@ class GateFacts:
         self._callees_at: dict[Node, tuple[FunctionInfo, list[FunctionInfo]]] = {}
         self._free: frozenset[str] | None = None
         self._tests: dict[Edge, tuple[Atom, set[str], set[cst.Call]]] = {}
+        self.walruses = bool(model.index.of_type(cst.NamedExpr))
         # Solutions, return kinds and confirmations wait for each other here, not on the
         # Python stack; what is on it is "in progress" (a recursive call).
         self._tasks = Tasks()
@@ -939,9 +940,10 @@ class GateAnalysis(ForwardAnalysis[GateState]):
         for callee in facts._callees(node, info):
             if facts.confirms_on_return(callee):
                 state = replace(state, confirmed=True)
-        for child in facts.model.walk(stmt):
-            if type(child) is cst.NamedExpr and type(child.target) is cst.Name:
-                state = self._bind(state, child.target.value, child.value)
+        if facts.walruses:  # most modules have none: no need to look through the statement
+            for child in facts.model.walk(stmt):
+                if type(child) is cst.NamedExpr and type(child.target) is cst.Name:
+                    state = self._bind(state, child.target.value, child.value)
         if type(stmt) is cst.Assign:
             for target in stmt.targets:
                 if type(target.target) is cst.Name:
