@@ -2342,8 +2342,27 @@ def _module_statements(
     # Whether what is under a node runs, by `id(node)`: statements share their ancestors,
     # each chain is followed only up to a node already decided.
     decided: dict[int, bool] = {}
+    # Function and lambda bodies never run on load: skip their statements by source-order
+    # number (most statements are there) instead of climbing to the `def` from each.
+    index = model.index
+    spans: list[list[int]] = []
+    for lo, hi in sorted(
+        (index.number(node), index.end(node))
+        for kind in (cst.FunctionDef, cst.Lambda)
+        for node in index.of_type(kind)
+    ):
+        if spans and lo < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], hi)  # nested in the one before
+        else:
+            spans.append([lo, hi])
+    at = 0
     for stmt in model.walk_of(model.module, cst.SimpleStatementLine, cst.SimpleStatementSuite):
         assert isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+        number = index.number(stmt)
+        while at < len(spans) and spans[at][1] <= number:
+            at += 1
+        if at < len(spans) and spans[at][0] < number:
+            continue  # inside a function or lambda
         below: cst.CSTNode = stmt
         runs = True
         path: list[cst.CSTNode] = []

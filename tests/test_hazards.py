@@ -414,3 +414,39 @@ def test_a_data_layer_singleton_re_exported_by_another_module() -> None:
                 return {"content": user.name}
         """
     assert lines(source, "OWA604") == [5]
+
+
+def test_import_time_code_is_found_around_functions_lambdas_and_nested_classes() -> None:
+    """OWA607 skips function and lambda bodies by position; the code between, after and
+    around them (module level, class bodies, module-level blocks) is still read."""
+    source = """
+        import requests
+
+        requests.get("https://a.example")  # 3
+
+        def helper():
+            requests.get("https://b.example")
+
+            class Inner:
+                requests.get("https://c.example")
+
+            return lambda: requests.get("https://d.example")
+
+        class Action:
+            requests.get("https://e.example")  # 14
+
+            def action(self, body):
+                def nested():
+                    requests.get("https://f.example")
+                requests.get("https://g.example")
+
+            requests.get("https://h.example")  # 21
+
+        if __name__ == "__main__":
+            requests.get("https://i.example")
+        else:
+            requests.get("https://j.example")  # 26
+        f = lambda: requests.get("https://k.example")
+        requests.get("https://l.example")  # 28
+        """
+    assert lines(source, "OWA607") == [3, 14, 21, 26, 28]
