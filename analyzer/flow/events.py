@@ -333,7 +333,12 @@ def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Bi
     def add(name: str, binding: Binding) -> None:
         out.setdefault(name, []).append(binding)
 
-    for node in model.own_nodes_of(info.node.body, *_BINDING_NODES, lambdas=False):
+    # Only the kinds the module has: each kind asked for costs a lookup per function.
+    kinds: tuple[type[cst.CSTNode], ...] = model.memo(
+        ("events", "binding kinds"),
+        lambda: tuple(k for k in _BINDING_NODES if model.index.of_type(k)),
+    )
+    for node in model.own_nodes_of(info.node.body, *kinds, lambdas=False) if kinds else ():
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 if isinstance(t.target, cst.Name):
