@@ -319,6 +319,13 @@ class _Layout:
         self.objects = where(lambda p: p.objects)
         self.writes = where(lambda p: p.writes_taint)
         self.opaque_awaited = where(lambda p: p.opaque_awaited)
+        # `sanitized`: most calls name no sanitiser, and few policies have a test of their own.
+        self.sanitizer_names = frozenset(n for p in policies for n in p.sanitizers)
+        self.sanitizer_calls = [
+            (b, p.sanitizer_call)
+            for b, p in zip(self.blocks, policies, strict=True)
+            if p.sanitizer_call is not None
+        ]
         # The USER bits of the policies that trust a `__user__` field.
         self.trusted: dict[str, Bits] = {}
         for block, policy in zip(self.blocks, policies, strict=True):
@@ -332,10 +339,12 @@ class _Layout:
     def sanitized(self, model: ActionModule, call: cst.Call, names: frozenset[str]) -> Bits:
         """The blocks of the policies for which `call` cleans its value."""
         out = 0
-        for block, policy in zip(self.blocks, self.policies, strict=True):
-            if not policy.sanitizers.isdisjoint(names) or (
-                policy.sanitizer_call is not None and policy.sanitizer_call(model, call)
-            ):
+        if not self.sanitizer_names.isdisjoint(names):
+            for block, policy in zip(self.blocks, self.policies, strict=True):
+                if not policy.sanitizers.isdisjoint(names):
+                    out |= block
+        for block, test in self.sanitizer_calls:
+            if not out & block and test(model, call):
                 out |= block
         return out
 
@@ -744,10 +753,11 @@ class _SharedTaint:
             return facts
         model, layout = self.model, self.layout
         names = frozenset(n.removeprefix("builtins.") for n in model.resolve_name(call.func))
-        kill = layout.sanitized(model, call, names)
         if names & CLEAN_CALLS:
-            facts = _CallFacts(call, info, 1, layout.all)
-        elif any(n.rsplit(".", 1)[-1] in MODEL_OUTPUT_CALLS for n in names):
+            self._calls[id(call)] = facts = _CallFacts(call, info, 1, layout.all)
+            return facts
+        kill = layout.sanitized(model, call, names)
+        if any(n.rsplit(".", 1)[-1] in MODEL_OUTPUT_CALLS for n in names):
             facts = _CallFacts(call, info, 2, kill)
         else:
             kind = event_facts(model).alias_kind(call.func, info)
