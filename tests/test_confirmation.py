@@ -557,3 +557,38 @@ def test_falling_off_the_end_through_a_final_try_finally_is_reported() -> None:
                 print("cleanup")
     """
     assert lint(source, "OWA407") == [("OWA407", 6)]
+
+
+def test_a_helper_with_no_answer_under_it_never_confirms_and_is_not_solved_to_say_so() -> None:
+    """`confirms_on_return` of an answer-free helper is False without its dataflow; the
+    helper that asks still confirms, and OWA401 sees both."""
+    from analyzer.flow.gates import gate_facts
+
+    source = textwrap.dedent(
+        """
+        from open_webui.models.chats import Chats
+
+        class Action:
+            async def _log(self, text):
+                print(text)
+                return True
+
+            async def _confirm(self, ask):
+                answer = await ask({"type": "confirmation", "data": {"title": "t", "message": "m"}})
+                if answer is not True:
+                    raise RuntimeError("cancelled")
+
+            async def action(self, body, __event_call__=None):
+                await self._log("start")
+                await Chats.delete_chat_by_id(body["chat_id"])
+                await self._confirm(__event_call__)
+                await Chats.delete_chats_by_user_id(body["user_id"])
+        """
+    ).lstrip("\n")
+    model = ActionModule(SourceFile("t.py", source), cst.parse_module(source))
+    facts = gate_facts(model)
+    log, confirm = model.functions["Action._log"], model.functions["Action._confirm"]
+    assert not facts.confirms_on_return(log)
+    assert "Action._log" not in facts._solved  # answered without its dataflow
+    assert facts.confirms_on_return(confirm)
+    assert lint(source, "OWA401") == [("OWA401", 15)]
