@@ -436,22 +436,27 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node).strip()
 
 
-# `_Analysis._bounded`: which evaluation.
+# `_Analysis._bounded`: which evaluation (and `_Tables`' third table: `summary_for_call`).
 _FACTS = 0
 _TRUTH = 1
+_SUMMARY = 2
+
+# What `facts`, `truth` and `summary_for_call` found for the nodes of one function in one
+# environment, keyed by `id(node)` (the nodes outlive the analysis, so ids stay unique).
+# They read the state only through its `env`, never its roles.
+_Tables = tuple[dict[int, Any], dict[int, Any], dict[int, Any]]
 
 
 class _Memo:
-    """`facts` (table 0) and `truth` (table 1) of the operands of one evaluation (a plain
-    class with slots: one is made per evaluation in the dataflow)."""
+    """The tables one evaluation reads and fills, and the state and function it is in (a
+    plain class with slots: one is made per evaluation in the dataflow)."""
 
     __slots__ = ("fn", "state", "tables")
 
-    def __init__(self, state: GuardState, fn: FunctionInfo | None) -> None:
+    def __init__(self, state: GuardState, fn: FunctionInfo | None, tables: _Tables) -> None:
         self.state = state
         self.fn = fn
-        # Keyed by `id(node)`; the nodes outlive the evaluation, so ids stay unique.
-        self.tables: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
+        self.tables = tables
 
 
 # Where `facts` stops: it knows nothing about lambdas and comprehensions.
@@ -527,7 +532,14 @@ class _Analysis:
         # `facts` / `truth`: how deep the current evaluation is, and its memo.
         self._depth = 0
         self._memo: _Memo | None = None
-        self._last: _Memo | None = None
+        self._last: _Memo | None = None  # module-level evaluations (`_facts_plain`)
+        # Per function and environment: the dataflow asks the same questions in the same
+        # environment again and again (every round, every edge of a test, the summary of a
+        # function and its own solve, the report). An answer holds as long as the summaries
+        # it read do: `_volatile` says one was an approximation (a recursive call) and the
+        # tables go at the end of the step; `_forget` drops them when summaries are dropped.
+        self._tables: dict[tuple[int, Env], _Tables] = {}
+        self._volatile = False
         self._module_temp: frozenset[str] | None = None
         self._walrus: dict[int, list[cst.NamedExpr]] = {}
         self._completing: dict[int, list[cst.Call]] = {}
@@ -640,14 +652,22 @@ class _Analysis:
         keeps `a and b and c and ...` linear (`_boolop_facts` asks for the truth of every
         prefix of the chain)."""
         saved = (self._memo, self._depth)
-        memo = self._last
-        if self._tasks.running or memo is None or memo.state is not state or memo.fn is not fn:
-            memo = _Memo(state, fn)
+        memo: _Memo
+        if fn is not None:
+            memo = _Memo(state, fn, self._tables_for(fn, state.env))
+        elif (
+            self._tasks.running
+            or self._last is None
+            or self._last.state is not state
+            or self._last.fn is not None
+        ):
+            memo = _Memo(state, fn, ({}, {}, {}))
             if not self._tasks.running:
-                # Outside the dataflow every summary asked for is final, so what an
-                # evaluation found in a state holds for the next one in it (the report asks
-                # about every call of a statement, `a.b().c().d()` included).
+                # Outside the dataflow a module-level evaluation in the same state reuses
+                # the last one's answers (unchanged: `module_temp_names`' rounds see it).
                 self._last = memo
+        else:
+            memo = self._last
         self._memo = memo
         self._depth = 0
         try:
@@ -662,6 +682,23 @@ class _Analysis:
             return memo.tables[kind][id(expr)]
         finally:
             self._memo, self._depth = saved
+
+    def _tables_for(self, fn: FunctionInfo, env: Env) -> _Tables:
+        key = (id(fn), env)
+        tables = self._tables.get(key)
+        if tables is None:
+            tables = self._tables[key] = ({}, {}, {})
+        return tables
+
+    def _end_step(self) -> None:
+        """A task's step ended (or suspended): drop answers that read an approximation."""
+        if self._volatile:
+            self._volatile = False
+            self._tables.clear()
+
+    def _forget(self) -> None:
+        """Summaries were dropped: so are the answers that read them."""
+        self._tables.clear()
 
     def _facts(
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
@@ -1339,10 +1376,19 @@ class _Analysis:
     def summary_for_call(
         self, call: cst.Call, state: GuardState, fn: FunctionInfo
     ) -> _Summary | None:
+        table = self._tables_for(fn, state.env)[_SUMMARY]
+        key = id(call)
+        if key in table:
+            found: _Summary | None = table[key]
+            return found
         callee = self.callee_of(call, fn)
-        if callee is None:
-            return None
-        return self.summary(callee, self.bind_params(call, callee, state, fn))
+        found = (
+            None
+            if callee is None
+            else self.summary(callee, self.bind_params(call, callee, state, fn))
+        )
+        table[key] = found
+        return found
 
     def summary(self, callee: FunctionInfo, env: Env) -> _Summary | None:
         """`callee` analysed with `env` at its entry.
@@ -1357,6 +1403,7 @@ class _Analysis:
             return self._summaries[key]
         task = self._tasks.find(("summary", callee.qualname))
         if isinstance(task, _SummaryTask):
+            self._volatile = True  # an answer for this step only
             found: _Summary | None = self._tasks.recursive(task) if task.env == env else None
             return found
         # Inside a running analysis this suspends it until the summary is computed.
@@ -1365,7 +1412,7 @@ class _Analysis:
 
     def solve(self, cfg: CFG, flow: _Flow) -> dict[Node, GuardState]:
         """The IN states of `flow` over `cfg`, computing the summaries it asks for first."""
-        task = _SolveTask(Solver(cfg, flow))
+        task = _SolveTask(self, Solver(cfg, flow))
         self._tasks.run(task)
         return task.states
 
@@ -1520,12 +1567,16 @@ class _Analysis:
 class _SolveTask:
     """One function's dataflow (`_Analysis.solve`)."""
 
-    def __init__(self, solver: Solver[GuardState]) -> None:
+    def __init__(self, analysis: _Analysis, solver: Solver[GuardState]) -> None:
+        self.analysis = analysis
         self.solver = solver
         self.states: dict[Node, GuardState] = {}
 
     def step(self) -> None:
-        self.states = self.solver.run()
+        try:
+            self.states = self.solver.run()
+        finally:
+            self.analysis._end_step()
 
 
 class _SummaryTask(CycleTask):
@@ -1543,8 +1594,11 @@ class _SummaryTask(CycleTask):
         self.solver = Solver(self.cfg, self.flow)
 
     def step(self) -> None:
-        states = self.solver.run()
-        summary = self.analysis.summarise(self.callee, self.cfg, self.flow, states)
+        try:
+            states = self.solver.run()
+            summary = self.analysis.summarise(self.callee, self.cfg, self.flow, states)
+        finally:
+            self.analysis._end_step()
         self.analysis._summaries[self.key] = summary
 
     def agrees(self) -> bool:
@@ -1552,10 +1606,12 @@ class _SummaryTask(CycleTask):
 
     def next_round(self) -> None:
         self.approximation = self.analysis._summaries.pop(self.key)
+        self.analysis._forget()
         self.solver = Solver(self.cfg, self.flow)
 
     def forget(self) -> None:
         self.analysis._summaries.pop(self.key, None)
+        self.analysis._forget()
 
 
 _NOTHING_KNOWN = _Summary(ROLES, ROLES, ROLES)
