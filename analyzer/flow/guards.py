@@ -540,6 +540,9 @@ class _Analysis:
         # tables go at the end of the step; `_forget` drops them when summaries are dropped.
         self._tables: dict[tuple[int, Env], _Tables] = {}
         self._volatile = False
+        # The IN states of finished solves by function and entry state, on the same terms:
+        # a function's solve for a summary and its own solve often start from the same state.
+        self._solved: dict[tuple[str, GuardState], dict[Node, GuardState]] = {}
         self._module_temp: frozenset[str] | None = None
         self._walrus: dict[int, list[cst.NamedExpr]] = {}
         self._completing: dict[int, list[cst.Call]] = {}
@@ -690,15 +693,19 @@ class _Analysis:
             tables = self._tables[key] = ({}, {}, {})
         return tables
 
-    def _end_step(self) -> None:
-        """A task's step ended (or suspended): drop answers that read an approximation."""
-        if self._volatile:
-            self._volatile = False
-            self._tables.clear()
+    def _end_step(self) -> bool:
+        """A task's step ended (or suspended): drop answers that read an approximation.
+        True if there were some."""
+        if not self._volatile:
+            return False
+        self._volatile = False
+        self._tables.clear()
+        return True
 
     def _forget(self) -> None:
-        """Summaries were dropped: so are the answers that read them."""
+        """Summaries were dropped: so are the answers and solves that read them."""
         self._tables.clear()
+        self._solved.clear()
 
     def _facts(
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
@@ -1412,8 +1419,14 @@ class _Analysis:
 
     def solve(self, cfg: CFG, flow: _Flow) -> dict[Node, GuardState]:
         """The IN states of `flow` over `cfg`, computing the summaries it asks for first."""
+        key = (flow.info.qualname, flow.entry)
+        found = self._solved.get(key)
+        if found is not None:
+            return found
         task = _SolveTask(self, Solver(cfg, flow))
         self._tasks.run(task)
+        if not task.volatile:
+            self._solved[key] = task.states
         return task.states
 
     def summarise(
@@ -1571,12 +1584,13 @@ class _SolveTask:
         self.analysis = analysis
         self.solver = solver
         self.states: dict[Node, GuardState] = {}
+        self.volatile = False  # some step read an approximation
 
     def step(self) -> None:
         try:
             self.states = self.solver.run()
         finally:
-            self.analysis._end_step()
+            self.volatile |= self.analysis._end_step()
 
 
 class _SummaryTask(CycleTask):
@@ -1592,14 +1606,24 @@ class _SummaryTask(CycleTask):
         self.cfg = cfg_for(analysis.model, callee)
         self.flow = _Flow(analysis, callee, GuardState(ROLES, env))
         self.solver = Solver(self.cfg, self.flow)
+        self.states: dict[Node, GuardState] | None = None
+        self.volatile = False  # some step of this round's solve read an approximation
 
     def step(self) -> None:
+        analysis = self.analysis
         try:
-            states = self.solver.run()
-            summary = self.analysis.summarise(self.callee, self.cfg, self.flow, states)
+            if self.states is None:
+                solved = (self.callee.qualname, self.flow.entry)
+                states = analysis._solved.get(solved)
+                if states is None:
+                    states = self.solver.run()
+                    if not self.volatile and not analysis._volatile:
+                        analysis._solved[solved] = states
+                self.states = states
+            summary = analysis.summarise(self.callee, self.cfg, self.flow, self.states)
         finally:
-            self.analysis._end_step()
-        self.analysis._summaries[self.key] = summary
+            self.volatile |= analysis._end_step()
+        analysis._summaries[self.key] = summary
 
     def agrees(self) -> bool:
         return _same_summary(self.analysis._summaries[self.key], self.approximation)
@@ -1608,6 +1632,8 @@ class _SummaryTask(CycleTask):
         self.approximation = self.analysis._summaries.pop(self.key)
         self.analysis._forget()
         self.solver = Solver(self.cfg, self.flow)
+        self.states = None
+        self.volatile = False
 
     def forget(self) -> None:
         self.analysis._summaries.pop(self.key, None)
