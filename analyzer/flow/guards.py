@@ -601,6 +601,19 @@ class _Analysis:
                         seen[key] = seen.get(key, True) and is_temp
         return frozenset(k for k, v in seen.items() if v)
 
+    def is_emitter(self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo) -> bool:
+        """`EMITTER in facts(expr)`, without evaluating `a.b.c` (most callees): an
+        attribute's facts are its base's member facts, which never include the emitter, and
+        its access path's, which are only ever OWN. Reading names and attributes has no
+        other effect once the module-level names are known (`module_temp_names`)."""
+        if type(expr) is cst.Attribute and self._module_temp is not None:
+            base = expr.value
+            while type(base) is cst.Attribute:
+                base = base.value
+            if type(base) is cst.Name:
+                return False
+        return EMITTER in self.facts(expr, state, fn)
+
     def _facts_plain(self, expr: cst.BaseExpression, state: GuardState) -> frozenset[Fact]:
         """Facts of an expression outside any function (module constants, `__init__`)."""
         return self.facts(expr, state, None)
@@ -2212,7 +2225,7 @@ class _Report:
                     name in _LOG_METHODS
                     or name == "print"
                     or any(word in name for word in _TALK_WORDS)
-                    or EMITTER in self.analysis.facts(value.func, state, fn)
+                    or self.analysis.is_emitter(value.func, state, fn)
                 ):
                     return False
                 talked = True
@@ -2296,7 +2309,7 @@ class _Report:
             and _code(func.value) in ("sys.stdout", "sys.stderr")
         ):
             return "printed to the server log", positional
-        if EMITTER in self.analysis.facts(func, state, fn):
+        if self.analysis.is_emitter(func, state, fn):
             return "sent to the browser in an event", positional
         if (type(func) is cst.Attribute and func.attr.value in _HTTP_METHODS) or any(
             n.startswith(_HTTP_MODULES) for n in names
