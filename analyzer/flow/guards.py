@@ -34,7 +34,7 @@ a URL built at run time) is treated as no information: no guard and no privilege
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -547,6 +547,7 @@ class _Analysis:
         self._walrus: dict[int, list[cst.NamedExpr]] = {}
         self._completing: dict[int, list[cst.Call]] = {}
         self._keep: list[cst.CSTNode] = []  # the statements those two are keyed by
+        self._contains: dict[tuple[int, type[cst.CSTNode]], bool] = {}
 
     # --- module-wide facts ---------------------------------------------------------------
 
@@ -1150,7 +1151,7 @@ class _Analysis:
         stmt = node.stmt
         if stmt is None or not state.roles:
             return state
-        for walrus in self._walruses(stmt):
+        for walrus in self._walruses(stmt) if self.contains(fn, cst.NamedExpr) else ():
             if type(walrus.target) is cst.Name:
                 state = state.bind(walrus.target.value, self.facts(walrus.value, state, fn))
         # Exact types (LibCST's classes are ABCs: a failed `isinstance` runs Python code).
@@ -1207,6 +1208,15 @@ class _Analysis:
 
     # Per statement, asked on every round of the dataflow: cached by `id` (LibCST's
     # `__hash__` is Python code), the statement kept alive in `_keep`.
+
+    def contains(self, fn: FunctionInfo, kind: type[cst.CSTNode]) -> bool:
+        """Some node of exactly type `kind` is in `fn` (nested definitions included): when
+        none is, no statement of `fn` needs to be searched for one."""
+        key = (id(fn), kind)
+        found = self._contains.get(key)
+        if found is None:
+            found = self._contains[key] = bool(self.model.walk_of(fn.node, kind))
+        return found
 
     def _walruses(self, stmt: cst.CSTNode) -> list[cst.NamedExpr]:
         found = self._walrus.get(id(stmt))
@@ -1754,6 +1764,7 @@ class _Report:
         self.results = results
         self.has_user = "__user__" in action.param_names()
         self.findings: list[AuthFinding] = []
+        self._nodes: dict[str, list[tuple[Node, GuardState]]] = {}
 
     def build(self) -> AuthFacts:
         ops: list[PrivilegedOp] = []
@@ -1781,18 +1792,24 @@ class _Report:
 
     # --- operations ---------------------------------------------------------------------
 
-    def nodes(self, qual: str) -> Iterator[tuple[Node, GuardState]]:
-        info = self.model.functions[qual]
-        cfg = cfg_for(self.model, info)
-        states = self.results[qual]
-        for node in cfg.nodes:
-            state = states.get(node)
-            if state is not None and node.stmt is not None:
-                yield node, state
+    def nodes(self, qual: str) -> list[tuple[Node, GuardState]]:
+        """The feasible statement nodes of `qual` with their IN states (once: every pass of
+        the report walks them)."""
+        found = self._nodes.get(qual)
+        if found is None:
+            info = self.model.functions[qual]
+            states = self.results[qual]
+            found = self._nodes[qual] = [
+                (node, state)
+                for node in cfg_for(self.model, info).nodes
+                if node.stmt is not None and (state := states.get(node)) is not None
+            ]
+        return found
 
     def find_ops(self, qual: str) -> list[PrivilegedOp]:
         info = self.model.functions[qual]
         analysis = self.analysis
+        walruses = analysis.contains(info, cst.NamedExpr)
         out: list[PrivilegedOp] = []
         for node, state in self.nodes(qual):
             stmt = node.stmt
@@ -1800,7 +1817,7 @@ class _Report:
             if type(stmt) in _DEFINITIONS:
                 continue
             # Walrus bindings earlier in the same test are visible to its calls.
-            for walrus in _walrus_in(self.model, stmt):
+            for walrus in analysis._walruses(stmt) if walruses else ():
                 if type(walrus.target) is cst.Name:
                     state = state.bind(
                         walrus.target.value, analysis.facts(walrus.value, state, info)
@@ -2094,10 +2111,11 @@ class _Report:
         seen: set[cst.CSTNode] = set()
         for qual in self.results:
             info = self.model.functions[qual]
+            comparisons = analysis.contains(info, cst.Comparison)
             for node, state in self.nodes(qual):
                 stmt = node.stmt
                 assert stmt is not None
-                for comparison in _comparisons_in(self.model, stmt):
+                for comparison in _comparisons_in(self.model, stmt) if comparisons else ():
                     if comparison in seen:
                         continue
                     seen.add(comparison)
@@ -2293,27 +2311,25 @@ class _Report:
         self, call: cst.Call, state: GuardState, fn: FunctionInfo
     ) -> tuple[str, list[cst.BaseExpression]] | None:
         names = self.model.imported_name(call.func)
-        positional = [a.value for a in call.args]
-        if "builtins.print" in names:
-            return "printed to the server log", positional
         func = call.func
-        if any(n.startswith("logging.") for n in names) and type(func) is cst.Attribute:
-            return "logged", positional
-        if type(func) is cst.Attribute and func.attr.value in _LOG_METHODS:
-            receiver = _code(func.value).lower()
-            if "log" in receiver:
-                return "logged", positional
-        if (
-            type(func) is cst.Attribute
-            and func.attr.value == "write"
-            and _code(func.value) in ("sys.stdout", "sys.stderr")
+        attr = func.attr.value if type(func) is cst.Attribute else None
+        kind: str | None = None
+        if "builtins.print" in names:
+            kind = "printed to the server log"
+        elif (attr is not None and any(n.startswith("logging.") for n in names)) or (
+            attr in _LOG_METHODS and "log" in _code(cast(cst.Attribute, func).value).lower()
         ):
-            return "printed to the server log", positional
-        if self.analysis.is_emitter(func, state, fn):
-            return "sent to the browser in an event", positional
-        if (type(func) is cst.Attribute and func.attr.value in _HTTP_METHODS) or any(
-            n.startswith(_HTTP_MODULES) for n in names
+            kind = "logged"
+        elif attr == "write" and _code(cast(cst.Attribute, func).value) in (
+            "sys.stdout",
+            "sys.stderr",
         ):
+            kind = "printed to the server log"
+        elif self.analysis.is_emitter(func, state, fn):
+            kind = "sent to the browser in an event"
+        if kind is not None:
+            return kind, [a.value for a in call.args]
+        if attr in _HTTP_METHODS or any(n.startswith(_HTTP_MODULES) for n in names):
             payload = [
                 a.value
                 for a in call.args
