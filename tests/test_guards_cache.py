@@ -86,8 +86,47 @@ RECURSIVE = [
 ]
 
 
+GUARDED = [
+    # Helpers called behind an admin guard, summarised for every role first: `_purge`
+    # never drops a role (its solve for admins is derived), `_audit` drops "admin" on a
+    # branch and `_notify` joins a branch only non-admins take (both solved again).
+    """
+    import subprocess
+    from open_webui.models.users import Users
+
+    class Action:
+        def _purge(self, body, user):
+            target = body.get("id")
+            Users.delete_user_by_id(target)
+            print(user)
+            return target
+
+        def _audit(self, body, user):
+            if user["role"] == "admin":
+                subprocess.run(["audit"])
+            else:
+                return None
+            return body
+
+        def _notify(self, body, user):
+            note = ""
+            if user.get("role") != "admin":
+                note = user
+            return note
+
+        async def action(self, body, __user__=None):
+            if __user__["role"] != "admin":
+                return
+            self._purge(body, __user__)
+            self._audit(body, __user__)
+            self._notify(body, __user__)
+    """,
+]
+
+
 def _sources() -> list[tuple[str, str]]:
     out = [(f"recursive-{i}", textwrap.dedent(s).lstrip("\n")) for i, s in enumerate(RECURSIVE)]
+    out += [(f"guarded-{i}", textwrap.dedent(s).lstrip("\n")) for i, s in enumerate(GUARDED)]
     for rule in all_rules():
         for kind, cases in (("VALID", rule.VALID), ("INVALID", rule.INVALID)):
             for i, case in enumerate(cases):
@@ -206,3 +245,29 @@ def test_the_recursive_examples_read_approximations() -> None:
         assert model is not None
         _Counting(model, ()).run()
     assert _Counting.dropped >= len(RECURSIVE)
+
+
+class _Reusing(guards._Analysis):
+    """Counts the solves taken from a solve for every role."""
+
+    derived: list[str] = []
+
+    def reuse(self, qual: str, entry: guards.GuardState) -> Any:
+        exact = (qual, entry) in self._solved
+        found = super().reuse(qual, entry)
+        if found is not None and not exact:
+            _Reusing.derived.append(qual)
+        return found
+
+
+def test_a_helper_behind_a_guard_reuses_its_solve_only_when_no_role_was_dropped() -> None:
+    _Reusing.derived = []
+    model = _model(textwrap.dedent(GUARDED[0]).lstrip("\n"))
+    assert model is not None
+    facts = _Reusing(model, ()).run()
+    assert "Action._purge" in _Reusing.derived
+    assert "Action._audit" not in _Reusing.derived
+    assert "Action._notify" not in _Reusing.derived
+    plain = _model(textwrap.dedent(GUARDED[0]).lstrip("\n"))
+    assert plain is not None
+    assert _summary(model, facts) == _summary(plain, _Uncached(plain, ()).run())

@@ -507,6 +507,8 @@ class _Flow(ForwardAnalysis[GuardState]):
         self.analysis = analysis
         self.info = info
         self.entry = entry
+        # The roles every state the flow made still has (`_Analysis.reuse`).
+        self.kept = entry.roles
 
     def initial(self) -> GuardState:
         return self.entry
@@ -515,10 +517,16 @@ class _Flow(ForwardAnalysis[GuardState]):
         return join_states(a, b)
 
     def transfer(self, node: Node, state: GuardState) -> GuardState:
-        return self.analysis.transfer(self.info, node, state)
+        after = self.analysis.transfer(self.info, node, state)
+        if not self.kept <= after.roles:
+            self.kept = self.kept & after.roles
+        return after
 
     def refine(self, edge: Edge, state: GuardState) -> GuardState | None:
-        return self.analysis.refine(self.info, edge, state)
+        after = self.analysis.refine(self.info, edge, state)
+        if after is not None and not self.kept <= after.roles:
+            self.kept = self.kept & after.roles
+        return after
 
 
 class _Analysis:
@@ -542,7 +550,8 @@ class _Analysis:
         self._volatile = False
         # The IN states of finished solves by function and entry state, on the same terms:
         # a function's solve for a summary and its own solve often start from the same state.
-        self._solved: dict[tuple[str, GuardState], dict[Node, GuardState]] = {}
+        self._solved: dict[tuple[str, GuardState], tuple[dict[Node, GuardState], frozenset[str]]]
+        self._solved = {}
         self._module_temp: frozenset[str] | None = None
         self._walrus: dict[int, list[cst.NamedExpr]] = {}
         self._completing: dict[int, list[cst.Call]] = {}
@@ -1442,15 +1451,35 @@ class _Analysis:
 
     def solve(self, cfg: CFG, flow: _Flow) -> dict[Node, GuardState]:
         """The IN states of `flow` over `cfg`, computing the summaries it asks for first."""
-        key = (flow.info.qualname, flow.entry)
-        found = self._solved.get(key)
+        found = self.reuse(flow.info.qualname, flow.entry)
         if found is not None:
             return found
         task = _SolveTask(self, Solver(cfg, flow))
         self._tasks.run(task)
         if not task.volatile:
-            self._solved[key] = task.states
+            self._solved[(flow.info.qualname, flow.entry)] = (task.states, flow.kept)
         return task.states
+
+    def reuse(self, qual: str, entry: GuardState) -> dict[Node, GuardState] | None:
+        """The IN states of `qual` from `entry` if a finished solve gives them: one from the
+        same state, or one from every role in the same env in which no state ever lost a
+        role of `entry` (a helper called behind an admin guard, first solved for its
+        summary). Then the facts only depend on the env, every edge and node feasible
+        there is feasible for `entry.roles` alone and the other way round, so the solve
+        from `entry` makes the same envs in the same order, with `entry.roles` throughout.
+        """
+        found = self._solved.get((qual, entry))
+        if found is not None:
+            return found[0]
+        roles = entry.roles
+        if not roles or roles == ROLES:
+            return None
+        wider = self._solved.get((qual, GuardState(ROLES, entry.env)))
+        if wider is None or not roles <= wider[1]:
+            return None
+        states = {node: GuardState(roles, state.env) for node, state in wider[0].items()}
+        self._solved[(qual, entry)] = (states, roles)
+        return states
 
     def summarise(
         self, callee: FunctionInfo, cfg: CFG, flow: _Flow, states: Mapping[Node, GuardState]
@@ -1636,12 +1665,13 @@ class _SummaryTask(CycleTask):
         analysis = self.analysis
         try:
             if self.states is None:
-                solved = (self.callee.qualname, self.flow.entry)
-                states = analysis._solved.get(solved)
+                entry = self.flow.entry
+                states = analysis.reuse(self.callee.qualname, entry)
                 if states is None:
                     states = self.solver.run()
                     if not self.volatile and not analysis._volatile:
-                        analysis._solved[solved] = states
+                        solved = (self.callee.qualname, entry)
+                        analysis._solved[solved] = (states, self.flow.kept)
                 self.states = states
             summary = analysis.summarise(self.callee, self.cfg, self.flow, self.states)
         finally:
@@ -1654,6 +1684,7 @@ class _SummaryTask(CycleTask):
     def next_round(self) -> None:
         self.approximation = self.analysis._summaries.pop(self.key)
         self.analysis._forget()
+        self.flow.kept = self.flow.entry.roles
         self.solver = Solver(self.cfg, self.flow)
         self.states = None
         self.volatile = False
