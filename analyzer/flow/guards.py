@@ -87,6 +87,7 @@ LEAK: Fact = ("leak",)  # a value that embeds the whole `__user__` dict
 # A name that holds such a value on *some* path (a may-fact: merges keep it).
 MAY_LEAK: Fact = ("mayleak",)
 LEAKY: frozenset[Fact] = frozenset({USER, LEAK, MAY_LEAK})
+_TEMP_ONLY: frozenset[Fact] = frozenset({TEMP})
 NEVER_NONE: frozenset[Fact] = frozenset({USER, EMITTER, REQUEST})
 # Ids that are never empty: `__user__["id"]`, and `body["chat_id"]` (the route requires it
 # and checked that the user owns that chat).
@@ -634,6 +635,14 @@ class _Analysis:
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
     ) -> frozenset[Fact]:
         """What is known about the value of `expr` in `state`."""
+        if type(expr) is cst.Name and fn is not None and self._depth < SHALLOW:
+            # The most common operand, read straight from the state: what `_facts` does,
+            # without an evaluation or a table (a name is no deeper than its depth).
+            name = expr.value
+            known = state.facts(name)
+            if not known and name in self.module_temp_names:
+                return _TEMP_ONLY
+            return known
         found: frozenset[Fact] = self._bounded(_FACTS, expr, state, fn)
         return found
 
@@ -740,7 +749,7 @@ class _Analysis:
             name = cast(cst.Name, expr).value
             found = state.facts(name)
             if not found and name in self.module_temp_names:
-                return frozenset({TEMP})
+                return _TEMP_ONLY
             return found
         if kind is cst.Attribute:
             return self._attribute_facts(cast(cst.Attribute, expr), state, fn)
