@@ -321,7 +321,9 @@ def _lean_codegen() -> Iterator[None]:
     """While indexing: unindexed nodes generate their code without the before/after hooks
     (which would only return), and parentheses use `_Parenthesized`. The code generated is
     the same; only LibCST's per-node overhead goes. Restored afterwards, so LibCST behaves
-    as documented everywhere else (the fixes generate code too)."""
+    as documented everywhere else (the fixes generate code too). Should a file's thread
+    abandoned over its budget restore LibCST while the next file is indexed, that index
+    only pays the usual overhead: the hooks pass over unindexed nodes anyway."""
     for kind in _STRAIGHT:
         kind._codegen = kind._codegen_impl  # type: ignore[assignment,method-assign]
     _BaseParenthesizedNode._parenthesize = _parenthesized  # type: ignore[assignment,method-assign]
