@@ -128,9 +128,10 @@ def _sources() -> list[tuple[str, str]]:
     out = [(f"recursive-{i}", textwrap.dedent(s).lstrip("\n")) for i, s in enumerate(RECURSIVE)]
     out += [(f"guarded-{i}", textwrap.dedent(s).lstrip("\n")) for i, s in enumerate(GUARDED)]
     for rule in all_rules():
-        for kind, cases in (("VALID", rule.VALID), ("INVALID", rule.INVALID)):
-            for i, case in enumerate(cases):
-                out.append((f"{rule.code}-{kind}-{i}", case.source))
+        for i, valid in enumerate(rule.VALID):
+            out.append((f"{rule.code}-VALID-{i}", valid.source))
+        for i, invalid in enumerate(rule.INVALID):
+            out.append((f"{rule.code}-INVALID-{i}", invalid.source))
     for path in sorted((ROOT / "examples").rglob("*.py")):
         out.append((str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")))
     return out
