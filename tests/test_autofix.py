@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.config import Settings
-from analyzer.findings import Edit, Fix, Location
+from analyzer.findings import Edit, Finding, Fix, Location
 from analyzer.fixer import apply_fixes, fix_bytes
 from analyzer.registry import all_rules, rule_by_code
 from analyzer.rule import dedent_example
@@ -201,7 +201,7 @@ def test_a_fix_that_would_break_the_file_is_dropped(monkeypatch: pytest.MonkeyPa
 
     real = engine._apply_suppressions
 
-    def broken(*args: object, **kwargs: object) -> list[engine.Finding]:
+    def broken(*args: object, **kwargs: object) -> list[Finding]:
         out = real(*args, **kwargs)  # type: ignore[arg-type]
         bad = Fix("breaks it", (Edit(Location(1, 1, 1, 1), "def ("),))
         return [dataclasses.replace(f, fix=bad) for f in out]
@@ -219,7 +219,7 @@ def test_a_broken_fix_is_an_internal_error_on_the_command_line(
 
     real = engine._apply_suppressions
 
-    def broken(*args: object, **kwargs: object) -> list[engine.Finding]:
+    def broken(*args: object, **kwargs: object) -> list[Finding]:
         bad = Fix("breaks it", (Edit(Location(1, 1, 1, 1), "def ("),))
         return [dataclasses.replace(f, fix=bad) for f in real(*args, **kwargs)]  # type: ignore[arg-type]
 
@@ -406,10 +406,13 @@ def test_patch_tool_available() -> None:
 # --- every rule's examples, with every rule on --------------------------------------------
 
 EXAMPLES = [
-    pytest.param(case.source, id=f"{rule.code}-{kind}-{i}")
+    pytest.param(source, id=f"{rule.code}-{kind}-{i}")
     for rule in all_rules()
-    for kind, cases in (("VALID", rule.VALID), ("INVALID", rule.INVALID))
-    for i, case in enumerate(cases)
+    for kind, sources in (
+        ("VALID", [v.source for v in rule.VALID]),
+        ("INVALID", [v.source for v in rule.INVALID]),
+    )
+    for i, source in enumerate(sources)
 ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+import hypothesis
+import hypothesmith
 import libcst as cst
 import pytest
 
@@ -444,9 +446,6 @@ def test_solver_terminates_on_nested_loops(loops: int) -> None:
 
 
 # --- robustness on arbitrary code -------------------------------------------------------
-
-hypothesis = pytest.importorskip("hypothesis")
-hypothesmith = pytest.importorskip("hypothesmith")
 
 
 def _check_invariants(cfg: CFG) -> None:

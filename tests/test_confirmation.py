@@ -316,8 +316,8 @@ def test_input_left_bad_by_two_joined_paths_reports_them_all_every_time() -> Non
                 await __event_emitter__({"type": "status", "data": {"description": "No name", "done": True}})
             return {"messages": [{"id": body["id"], "content": f"Saved as {name}.md"}]}
     """
-    messages = set()
-    ballast = []
+    messages: set[str] = set()
+    ballast: list[list[cst.Name]] = []
     for round_ in range(12):
         ballast.append([cst.Name(f"n{i}") for i in range(round_ * 50)])  # shift the heap
         result = lint_text(textwrap.dedent(source), Settings(select=("OWA404",)))

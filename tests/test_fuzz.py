@@ -41,7 +41,9 @@ SETTINGS = Settings(timeout=120)
 
 def examples(n: int) -> int:
     """`n` examples under the default profile, proportionally more under "long"."""
-    return max(1, n * settings.default.max_examples // 100)
+    default = settings.default
+    assert default is not None  # hypothesis always loads a profile
+    return max(1, n * default.max_examples // 100)
 
 
 def fuzz(n: int) -> settings:

@@ -195,7 +195,7 @@ class _ProbeCalls(LintRule):
 
 def inject(monkeypatch: pytest.MonkeyPatch, *extra: type[LintRule], only: bool = False) -> None:
     """Run `extra` rules as if they were registered (in-process and in forked workers)."""
-    real = analyzer.engine.enabled_rules
+    real = analyzer.engine.enabled_rules  # type: ignore[attr-defined]  # patched where used
 
     def rules(settings: Settings) -> list[type[LintRule]]:
         base = [r for r in real(settings) if r.engine_role] if only else real(settings)
@@ -445,7 +445,7 @@ def test_file_replaced_by_a_fifo_after_discovery(tree: Path) -> None:
 
 def test_file_vanishing_during_the_run(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tree / "gone.py").write_bytes(GOOD)
-    real = analyzer.cli.discover
+    real = analyzer.cli.discover  # type: ignore[attr-defined]  # patched where used
 
     def discover_then_delete(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
@@ -600,7 +600,7 @@ def test_crashing_rules_are_reported_and_the_rest_kept(
 
 def test_engine_failure_is_an_internal_error(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tree / "poison.py").write_bytes(b"# poison\n" + GOOD)
-    real = analyzer.engine.ActionModule
+    real = analyzer.engine.ActionModule  # type: ignore[attr-defined]  # patched where used
 
     def model(source: Any, module: Any, *rest: Any) -> Any:
         if source.text.startswith("# poison"):
@@ -623,7 +623,7 @@ def test_a_worker_that_dies_loses_only_its_file(
     for i in range(12):
         (tree / f"f{i:02}.py").write_bytes(GOOD)
     (tree / "f05.py").write_bytes(b"# die\n" + GOOD)
-    real = analyzer.api.lint_bytes
+    real = analyzer.api.lint_bytes  # type: ignore[attr-defined]  # patched where used
 
     def lint_bytes(path: str, data: bytes, *args: Any, **kwargs: Any) -> Any:
         if data.startswith(b"# die"):

@@ -14,7 +14,8 @@ from analyzer.cli import main
 from analyzer.config import Settings
 from analyzer.findings import Confidence
 from analyzer.registry import all_rules, rule_by_code
-from rules.hazards import frontmatter, unsafe_requirement
+from rules.hazards import unsafe_requirement
+from rules.scaffold import frontmatter
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -34,7 +34,8 @@ def parse(text: str) -> Element:
     return root
 
 
-def text_of(node: Element) -> str:
+def text_of(node: Element | None) -> str:
+    assert node is not None, "element missing from the page"
     return "".join(node.itertext())
 
 
@@ -122,7 +123,7 @@ def test_audit_page_structure(audit_page: Element) -> None:
     assert "action" in [text_of(c) for c in by_class(first, "div", "why")[0].iter("code")]
     assert 'if __user__["role"] != "admin":' in text_of(fix.find(".//pre"))
     # Each function's section links from the ranking and carries its badges.
-    links = [a.get("href") for a in audit_page.iter("a")]
+    links = [a.get("href") or "" for a in audit_page.iter("a")]
     sections = {s.get("id") for s in by_class(audit_page, "section", "subject")}
     assert links and {link[1:] for link in links} == sections
 

@@ -24,6 +24,7 @@ from libcst.metadata import (
 from analyzer.index import UNINDEXED, Index, TooDeep
 from analyzer.names import BUILTIN
 from analyzer.registry import all_rules
+from analyzer.rule import Invalid, Valid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,8 @@ def _sources() -> list[tuple[str, str]]:
         for p in sorted((ROOT / "examples").rglob("*.py"))
     ]
     for rule in all_rules():
-        for i, example in enumerate([*rule.VALID, *rule.INVALID]):
+        examples: list[Valid | Invalid] = [*rule.VALID, *rule.INVALID]
+        for i, example in enumerate(examples):
             out.append((f"{rule.code}-{i}", example.source))
     # Punctuation LibCST ends a position at (`from m import (a, b)` ends at its `)`).
     out.append(
@@ -110,11 +112,13 @@ def test_own_nodes_leave_nested_definitions_out() -> None:
     module = cst.parse_module(text)
     index = Index(module)
     outer = index.of_type(cst.FunctionDef)[0]
-    calls = [c.func.value for c in index.own_of(outer.body, cst.Call)]  # type: ignore[attr-defined]
-    assert calls == ["f", "h", "n"]
-    no_lambdas = index.own_of(outer.body, cst.Call, lambdas=False)
-    assert [c.func.value for c in no_lambdas] == ["f", "n"]
-    assert [c.func.value for c in index.under(outer, cst.Call)] == ["f", "h", "k", "m", "n"]
+
+    def names(calls: list[cst.Call]) -> list[str]:
+        return [cst.ensure_type(c.func, cst.Name).value for c in calls]
+
+    assert names(index.own_of(outer.body, cst.Call)) == ["f", "h", "n"]
+    assert names(index.own_of(outer.body, cst.Call, lambdas=False)) == ["f", "n"]
+    assert names(index.under(outer, cst.Call)) == ["f", "h", "k", "m", "n"]
 
 
 def test_depth_bound_names_the_line_and_elif_ladders_do_not_count() -> None:

@@ -168,11 +168,13 @@ def _project_sources() -> list[tuple[str, str]]:
     from pathlib import Path
 
     from analyzer.registry import all_rules
+    from analyzer.rule import Invalid, Valid
 
     root = Path(__file__).resolve().parent.parent
     out = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(root.rglob("examples/**/*.py"))]
     for rule in all_rules():
-        out += [(f"{rule.code}-{i}", e.source) for i, e in enumerate([*rule.VALID, *rule.INVALID])]
+        examples: list[Valid | Invalid] = [*rule.VALID, *rule.INVALID]
+        out += [(f"{rule.code}-{i}", e.source) for i, e in enumerate(examples)]
     return out
 
 

@@ -563,7 +563,7 @@ def test_each_policy_gets_what_an_analysis_under_it_alone_gives() -> None:
             (expr, model.functions[qual])
             for qual in model.reachable
             for call in model.own_of(model.functions[qual].node.body, cst.Call)
-            for expr in (*(a.value for a in call.args), *model.walk_of(call, cst.Name))
+            for expr in (*(a.value for a in call.args), *model.index.under(call, cst.Name))
         ]
         assert questions or model.action_method is None
         for slot, policy in enumerate(policies):
@@ -649,7 +649,7 @@ def test_a_summary_folds_each_return_once_while_its_helpers_are_analysed(
     )
     model = build(code)
     folded: list[cst.BaseExpression] = []
-    returns = {id(r.value) for r in model.walk_of(model.module, cst.Return) if r.value}
+    returns = {id(r.value) for r in model.index.under(model.module, cst.Return) if r.value}
     original = _SharedTaint.expr_taint
 
     def counting(self: _SharedTaint, expr: cst.BaseExpression, state: object, info: object) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -88,7 +88,7 @@ def project_urls() -> ProjectUrls:
     return _local(checkout.as_uri()) if (checkout / RULE_DOCS).is_dir() else ProjectUrls()
 
 
-def _from_direct_url(origin: dict[str, object]) -> ProjectUrls:
+def _from_direct_url(origin: Mapping[str, object]) -> ProjectUrls:
     url = origin.get("url")
     if not isinstance(url, str):
         return ProjectUrls()
