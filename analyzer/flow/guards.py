@@ -636,13 +636,9 @@ class _Analysis:
     ) -> frozenset[Fact]:
         """What is known about the value of `expr` in `state`."""
         if type(expr) is cst.Name and fn is not None and self._depth < SHALLOW:
-            # The most common operand, read straight from the state: what `_facts` does,
-            # without an evaluation or a table (a name is no deeper than its depth).
-            name = expr.value
-            known = state.facts(name)
-            if not known and name in self.module_temp_names:
-                return _TEMP_ONLY
-            return known
+            # The most common operand, read straight from the state, without an evaluation
+            # or a table (a name is no deeper than its depth).
+            return self._name_facts(expr.value, state)
         found: frozenset[Fact] = self._bounded(_FACTS, expr, state, fn)
         return found
 
@@ -739,6 +735,12 @@ class _Analysis:
         self._tables.clear()
         self._solved.clear()
 
+    def _name_facts(self, name: str, state: GuardState) -> frozenset[Fact]:
+        found = state.facts(name)
+        if not found and name in self.module_temp_names:
+            return _TEMP_ONLY
+        return found
+
     def _facts(
         self, expr: cst.BaseExpression, state: GuardState, fn: FunctionInfo | None
     ) -> frozenset[Fact]:
@@ -746,11 +748,7 @@ class _Analysis:
         # against them runs `ABCMeta.__instancecheck__`); the parser builds only these.
         kind = type(expr)
         if kind is cst.Name:
-            name = cast(cst.Name, expr).value
-            found = state.facts(name)
-            if not found and name in self.module_temp_names:
-                return _TEMP_ONLY
-            return found
+            return self._name_facts(cast(cst.Name, expr).value, state)
         if kind is cst.Attribute:
             return self._attribute_facts(cast(cst.Attribute, expr), state, fn)
         if kind is cst.Call:
@@ -1169,7 +1167,7 @@ class _Analysis:
         stmt = node.stmt
         if stmt is None or not state.roles:
             return state
-        for walrus in self._walruses(stmt) if self.contains(fn, cst.NamedExpr) else ():
+        for walrus in self._walruses(fn, stmt):
             if type(walrus.target) is cst.Name:
                 state = state.bind(walrus.target.value, self.facts(walrus.value, state, fn))
         # Exact types (LibCST's classes are ABCs: a failed `isinstance` runs Python code).
@@ -1236,7 +1234,10 @@ class _Analysis:
             found = self._contains[key] = bool(self.model.walk_of(fn.node, kind))
         return found
 
-    def _walruses(self, stmt: cst.CSTNode) -> list[cst.NamedExpr]:
+    def _walruses(self, fn: FunctionInfo, stmt: cst.CSTNode) -> list[cst.NamedExpr]:
+        """The walruses of `stmt`, a statement of `fn` (none looked for when `fn` has none)."""
+        if not self.contains(fn, cst.NamedExpr):
+            return []
         found = self._walrus.get(id(stmt))
         if found is None:
             found = self._walrus[id(stmt)] = _walrus_in(self.model, stmt)
@@ -1849,7 +1850,6 @@ class _Report:
     def find_ops(self, qual: str) -> list[PrivilegedOp]:
         info = self.model.functions[qual]
         analysis = self.analysis
-        walruses = analysis.contains(info, cst.NamedExpr)
         out: list[PrivilegedOp] = []
         for node, state in self.nodes(qual):
             stmt = node.stmt
@@ -1857,7 +1857,7 @@ class _Report:
             if type(stmt) in _DEFINITIONS:
                 continue
             # Walrus bindings earlier in the same test are visible to its calls.
-            for walrus in analysis._walruses(stmt) if walruses else ():
+            for walrus in analysis._walruses(info, stmt):
                 if type(walrus.target) is cst.Name:
                     state = state.bind(
                         walrus.target.value, analysis.facts(walrus.value, state, info)
