@@ -566,6 +566,11 @@ class Index:
         nodes = self.nodes
         return [cast(N, nodes[i]) for i in numbers[lo:hi]]
 
+    def has(self, kind: type[cst.CSTNode]) -> bool:
+        """Some node of the module is of exactly type `kind` (analyses skip looking for
+        a kind the module does not have)."""
+        return kind in self._by_type
+
     def of_type(self, kind: type[N]) -> list[N]:
         """Every node of exactly type `kind` in the module, in source order."""
         return [cast(N, self.nodes[i]) for i in self._by_type.get(kind, ())]

@@ -130,6 +130,12 @@ def test_depth_bound_names_the_line_and_elif_ladders_do_not_count() -> None:
     Index(cst.parse_module(ladder), max_depth=30)
 
 
+def test_has_says_whether_the_module_holds_a_kind() -> None:
+    index = Index(cst.parse_module("if (n := len(x)) > 3:\n    print(n)\n"))
+    assert index.has(cst.NamedExpr) and index.has(cst.If)
+    assert not index.has(cst.Lambda) and not index.has(cst.SimpleWhitespace)  # unindexed
+
+
 def test_libcst_generates_code_and_positions_as_usual_after_indexing() -> None:
     """The index short-cuts LibCST's per-node code-generation overhead only while it
     runs, even when it stops with an error: afterwards LibCST's own positions (which

@@ -336,7 +336,7 @@ def local_bindings(model: ActionModule, info: FunctionInfo) -> dict[str, list[Bi
     # Only the kinds the module has: each kind asked for costs a lookup per function.
     kinds: tuple[type[cst.CSTNode], ...] = model.memo(
         ("events", "binding kinds"),
-        lambda: tuple(k for k in _BINDING_NODES if model.index.of_type(k)),
+        lambda: tuple(k for k in _BINDING_NODES if model.index.has(k)),
     )
     for node in model.own_nodes_of(info.node.body, *kinds, lambdas=False) if kinds else ():
         if isinstance(node, cst.Assign):

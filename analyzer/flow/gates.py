@@ -516,7 +516,7 @@ class GateFacts:
         self._callees_at: dict[Node, tuple[FunctionInfo, list[FunctionInfo]]] = {}
         self._free: frozenset[str] | None = None
         self._tests: dict[Edge, tuple[Atom, set[str], set[cst.Call]]] = {}
-        self.walruses = bool(model.index.of_type(cst.NamedExpr))
+        self.walruses = model.index.has(cst.NamedExpr)
         # Solutions, return kinds and confirmations wait for each other here, not on the
         # Python stack; what is on it is "in progress" (a recursive call).
         self._tasks = Tasks()

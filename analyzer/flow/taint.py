@@ -528,7 +528,7 @@ class _SharedTaint:
         self._depth = 0
         self._memo: _Memo | None = None
         self._calls: dict[int, _CallFacts] = {}  # by `id(call)`: the module keeps them alive
-        self.walruses = bool(model.index.of_type(cst.NamedExpr))  # most modules have none
+        self.walruses = model.index.has(cst.NamedExpr)  # most modules have none
 
     # --- per-function analysis ------------------------------------------------------------
 
