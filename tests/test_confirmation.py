@@ -292,35 +292,30 @@ def test_input_coerced_in_the_failed_type_test_branch() -> None:
     assert lint(source, "OWA404") == []
 
 
+# The failing branch only reports, then falls through to use the answer anyway.
+FALLS_THROUGH = """
+class Action:
+    async def action(self, body, __event_emitter__=None, __event_call__=None):
+        name = await __event_call__({"type": "input", "data": {"title": "Name", "message": "File name"}})
+        if not name:
+            await __event_emitter__({"type": "status", "data": {"description": "No name", "done": True}})
+        return {"messages": [{"id": body["id"], "content": f"Saved as {name}.md"}]}
+"""
+
+
 def test_input_failing_branch_that_falls_through_handles_nothing() -> None:
-    source = """
-    class Action:
-        async def action(self, body, __event_emitter__=None, __event_call__=None):
-            name = await __event_call__({"type": "input", "data": {"title": "Name", "message": "File name"}})
-            if not name:
-                await __event_emitter__({"type": "status", "data": {"description": "No name", "done": True}})
-            return {"messages": [{"id": body["id"], "content": f"Saved as {name}.md"}]}
-    """
-    assert lint(source, "OWA404") == [("OWA404", 3)]
+    assert lint(FALLS_THROUGH, "OWA404") == [("OWA404", 3)]
 
 
 def test_input_left_bad_by_two_joined_paths_reports_them_all_every_time() -> None:
     """Both paths reach the f-string: Cancel and "" through the failing branch, the error
     dict through the other. The report says Cancel, whatever else the process analysed
     before (it used to depend on where the joined states sat in memory)."""
-    source = """
-    class Action:
-        async def action(self, body, __event_emitter__=None, __event_call__=None):
-            name = await __event_call__({"type": "input", "data": {"title": "Name", "message": "File name"}})
-            if not name:
-                await __event_emitter__({"type": "status", "data": {"description": "No name", "done": True}})
-            return {"messages": [{"id": body["id"], "content": f"Saved as {name}.md"}]}
-    """
     messages: set[str] = set()
     ballast: list[list[cst.Name]] = []
     for round_ in range(12):
         ballast.append([cst.Name(f"n{i}") for i in range(round_ * 50)])  # shift the heap
-        result = lint_text(textwrap.dedent(source), Settings(select=("OWA404",)))
+        result = lint_text(FALLS_THROUGH, Settings(select=("OWA404",)))
         messages.update(f.message for f in result.findings)
     (message,) = messages
     assert "without handling Cancel" in message
